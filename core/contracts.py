@@ -1,0 +1,69 @@
+"""Frame contracts shared by every stage.
+
+Invariants (checked at the ingest boundary, relied on everywhere after it):
+
+* One long frame: ``unique_id`` (str), ``ds`` (UTC, tz-naive ``datetime64``, on the series'
+  grid), ``y`` (float64, finite). Backtests add ``cutoff`` (the last timestamp the model saw)
+  and ``model``.
+* ``unique_id`` is ``service:metric`` or ``service:metric:region``; the ``series`` table maps it
+  back to ``service``, ``metric``, ``region``, ``unit``, ``kind`` and ``frequency``.
+  Users see ``service``, ``metric`` and ``ts``; frames and tables use ``unique_id``/``ds``/``y``.
+* Quantile columns are named by :func:`quantile_col` only (0.1 -> ``p10``, 0.975 -> ``p97.5``).
+  Every model returns all configured quantiles, monotone in the quantile level, never NaN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+ID = "unique_id"
+DS = "ds"
+Y = "y"
+CUTOFF = "cutoff"
+MODEL = "model"
+
+SERIES_COLUMNS = ("unique_id", "service", "metric", "region", "unit", "kind", "frequency")
+METRIC_KINDS = ("gauge", "counter", "rate")
+RESOURCES = ("cpu", "memory", "storage", "network", "rps")
+DEFAULT_QUANTILES: tuple[float, ...] = (0.1, 0.5, 0.9, 0.95, 0.99)
+
+
+def quantile_col(q: float) -> str:
+    """The one name of a quantile column: 0.1 -> 'p10', 0.5 -> 'p50', 0.975 -> 'p97.5'."""
+    if not 0.0 < q < 1.0:
+        raise ValueError(f"quantile must be strictly between 0 and 1, got {q!r}")
+    pct = round(q * 100, 6)
+    text = f"{pct:.6f}".rstrip("0").rstrip(".")
+    return f"p{text}"
+
+
+def quantile_cols(qs: Iterable[float]) -> list[str]:
+    return [quantile_col(q) for q in qs]
+
+
+def quantile_from_col(name: str) -> float:
+    if not name.startswith("p"):
+        raise ValueError(f"not a quantile column: {name!r}")
+    return float(name[1:]) / 100.0
+
+
+def make_unique_id(service: str, metric: str, region: str | None = None) -> str:
+    if region is None or region == "" or region != region:  # NaN check
+        return f"{service}:{metric}"
+    return f"{service}:{metric}:{region}"
+
+
+def split_unique_id(uid: str) -> tuple[str, str, str | None]:
+    parts = uid.split(":")
+    if len(parts) == 2:
+        return parts[0], parts[1], None
+    if len(parts) == 3:
+        return parts[0], parts[1], parts[2]
+    raise ValueError(f"unique_id {uid!r} is not 'service:metric[:region]'")
+
+
+def sorted_quantiles(qs: Sequence[float]) -> tuple[float, ...]:
+    out = tuple(sorted({float(q) for q in qs}))
+    for q in out:
+        quantile_col(q)
+    return out

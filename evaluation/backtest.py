@@ -1,0 +1,215 @@
+"""Generate: rolling-origin backtests, conformal intervals and quantile repair.
+
+Invariants of a backtest frame (what :func:`backtest` returns):
+
+* Columns ``unique_id, model, cutoff, ds, y`` then one column per quantile the model returned,
+  named by :func:`capplan.core.contracts.quantile_col`, ordered by quantile level.
+* Per (``unique_id``, ``model``, ``cutoff``) exactly ``h`` rows, the ``h`` steps after the cutoff;
+  ``y`` is the realised value, never seen by the model.
+* The model is fitted once per fold on all series; past covariates (KPIs) are truncated at the
+  cutoff, so no model sees a past-covariate row with ``ds`` later than its series' cutoff.
+* The horizon step of a row (1 = first step after the cutoff) is :func:`horizon_step`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from capplan.core.contracts import CUTOFF, DS, ID, MODEL, Y, quantile_col, quantile_from_col
+from capplan.core.errors import ModelError, SeriesError
+from capplan.models.base import Covariates, Forecaster
+
+from .splits import backtest_splits, plan_folds
+
+log = logging.getLogger(__name__)
+
+STEP = "step"
+POINT = quantile_col(0.5)
+
+
+def quantile_columns(frame: pd.DataFrame) -> list[str]:
+    """The quantile columns of ``frame`` (``p10``, ``p50``...), ordered by quantile level."""
+    found = []
+    for col in frame.columns:
+        try:
+            q = quantile_from_col(str(col))
+        except ValueError:
+            continue
+        if 0.0 < q < 1.0 and quantile_col(q) == col:
+            found.append((q, col))
+    return [col for _, col in sorted(found)]
+
+
+def horizon_step(frame: pd.DataFrame, keys: Sequence[str] = (ID, MODEL, CUTOFF)) -> pd.Series:
+    """1-based step of each row after its origin: the rank of ``ds`` within ``keys`` present in ``frame``."""
+    present = [k for k in keys if k in frame.columns]
+    if not present:
+        raise ValueError(f"horizon_step needs at least one of {list(keys)} in the frame")
+    return frame.groupby(present, sort=False, observed=True)[DS].rank(method="first").astype("int64")
+
+
+def _truncate_past(cov: Covariates | None, cutoffs: pd.DataFrame) -> Covariates | None:
+    """Past covariates visible at this fold: rows up to each series' cutoff.
+
+    With one cutoff for the fold this is ``cov.truncate_past(cutoff)``. With several (series
+    ending at different times), rows of a series are cut at its own cutoff and rows keyed by
+    other ids (shared KPIs) at the fold's earliest cutoff, so nothing later than a cutoff leaks.
+    """
+    if cov is None or cov.past is None:
+        return cov
+    unique_cuts = cutoffs[CUTOFF].unique()
+    if len(unique_cuts) == 1:
+        return cov.truncate_past(pd.Timestamp(unique_cuts[0]))
+    past = cov.past.merge(cutoffs[[ID, CUTOFF]], on=ID, how="left")
+    limit = past[CUTOFF].fillna(cutoffs[CUTOFF].min())
+    return Covariates(future=cov.future, past=cov.past[(past[DS] <= limit).to_numpy()])
+
+
+def _join_forecast(valid: pd.DataFrame, fcst: pd.DataFrame, name: str) -> pd.DataFrame:
+    """``valid`` with the model's quantile columns; raises naming the series it did not forecast."""
+    qcols = quantile_columns(fcst)
+    if not qcols:
+        raise ModelError(f"model {name!r} returned no quantile columns; got {list(fcst.columns)}")
+    fcst = fcst[[ID, DS, *qcols]].copy()
+    fcst[ID] = fcst[ID].astype(valid[ID].dtype)
+    out = valid[[ID, DS, Y]].merge(fcst, on=[ID, DS], how="left")
+    bad = out[qcols].isna().any(axis=1)
+    if bad.any():
+        ids = sorted(out.loc[bad, ID].astype(str).unique())
+        raise ModelError(
+            f"model {name!r} left {int(bad.sum())} backtest rows without a forecast (missing or NaN) "
+            f"for series {', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}"
+        )
+    return out
+
+
+def backtest(
+    model_factory: Callable[[], Forecaster],
+    df: pd.DataFrame,
+    h: int,
+    folds: int,
+    stride: int | None = None,
+    cov: Covariates | None = None,
+    min_train: int = 1,
+) -> pd.DataFrame:
+    """Rolling-origin backtest: a fresh model from ``model_factory`` fitted once per fold on all series.
+
+    Returns ``unique_id, model, cutoff, ds, y, <quantile cols>`` (see the module invariants).
+    (series, fold) pairs with fewer than ``min_train`` points before the cutoff are left out and
+    logged as a warning; :func:`capplan.evaluation.splits.plan_folds` returns them as a frame.
+    Raises :class:`SeriesError` when no fold has any usable series.
+    """
+    _, skipped = plan_folds(df, h, folds, stride, min_train)
+    if len(skipped):
+        log.warning("backtest skipped %d (series, fold) pairs: %s", len(skipped), _describe(skipped))
+    parts = []
+    name = "?"
+    for split in backtest_splits(df, h, folds, stride, min_train):
+        fold_cov = _truncate_past(cov, split.cutoffs)
+        model = model_factory()
+        name = model.name
+        model.fit(split.train, fold_cov)
+        fcst = model.predict(h, fold_cov)
+        part = _join_forecast(split.valid, fcst, name)
+        part = part.merge(split.cutoffs[[ID, CUTOFF]], on=ID, how="left")
+        part[MODEL] = name
+        parts.append(part)
+    if not parts:
+        raise SeriesError(f"backtest of {name}: no series is long enough for any fold: {_describe(skipped)}")
+    out = pd.concat(parts, ignore_index=True)
+    qcols = quantile_columns(out)
+    return out[[ID, MODEL, CUTOFF, DS, Y, *qcols]].sort_values([ID, CUTOFF, DS], ignore_index=True)
+
+
+def _describe(skipped: pd.DataFrame, limit: int = 10) -> str:
+    text = "; ".join((skipped[ID].astype(str) + ": " + skipped["reason"]).head(limit))
+    return text + (" ..." if len(skipped) > limit else "")
+
+
+def conformal_quantiles(
+    backtest_frame: pd.DataFrame, point_col: str = POINT, quantiles: Sequence[float] = (0.1, 0.9)
+) -> pd.DataFrame:
+    """Signed interval offsets per (``unique_id``[, ``model``], ``step``) from backtest residuals.
+
+    Split-conformal, symmetric (as statsforecast's ConformalIntervals): for a quantile ``q`` the
+    offset is ``sign(q - 0.5) * Q_{|2q-1|}(|y - point|)`` over the folds, with the ``'higher'``
+    empirical quantile (conservative with few folds). ``q = 0.5`` gets offset 0. Offsets are
+    monotone in ``q`` by construction. Returns keys, ``step``, one column per quantile.
+    """
+    frame = backtest_frame.copy()
+    frame[STEP] = horizon_step(frame)
+    frame["_abs"] = (frame[Y] - frame[point_col]).abs()
+    keys = [k for k in (ID, MODEL) if k in frame.columns] + [STEP]
+    grouped = frame.groupby(keys, sort=True, observed=True)["_abs"]
+    out = grouped.size().rename("_n").reset_index()[keys]
+    for q in sorted(quantiles):
+        level = abs(2 * q - 1)
+        col = quantile_col(q)
+        if level == 0:
+            out[col] = 0.0
+            continue
+        mag = grouped.quantile(level, interpolation="higher").to_numpy()
+        out[col] = np.sign(q - 0.5) * mag
+    return out
+
+
+def apply_conformal(
+    forecast: pd.DataFrame,
+    residual_quantiles: pd.DataFrame,
+    quantiles: Sequence[float],
+    point_col: str = POINT,
+) -> pd.DataFrame:
+    """``forecast`` with quantile columns ``point + offset`` from :func:`conformal_quantiles`.
+
+    Steps are counted per (``unique_id``[, ``model``][, ``cutoff``]); a step beyond the last one
+    calibrated uses the last calibrated step's offsets. The point column is kept as is. Raises
+    :class:`SeriesError` naming series with no residuals.
+    """
+    keys = [k for k in (ID, MODEL) if k in forecast.columns and k in residual_quantiles.columns]
+    qcols = [quantile_col(q) for q in sorted(quantiles) if quantile_col(q) != point_col]
+    offsets = residual_quantiles[[*keys, STEP, *qcols]]
+    if offsets.duplicated([*keys, STEP]).any():
+        raise ValueError(
+            "residual quantiles hold several models per series; give the forecast a 'model' column "
+            "or pass the residuals of one model"
+        )
+    last = offsets.groupby(keys, observed=True)[STEP].max().rename("_last").reset_index()
+    out = forecast.drop(columns=[c for c in qcols if c in forecast.columns])
+    out[STEP] = horizon_step(out)
+    out = out.merge(last, on=keys, how="left")
+    missing = out["_last"].isna()
+    if missing.any():
+        ids = sorted(out.loc[missing, ID].astype(str).unique())
+        raise SeriesError(f"no backtest residuals to build intervals for series {', '.join(ids[:10])}")
+    out["_cap"] = np.minimum(out[STEP], out["_last"]).astype("int64")
+    joined = out[[*keys, "_cap"]].merge(
+        offsets.rename(columns={STEP: "_cap"}), on=[*keys, "_cap"], how="left"
+    )
+    for col in qcols:
+        out[col] = out[point_col].to_numpy() + joined[col].to_numpy()
+    ordered = quantile_columns(out)
+    rest = [c for c in out.columns if c not in ordered and c not in (STEP, "_cap", "_last")]
+    return out[rest + ordered]
+
+
+def repair_quantiles(frame: pd.DataFrame, qcols: Sequence[str] | None = None) -> pd.DataFrame:
+    """Sort the quantile columns row-wise so they are monotone in the quantile level (fixes crossings).
+
+    Raises :class:`SeriesError` naming the series when a quantile value is NaN. (The models
+    stage may have its own helper; this one serves evaluation.)
+    """
+    qcols = quantile_columns(frame) if qcols is None else sorted(qcols, key=quantile_from_col)
+    values = frame[qcols].to_numpy(dtype="float64")
+    nan = np.isnan(values).any(axis=1)
+    if nan.any():
+        ids = sorted(frame.loc[nan, ID].astype(str).unique()) if ID in frame.columns else []
+        raise SeriesError(
+            f"{int(nan.sum())} rows have NaN quantiles ({', '.join(qcols)}) for series {', '.join(ids[:10])}"
+        )
+    out = frame.copy()
+    out[qcols] = np.sort(values, axis=1)
+    return out

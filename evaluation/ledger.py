@@ -1,0 +1,136 @@
+"""Forecast-versus-actual ledger: score published forecasts once their actuals arrive.
+
+Pure functions over frames; storing the ledger is the pipelines' job.
+
+Invariants:
+
+* A published forecast frame has ``run_id, created_at, cutoff, unique_id, model, ds`` and its
+  quantile columns; one ``run_id`` is one vintage (one publication).
+* The horizon step of a row is its rank by ``ds`` within (``run_id``, ``unique_id``, ``model``),
+  counted over the *published* rows, so a missing actual does not shift later steps.
+* Only rows with an actual are scored; ``n`` says how many. MASE uses the scale given per
+  series (the in-sample seasonal naive MAE up to the forecast's cutoff, from
+  :func:`capplan.evaluation.metrics.seasonal_scale`).
+* ``coverage`` is of the widest interval (lowest to highest quantile column);
+  ``coverage_nominal`` is its nominal level; ``pinball`` is the mean pinball loss over all
+  quantile columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from capplan.core.contracts import CUTOFF, DS, ID, MODEL, Y, quantile_from_col
+
+from .backtest import STEP, horizon_step, quantile_columns
+from .metrics import SCALE_MAE, coverage, mae, mase, pinball, score, smape
+
+RUN_ID = "run_id"
+CREATED_AT = "created_at"
+VINTAGE_KEYS = (RUN_ID, CREATED_AT, CUTOFF, ID, MODEL)
+
+
+def score_forecasts(
+    forecasts: pd.DataFrame,
+    actuals: pd.DataFrame,
+    scale: pd.DataFrame,
+    horizon_buckets: Sequence[tuple[int, int]] | None = None,
+) -> pd.DataFrame:
+    """Accuracy per vintage: ``run_id, created_at, cutoff, unique_id, model[, horizon], n, mae, smape,
+    mase, pinball, coverage, coverage_nominal``.
+
+    ``scale`` has ``unique_id, scale_mae`` (and ``cutoff`` to match per vintage). Series with no
+    actuals yet are absent from the result.
+    """
+    missing = [c for c in (*VINTAGE_KEYS, DS) if c not in forecasts.columns]
+    if missing:
+        raise KeyError(f"published forecasts lack columns {missing}; have {list(forecasts.columns)}")
+    qcols = quantile_columns(forecasts)
+    if not qcols:
+        raise KeyError("published forecasts have no quantile columns (p10, p50, ...)")
+    frame = forecasts.copy()
+    frame[STEP] = horizon_step(frame, keys=(RUN_ID, ID, MODEL))
+    frame = frame.merge(actuals[[ID, DS, Y]], on=[ID, DS], how="inner")
+    keys = [ID, CUTOFF] if CUTOFF in scale.columns else [ID]
+    frame = frame.merge(scale[[*keys, SCALE_MAE]], on=keys, how="left")
+    qs = [quantile_from_col(c) for c in qcols]
+    lo, hi = qs[0], qs[-1]
+    metrics = [mae, smape, mase, *(pinball(q) for q in qs)]
+    if lo < hi:
+        metrics.append(coverage(lo, hi))
+    out = score(frame, metrics, VINTAGE_KEYS, horizon_buckets)
+    pin_cols = [f"pinball_{c}" for c in qcols]
+    out["pinball"] = out[pin_cols].mean(axis=1)
+    out = out.drop(columns=pin_cols)
+    if lo < hi:
+        out = out.rename(columns={f"coverage_{qcols[0]}_{qcols[-1]}": "coverage"})
+        out["coverage_nominal"] = hi - lo
+    else:
+        out["coverage"] = np.nan
+        out["coverage_nominal"] = np.nan
+    return out
+
+
+def flag_degradation(
+    accuracy: pd.DataFrame,
+    threshold: float = 0.25,
+    metric: str = "mase",
+    reference: pd.DataFrame | None = None,
+    by: Sequence[str] = (ID,),
+) -> pd.DataFrame:
+    """Per series: did the latest vintage's error worsen by more than ``threshold`` (relative)?
+
+    The latest vintage is the one with the greatest ``created_at``; its error is compared with
+    the median over the earlier vintages, or with ``reference[metric]`` (e.g. the backtest
+    MASE; keyed by ``by``) when given. Bucketed accuracy is pooled (``n``-weighted mean, exact
+    for mean-based metrics) first. Returns ``by, run_id, created_at, <metric>, reference,
+    change, degraded, recommendation``. With ``by=("unique_id",)`` each vintage must hold one
+    model per series (the published champion).
+    """
+    by = list(by)
+    pooled = _pool_vintages(accuracy, metric, by)
+    pooled = pooled.sort_values([*by, CREATED_AT, RUN_ID], kind="stable")
+    latest = pooled.groupby(by, observed=True).tail(1)
+    earlier = pooled.drop(index=latest.index)
+    if reference is None:
+        ref = earlier.groupby(by, observed=True)[metric].median().rename("reference").reset_index()
+        source = "median of earlier vintages"
+    else:
+        ref = reference[[*by, metric]].rename(columns={metric: "reference"})
+        source = "backtest"
+    out = latest.merge(ref, on=by, how="left")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["change"] = out[metric] / out["reference"] - 1.0
+    out["degraded"] = (out["change"] > threshold).fillna(False).astype(bool)
+    out["recommendation"] = _recommend(out, metric, threshold, source)
+    return out[
+        [*by, RUN_ID, CREATED_AT, metric, "reference", "change", "degraded", "recommendation"]
+    ].reset_index(drop=True)
+
+
+def _pool_vintages(accuracy: pd.DataFrame, metric: str, by: list[str]) -> pd.DataFrame:
+    keys = [*by, RUN_ID, CREATED_AT]
+    if MODEL not in by and MODEL in accuracy.columns:
+        models = accuracy.groupby(keys, observed=True)[MODEL].nunique()
+        if (models > 1).any():
+            raise ValueError(
+                "accuracy holds several models per series and vintage; pass by=('unique_id', 'model')"
+            )
+    frame = accuracy.assign(_w=accuracy["n"] * accuracy[metric])
+    sums = frame.groupby(keys, observed=True)[["_w", "n"]].sum(skipna=False)
+    return (sums["_w"] / sums["n"]).rename(metric).reset_index()
+
+
+def _recommend(out: pd.DataFrame, metric: str, threshold: float, source: str) -> pd.Series:
+    name = metric.upper()
+    value = out[metric].map(lambda v: f"{v:.3g}")
+    ref = out["reference"].map(lambda v: f"{v:.3g}")
+    change = out["change"].map(lambda c: f"{c:+.0%}")
+    detail = f"{name} " + value + " vs " + ref + f" ({source}, " + change + ")"
+    flagged = "retrain recommended: " + detail + f", worse by more than {threshold:.0%}"
+    ok = "ok: " + detail
+    no_ref = pd.Series(f"no reference to compare with ({source} missing)", index=out.index)
+    return flagged.where(out["degraded"], ok.where(out["reference"].notna() & out[metric].notna(), no_ref))

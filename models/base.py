@@ -1,0 +1,55 @@
+"""The one Forecaster protocol every model adapter implements.
+
+Contract:
+
+* ``fit(df, cov)`` takes the long training frame (``unique_id, ds, y``; every series on its
+  grid, no NaN, sorted) for *all* series at once. Global models fit once; local models loop
+  over series inside the adapter.
+* ``predict(h, cov)`` returns ``unique_id, ds`` plus one column per configured quantile
+  (named by :func:`capplan.core.contracts.quantile_col`), ``h`` steps after each series' last
+  training timestamp, monotone across quantiles, never NaN.
+* ``Covariates.future`` holds features known ahead (calendar, events) for history *and* the
+  horizon; ``Covariates.past`` holds features known only up to the forecast origin (business
+  KPIs). Callers truncate ``past`` at the cutoff, so no model can see realised future KPIs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What every model needs to know about the data it forecasts."""
+
+    freq: str  # pandas alias: 'min', '5min', 'h', 'D'
+    season_length: int  # main seasonal period in steps (24 for hourly data)
+    quantiles: Sequence[float] = (0.1, 0.5, 0.9, 0.95, 0.99)
+    seasonalities: Sequence[int] = field(default_factory=tuple)  # extra periods (168 for weekly on hourly)
+    seed: int = 42
+    epochs: int = 15  # torch models only
+
+
+@dataclass(frozen=True)
+class Covariates:
+    future: pd.DataFrame | None = None  # unique_id, ds, feature columns; known ahead
+    past: pd.DataFrame | None = None  # unique_id, ds, feature columns; known up to the origin only
+
+    def truncate_past(self, cutoff: pd.Timestamp) -> Covariates:
+        if self.past is None:
+            return self
+        return Covariates(future=self.future, past=self.past[self.past["ds"] <= cutoff])
+
+
+@runtime_checkable
+class Forecaster(Protocol):
+    name: str
+    complexity: int  # ties in champion selection go to the lower number (simpler model)
+
+    def fit(self, df: pd.DataFrame, cov: Covariates | None = None) -> Forecaster: ...
+
+    def predict(self, h: int, cov: Covariates | None = None) -> pd.DataFrame: ...

@@ -1,0 +1,194 @@
+"""The ``capplan`` command line. ``--help`` stays fast: heavy imports happen inside commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from capplan.core.errors import CapplanError
+
+DEFAULT_CONFIG = "capplan.toml"
+
+EPILOG = """\
+typical use:
+  capplan demo                         generate the demo company and run the whole pipeline
+  capplan ingest --config capplan.toml load every [[sources]] entry into the warehouse
+  capplan status --config capplan.toml what the warehouse holds, last batches, quarantine
+
+Exit codes: 0 success; 1 a file was rejected or an alert at --fail-on level was raised;
+2 a usage or configuration error (the message says what and where)."""
+
+
+def _config(args):
+    from capplan.core.config import load_config
+
+    return load_config(args.config)
+
+
+def cmd_ingest(args) -> int:
+    from .console import table
+
+    cfg = _config(args)
+    if not cfg.sources:
+        raise CapplanError(f"{args.config}: no [[sources]] entries to ingest")
+    from .ingest import ingest_flow
+
+    t0 = time.perf_counter()
+    print(f"Ingesting {len(cfg.sources)} source(s) into {cfg.warehouse_path}")
+    reports = ingest_flow(cfg, engine=args.engine, quiet=args.quiet)
+    cols = [
+        ("source", "source"),
+        ("file", "file"),
+        ("status", "status"),
+        ("rows_in", "in"),
+        ("rows_loaded", "loaded"),
+        ("rows_quarantined", "quarantined"),
+        ("rows_updated", "updated"),
+        ("rows_duplicate", "duplicates"),
+    ]
+    rows = [dict(r, file=Path(r["path"]).name) for r in reports]
+    print()
+    print(table(rows, cols))
+    rejected = [r for r in reports if r["status"] == "rejected"]
+    quarantined = sum(r["rows_quarantined"] for r in reports)
+    print(
+        f"\n{len(reports)} file(s) in {time.perf_counter() - t0:.1f} s: "
+        f"{sum(r['rows_loaded'] for r in reports):,} rows loaded, {quarantined:,} quarantined, "
+        f"{len(rejected)} rejected."
+    )
+    for r in rejected:
+        print(f"rejected: {r['message']}", file=sys.stderr)
+    if quarantined:
+        print("See why rows were quarantined: capplan status --config ... (or SELECT * FROM quarantine)")
+    return 1 if rejected else 0
+
+
+def cmd_status(args) -> int:
+    from capplan.warehouse.connection import warehouse
+
+    from .console import table
+
+    cfg = _config(args)
+    if not cfg.warehouse_path.exists():
+        raise CapplanError(
+            f"{cfg.warehouse_path}: no warehouse yet; run `capplan ingest --config {args.config}`"
+        )
+    with warehouse(cfg.warehouse_path, read_only=True) as con:
+        counts = {
+            t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
+            for t in (
+                "series",
+                "observations",
+                "gaps",
+                "kpis",
+                "events",
+                "inventory",
+                "loadtests",
+                "quarantine",
+            )
+        }
+        print(f"Warehouse {cfg.warehouse_path}")
+        print(table([counts], [(k, k) for k in counts]))
+        batches = con.execute(
+            "SELECT source, path, status, rows_in, rows_loaded, rows_quarantined, loaded_at "
+            "FROM load_batches ORDER BY loaded_at DESC LIMIT ?",
+            [args.limit],
+        ).df()
+        print(f"\nLast {len(batches)} batches:")
+        rows = batches.assign(path=batches["path"].map(lambda p: Path(p).name)).to_dict("records")
+        print(table(rows, [(c, c) for c in batches.columns]))
+        q = con.execute(
+            'SELECT source, path, line, "check", reason FROM quarantine ORDER BY batch_id, line LIMIT ?',
+            [args.limit],
+        ).df()
+        if len(q):
+            print(f"\nQuarantined rows (first {len(q)}):")
+            rows = q.assign(path=q["path"].map(lambda p: Path(p).name)).to_dict("records")
+            print(table(rows, [(c, c) for c in q.columns]))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo_run import run_demo
+
+    return run_demo(out=Path(args.out), size=args.size, seed=args.seed, config=args.config)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="capplan",
+        description="Capacity planning and demand forecasting: ingest usage and business data into DuckDB, "
+        "forecast with backtested models tracked in MLflow, and turn forecasts into capacity plans.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, help_: str, func, config=True):
+        sp = sub.add_parser(name, help=help_, description=help_)
+        if config:
+            sp.add_argument(
+                "--config", default=DEFAULT_CONFIG, help="path to capplan.toml (default: %(default)s)"
+            )
+        sp.set_defaults(func=func)
+        return sp
+
+    sp = add(
+        "ingest",
+        "Load every [[sources]] file into the DuckDB warehouse; bad rows go to the quarantine table.",
+        cmd_ingest,
+    )
+    sp.add_argument(
+        "--engine",
+        choices=["auto", "gx", "vectorized"],
+        default="auto",
+        help="validation engine: Great Expectations for batches up to 500k rows (auto), always GX, or the "
+        "equivalent vectorized checks (default: %(default)s)",
+    )
+    sp.add_argument("--quiet", action="store_true", help="no per-file progress lines")
+    sp = add(
+        "status", "Show what the warehouse holds, the last load batches and quarantined rows.", cmd_status
+    )
+    sp.add_argument("--limit", type=int, default=20, help="rows to show per table (default: %(default)s)")
+    sp = add(
+        "demo",
+        "Generate the embedded demo company (seeded) and run the whole pipeline on it.",
+        cmd_demo,
+        config=False,
+    )
+    sp.add_argument("--out", default="data/demo", help="folder for the generated data (default: %(default)s)")
+    sp.add_argument(
+        "--size",
+        choices=["small", "medium", "large"],
+        default="small",
+        help="data size (default: %(default)s)",
+    )
+    sp.add_argument("--seed", type=int, default=7, help="random seed (default: %(default)s)")
+    sp.add_argument(
+        "--config",
+        default=None,
+        help="config to run with (default: the one generated in --out)",
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except CapplanError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""Capacity-planning math: pure kernels over frames (no I/O).
+
+The verbs a pipeline calls; helpers and kernels live in the submodules.
+"""
+
+from .alerts import build_alerts
+from .bottlenecks import find_bottlenecks
+from .cost import capacity_cost_frontier, headroom_cost, monthly_cost
+from .drivers import add_uplift, apply_kpi_scenario, fit_driver_model, learned_event_uplift
+from .queueing import erlang_c, servers_for_latency
+from .rightsizing import compare_alternatives, rightsizing
+from .runway import runway, runway_frame
+from .sizing import plan_instances, required_instances
+from .usl import fit_usl, fit_usl_frame, usl_capacity
+
+__all__ = [
+    "fit_usl",
+    "fit_usl_frame",
+    "usl_capacity",
+    "erlang_c",
+    "servers_for_latency",
+    "required_instances",
+    "plan_instances",
+    "runway",
+    "runway_frame",
+    "find_bottlenecks",
+    "rightsizing",
+    "compare_alternatives",
+    "monthly_cost",
+    "headroom_cost",
+    "capacity_cost_frontier",
+    "fit_driver_model",
+    "apply_kpi_scenario",
+    "add_uplift",
+    "learned_event_uplift",
+    "build_alerts",
+]

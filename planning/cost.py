@@ -1,0 +1,106 @@
+"""Cost of a plan: monthly cost per scenario, the cost of headroom, and the quantile frontier.
+
+Assumptions: static provisioning for the horizon's peak (no autoscaling), one instance pool per
+service (its resources share the instances, so the service needs the largest count any of its
+resources asks for at each ds) and 730 billed hours per month. Costs are in the inventory's
+currency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from capplan.core.config import PlanningConfig
+from capplan.core.contracts import quantile_col, quantile_from_col
+
+from ._common import HOURS_PER_MONTH, require_columns
+from .sizing import plan_instances
+
+COST_COLUMNS = ("service", "scenario", "instances", "cost_per_hour", "monthly_cost")
+
+
+def monthly_cost(plan: pd.DataFrame) -> pd.DataFrame:
+    """Peak instances and monthly cost per ``service, scenario`` of a :func:`plan_instances` frame.
+
+    At each ds the service needs the largest ``required_instances`` over its resources (at that
+    row's price); the plan provisions the peak over ds. Sum ``monthly_cost`` over services for a
+    scenario total.
+    """
+    require_columns(plan, ["service", "scenario", "ds", "required_instances", "cost_per_hour"], "plan frame")
+    if plan.empty:
+        return pd.DataFrame(columns=list(COST_COLUMNS))
+    at_ds = plan.sort_values("required_instances", ascending=False, kind="stable").drop_duplicates(
+        ["service", "scenario", "ds"]
+    )
+    peak = at_ds.sort_values("cost_per_hour", ascending=False, kind="stable").drop_duplicates(
+        ["service", "scenario"]
+    )
+    out = peak[["service", "scenario", "required_instances", "cost_per_hour"]].rename(
+        columns={"required_instances": "instances"}
+    )
+    out["monthly_cost"] = out["cost_per_hour"] * HOURS_PER_MONTH
+    return out.sort_values(["service", "scenario"], ignore_index=True)[list(COST_COLUMNS)]
+
+
+def headroom_cost(
+    demand_frame: pd.DataFrame, inventory: pd.DataFrame, planning_cfg: PlanningConfig
+) -> pd.DataFrame:
+    """Monthly cost with the configured headroom, without it (headroom 0), and the difference.
+
+    Returns ``service, scenario, monthly_cost, monthly_cost_no_headroom, headroom_cost``.
+    """
+    with_h = monthly_cost(plan_instances(demand_frame, inventory, planning_cfg))
+    no_cfg = planning_cfg.model_copy(update={"headroom": 0.0})
+    without = monthly_cost(plan_instances(demand_frame, inventory, no_cfg))
+    out = with_h[["service", "scenario", "monthly_cost"]].merge(
+        without[["service", "scenario", "monthly_cost"]].rename(
+            columns={"monthly_cost": "monthly_cost_no_headroom"}
+        ),
+        on=["service", "scenario"],
+    )
+    out["headroom_cost"] = out["monthly_cost"] - out["monthly_cost_no_headroom"]
+    return out
+
+
+def _quantile_columns(forecast: pd.DataFrame) -> list[float]:
+    qs = []
+    for c in forecast.columns:
+        try:
+            q = quantile_from_col(str(c))
+        except ValueError:
+            continue
+        if 0.0 < q < 1.0 and quantile_col(q) == c:
+            qs.append(q)
+    return sorted(qs)
+
+
+def capacity_cost_frontier(
+    forecast: pd.DataFrame,
+    inventory: pd.DataFrame,
+    planning_cfg: PlanningConfig,
+    quantiles: Sequence[float] | None = None,
+) -> pd.DataFrame:
+    """Instances and monthly cost per service if the plan were sized on each forecast quantile.
+
+    ``forecast``: ``service, resource, ds`` and quantile columns (``p50``, ``p90``...); by default
+    every quantile column present. Returns ``service, quantile, instances, monthly_cost,
+    extra_monthly_cost`` (cost over the next lower quantile's; 0 for the lowest), sorted by
+    service and quantile: the price of choosing a higher quantile.
+    """
+    qs = sorted(quantiles) if quantiles is not None else _quantile_columns(forecast)
+    require_columns(forecast, ["service", "resource", "ds", *map(quantile_col, qs)], "forecast frame")
+    parts = []
+    for q in qs:
+        demand = forecast[["service", "resource", "ds"]].assign(
+            scenario=quantile_col(q), demand=forecast[quantile_col(q)]
+        )
+        cost = monthly_cost(plan_instances(demand, inventory, planning_cfg))
+        parts.append(cost.assign(quantile=q))
+    cols = ["service", "quantile", "instances", "monthly_cost", "extra_monthly_cost"]
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    out = pd.concat(parts, ignore_index=True).sort_values(["service", "quantile"], ignore_index=True)
+    out["extra_monthly_cost"] = out.groupby("service")["monthly_cost"].diff().fillna(0.0)
+    return out[cols]

@@ -1,0 +1,152 @@
+"""Right-sizing: over-provisioned services and the cheapest instance type for a need.
+
+A service is over-provisioned when, over the trailing ``rightsizing_window_days`` ending at
+``as_of``, the p95 utilization of *every* resource (p95 usage / (instances * capacity)) is below
+``rightsizing_utilization``. The recommended count is the largest, over the service's resources,
+of :func:`required_instances` for the p95 usage at that resource's target utilization, with the
+configured headroom and redundancy (so at least 1 + redundancy). It is only a recommendation
+when it is below the current count. Saving = (current - recommended) * cost_per_instance_hour
+* 730 hours per month.
+
+All resources of a service are assumed to live on the same instances: the inventory must give
+one ``instances`` and one ``cost_per_instance_hour`` per service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from capplan.core.config import PlanningConfig
+from capplan.core.errors import CapplanError
+
+from ._common import HOURS_PER_MONTH, require_columns
+from .sizing import INVENTORY_COLUMNS, Redundancy, _cap, _required_array
+
+USAGE_COLUMNS = ("service", "resource", "ds", "y")
+RIGHTSIZING_COLUMNS = (
+    "service",
+    "current_instances",
+    "recommended_instances",
+    "binding_resource",
+    "max_p95_utilization",
+    "over_provisioned",
+    "monthly_saving",
+)
+
+
+def _p95_usage(usage: pd.DataFrame, window_days: int, as_of: pd.Timestamp | None) -> pd.DataFrame:
+    end = pd.Timestamp(as_of) if as_of is not None else usage["ds"].max()
+    start = end - pd.Timedelta(days=window_days)
+    win = usage[(usage["ds"] > start) & (usage["ds"] <= end)]
+    return (
+        win.groupby(["service", "resource"], as_index=False)["y"].quantile(0.95).rename(columns={"y": "p95"})
+    )
+
+
+def _one_pool(inventory: pd.DataFrame) -> None:
+    per = inventory.groupby("service")[["instances", "cost_per_instance_hour"]].nunique()
+    bad = per[(per > 1).any(axis=1)].index.tolist()
+    if bad:
+        raise CapplanError(
+            "right-sizing needs one instance count and price per service (all resources on the same "
+            f"instances); these differ across resources for: {', '.join(map(str, bad))}"
+        )
+
+
+def rightsizing(
+    usage: pd.DataFrame, inventory: pd.DataFrame, cfg: PlanningConfig, *, as_of: pd.Timestamp | None = None
+) -> pd.DataFrame:
+    """Recommend instance counts per service from trailing p95 usage (see the module docstring).
+
+    ``usage``: ``service, resource, ds, y`` observed usage in the inventory's unit. Returns one
+    row per service with :data:`RIGHTSIZING_COLUMNS`; ``recommended_instances`` equals the
+    current count unless the service is over-provisioned and fewer would do.
+    """
+    require_columns(usage, USAGE_COLUMNS, "usage frame")
+    require_columns(inventory, INVENTORY_COLUMNS, "inventory")
+    _one_pool(inventory)
+    m = _p95_usage(usage, cfg.rightsizing_window_days, as_of).merge(inventory, on=["service", "resource"])
+    if m.empty:
+        return pd.DataFrame(columns=list(RIGHTSIZING_COLUMNS))
+    cap = m["capacity_per_instance"].to_numpy(float)
+    m["p95_utilization"] = m["p95"] / (m["instances"] * cap)
+    need = _required_array(
+        m["p95"].to_numpy(float),
+        cap,
+        m["target_utilization"].to_numpy(float),
+        cfg.redundancy,
+        cfg.zones,
+        cfg.headroom,
+    )
+    m["needed"], _ = _cap(need, m["max_instances"].to_numpy(float))
+    rows = []
+    for service, grp in m.groupby("service", sort=True):
+        top = grp.loc[grp["needed"].idxmax()]
+        current = int(grp["instances"].iloc[0])
+        over = bool((grp["p95_utilization"] < cfg.rightsizing_utilization).all())
+        rec = int(top["needed"]) if over and top["needed"] < current else current
+        rows.append(
+            {
+                "service": service,
+                "current_instances": current,
+                "recommended_instances": rec,
+                "binding_resource": top["resource"],
+                "max_p95_utilization": float(grp["p95_utilization"].max()),
+                "over_provisioned": over,
+                "monthly_saving": (current - rec)
+                * float(grp["cost_per_instance_hour"].iloc[0])
+                * HOURS_PER_MONTH,
+            }
+        )
+    return pd.DataFrame(rows, columns=list(RIGHTSIZING_COLUMNS))
+
+
+def compare_alternatives(
+    needs: Mapping[str, float],
+    catalogue: pd.DataFrame,
+    *,
+    target_utilization: float = 1.0,
+    redundancy: Redundancy = "none",
+    zones: int = 3,
+    headroom: float = 0.0,
+) -> pd.DataFrame:
+    """Instances and monthly cost of each catalogue type for ``needs`` (resource -> amount).
+
+    ``catalogue``: ``instance_type, cost_per_instance_hour`` and one column per resource in
+    ``needs`` giving that type's capacity (same unit as the need). The count for a type is the
+    largest over resources of :func:`required_instances`; a type with zero or missing capacity for
+    a needed resource cannot meet it (``fits`` False). Returns the catalogue's ``instance_type``
+    with ``instances, monthly_cost, fits, cheapest``, sorted by monthly cost (fitting types
+    first); ``cheapest`` marks the cheapest type that fits.
+    """
+    require_columns(catalogue, ["instance_type", "cost_per_instance_hour", *needs], "instance catalogue")
+    counts = np.zeros(len(catalogue))
+    fits = np.ones(len(catalogue), dtype=bool)
+    for resource, amount in needs.items():
+        cap = pd.to_numeric(catalogue[resource], errors="coerce").to_numpy(float)
+        ok = np.isfinite(cap) & (cap > 0)
+        fits &= ok
+        safe = np.where(ok, cap, 1.0)
+        req = _required_array(
+            np.full(len(cap), float(amount)),
+            safe,
+            np.full(len(cap), target_utilization),
+            redundancy,
+            zones,
+            headroom,
+        )
+        counts = np.maximum(counts, np.where(ok, req, np.inf))
+    out = pd.DataFrame({"instance_type": catalogue["instance_type"].to_numpy()})
+    out["instances"] = counts
+    out["monthly_cost"] = counts * catalogue["cost_per_instance_hour"].to_numpy(float) * HOURS_PER_MONTH
+    out["fits"] = fits
+    out = out.sort_values(
+        ["fits", "monthly_cost", "instance_type"], ascending=[False, True, True], ignore_index=True
+    )
+    out["cheapest"] = False
+    if fits.any():
+        out.loc[0, "cheapest"] = True
+    return out

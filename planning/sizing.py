@@ -1,0 +1,171 @@
+"""Instance counts for a demand: headroom, target utilization, redundancy, caps.
+
+For demand D (resource unit, e.g. cores), capacity K per instance (same unit), target
+utilization u in (0, 1] and headroom h >= 0::
+
+    base = max(1, ceil(D * (1 + h) / (K * u)))      # a service runs at least one instance
+    'none' -> base
+    'n+1'  -> base + 1                              # survive losing any one instance
+    'zone' -> ceil(base * Z / (Z - 1))              # spread over Z zones, survive losing one
+
+The zone rule is exact: with n instances spread evenly, losing the largest zone leaves
+floor(n (Z-1) / Z), which is >= base exactly when n >= base * Z / (Z - 1).
+A count above ``max_instances`` is cut to ``max_instances`` and flagged ``capped``.
+``ceil`` ignores float noise (11.000000000000002 counts as 11).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from capplan.core.config import PlanningConfig
+from capplan.core.errors import CapplanError
+
+from ._common import ceil_tol, require_columns
+
+Redundancy = Literal["none", "n+1", "zone"]
+DEMAND_COLUMNS = ("service", "resource", "scenario", "ds", "demand")
+INVENTORY_COLUMNS = (
+    "service",
+    "resource",
+    "capacity_per_instance",
+    "instances",
+    "target_utilization",
+    "max_instances",
+    "cost_per_instance_hour",
+)
+KEYS = ["service", "resource"]
+
+
+def _required_array(
+    demand: np.ndarray,
+    capacity: np.ndarray,
+    target_utilization: np.ndarray,
+    redundancy: Redundancy,
+    zones: int,
+    headroom: float,
+) -> np.ndarray:
+    """Uncapped instance counts (float array of whole numbers), vectorised over rows."""
+    demand = np.asarray(demand, dtype=float)
+    capacity = np.asarray(capacity, dtype=float)
+    util = np.asarray(target_utilization, dtype=float)
+    if np.any(~np.isfinite(demand)) or np.any(demand < 0):
+        raise CapplanError("demand must be finite and >= 0")
+    if np.any(~(capacity > 0)) or np.any(~np.isfinite(capacity)):
+        raise CapplanError("capacity_per_instance must be finite and > 0")
+    if np.any(~((util > 0) & (util <= 1))):
+        raise CapplanError("target_utilization must be in (0, 1]")
+    if headroom < 0:
+        raise CapplanError(f"headroom must be >= 0, got {headroom!r}")
+    base = np.maximum(1.0, ceil_tol(demand * (1.0 + headroom) / (capacity * util)))
+    if redundancy == "none":
+        return base
+    if redundancy == "n+1":
+        return base + 1.0
+    if redundancy == "zone":
+        if zones < 2:
+            raise CapplanError(f"zone redundancy needs at least 2 zones, got {zones!r}")
+        return ceil_tol(base * zones / (zones - 1))
+    raise CapplanError(f"redundancy must be 'none', 'n+1' or 'zone', got {redundancy!r}")
+
+
+def _cap(required: np.ndarray, max_instances: np.ndarray | float | None) -> tuple[np.ndarray, np.ndarray]:
+    if max_instances is None:
+        return required, np.zeros(required.shape, dtype=bool)
+    cap = np.asarray(max_instances, dtype=float)
+    capped = np.isfinite(cap) & (required > cap)
+    return np.where(capped, cap, required), capped
+
+
+def required_instances(
+    demand: float,
+    capacity_per_instance: float,
+    target_utilization: float,
+    *,
+    redundancy: Redundancy = "n+1",
+    zones: int = 3,
+    headroom: float = 0.1,
+    max_instances: int | None = None,
+) -> tuple[int, bool]:
+    """Instances needed for ``demand`` (see the module docstring) and whether the cap cut it."""
+    req = _required_array(
+        np.array([demand]),
+        np.array([capacity_per_instance]),
+        np.array([target_utilization]),
+        redundancy,
+        zones,
+        headroom,
+    )
+    out, capped = _cap(req, None if max_instances is None else np.array([max_instances]))
+    return int(out[0]), bool(capped[0])
+
+
+def _merge_inventory(demand_frame: pd.DataFrame, inventory: pd.DataFrame) -> pd.DataFrame:
+    require_columns(demand_frame, DEMAND_COLUMNS, "demand frame")
+    require_columns(inventory, INVENTORY_COLUMNS, "inventory")
+    inv = inventory[list(INVENTORY_COLUMNS)]
+    dup = inv[inv.duplicated(KEYS, keep=False)]
+    if not dup.empty:
+        pairs = sorted({f"{s}/{r}" for s, r in dup[KEYS].itertuples(index=False)})
+        raise CapplanError(f"inventory lists a service/resource more than once: {', '.join(pairs)}")
+    merged = demand_frame.merge(inv, on=KEYS, how="left", validate="many_to_one", indicator=True)
+    missing = merged[merged["_merge"] == "left_only"]
+    if not missing.empty:
+        pairs = sorted({f"{s}/{r}" for s, r in missing[KEYS].itertuples(index=False)})
+        raise CapplanError(f"no inventory row for service/resource: {', '.join(pairs)}")
+    bad = merged[
+        ~(merged["capacity_per_instance"] > 0)
+        | ~((merged["target_utilization"] > 0) & (merged["target_utilization"] <= 1))
+        | ~(merged["instances"] >= 0)
+    ]
+    if not bad.empty:
+        pairs = sorted({f"{s}/{r}" for s, r in bad[KEYS].itertuples(index=False)})
+        raise CapplanError(
+            "inventory needs capacity_per_instance > 0, 0 < target_utilization <= 1 and instances >= 0; "
+            f"not so for: {', '.join(pairs)}"
+        )
+    return merged.drop(columns="_merge")
+
+
+def plan_instances(
+    demand_frame: pd.DataFrame, inventory: pd.DataFrame, planning_cfg: PlanningConfig
+) -> pd.DataFrame:
+    """Size every row of a demand frame against the inventory.
+
+    ``demand_frame``: ``service, resource, scenario, ds, demand`` (demand in the inventory's
+    ``unit`` for that resource). ``inventory``: one row per ``service, resource`` with
+    ``capacity_per_instance, instances, target_utilization, max_instances,
+    cost_per_instance_hour`` (NaN ``max_instances`` means no cap).
+
+    Returns the demand frame's columns plus: ``instances`` (current), ``target_utilization``,
+    ``usable_capacity`` (instances * capacity * target_utilization, resource unit),
+    ``required_instances`` (after the cap), ``uncapped_instances``, ``capped``,
+    ``cost_per_hour`` (required_instances * cost_per_instance_hour, currency/hour) and
+    ``utilization_at_current`` (demand / (instances * capacity); ``inf`` with no instances
+    and positive demand).
+    """
+    m = _merge_inventory(demand_frame, inventory)
+    cap = m["capacity_per_instance"].to_numpy(float)
+    inst = m["instances"].to_numpy(float)
+    util = m["target_utilization"].to_numpy(float)
+    demand = m["demand"].to_numpy(float)
+    uncapped = _required_array(
+        demand, cap, util, planning_cfg.redundancy, planning_cfg.zones, planning_cfg.headroom
+    )
+    required, capped = _cap(uncapped, m["max_instances"].to_numpy(float))
+    out = demand_frame.copy()
+    out["instances"] = inst
+    out["target_utilization"] = util
+    out["usable_capacity"] = inst * cap * util
+    out["required_instances"] = required.astype("int64")
+    out["uncapped_instances"] = uncapped.astype("int64")
+    out["capped"] = capped
+    out["cost_per_hour"] = required * m["cost_per_instance_hour"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["utilization_at_current"] = np.where(
+            inst * cap > 0, demand / (inst * cap), np.where(demand > 0, np.inf, 0.0)
+        )
+    return out

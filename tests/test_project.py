@@ -1,0 +1,60 @@
+"""Project-wide guarantees: import direction, fast --help, no CUDA packages, config of the repo."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGES = ("warehouse", "features", "models", "evaluation", "planning")
+ALLOWED = {"evaluation": {"models"}}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.add(node.module)
+    return out
+
+
+def test_stages_import_only_core():
+    bad = []
+    for stage in (*STAGES, "core"):
+        for f in (ROOT / stage).rglob("*.py"):
+            for mod in _imports(f):
+                parts = mod.split(".")
+                if parts[0] != "capplan" or len(parts) < 2:
+                    continue
+                target = parts[1]
+                allowed = {"core", stage} | ALLOWED.get(stage, set())
+                if stage == "core":
+                    allowed = {"core"}
+                if target not in allowed:
+                    bad.append(f"{f.relative_to(ROOT)} imports {mod}")
+    assert not bad, "\n".join(bad)
+
+
+def test_help_is_fast_and_imports_nothing_heavy():
+    code = (
+        "import sys; from capplan.pipelines.cli import build_parser; build_parser().format_help();"
+        "heavy=[m for m in ('torch','great_expectations','darts','prefect','mlflow','lightgbm') if m in sys.modules];"
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    r = subprocess.run([sys.executable, "-m", "capplan", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "ingest" in r.stdout
+
+
+def test_no_cuda_packages_installed():
+    names = {(d.metadata["Name"] or "").lower() for d in metadata.distributions()}
+    cuda = sorted(n for n in names if n.startswith("nvidia-") or n == "triton")
+    assert not cuda, f"CUDA packages pulled in (torch must be the 2.13.0 CPU wheel): {cuda}"
+    assert metadata.version("torch").startswith("2.13.0")
