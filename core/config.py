@@ -111,6 +111,14 @@ class ForecastConfig(_Model):
     degradation_threshold: float = Field(0.25, ge=0, description="relative worsening that flags a retrain")
     torch_epochs: int = Field(15, ge=1)
     seed: int = 42
+    fill: Literal["interpolate", "seasonal", "zero", "error"] = Field(
+        "interpolate", description="how gaps are filled before fitting (never at ingest)"
+    )
+    train_window: int | str | None = Field(
+        "120D", description="history used to fit (steps or duration); None uses all history"
+    )
+    stale_after: int = Field(48, ge=1, description="steps behind the newest data before a series counts as stopped")
+    ensemble_size: int = Field(3, ge=2, description="best models (by backtest MASE) combined in the ensemble")
 
     @field_validator("quantiles")
     @classmethod
@@ -133,6 +141,23 @@ class ForecastConfig(_Model):
             return int(h)
         parse_duration(h)
         return h
+
+
+def horizon_steps(horizon: int | str, freq: str) -> int:
+    """Steps of ``freq`` in ``horizon`` (an int is already steps; '14D' on 'h' is 336)."""
+    if isinstance(horizon, int):
+        return horizon
+    if str(horizon).strip().isdigit():
+        return int(horizon)
+    import pandas as pd
+
+    n, unit = parse_duration(horizon)
+    total = pd.Timedelta(n, unit=unit if unit != "min" else "min") if unit != "W" else pd.Timedelta(weeks=n)
+    step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq))
+    steps = int(total / step)
+    if steps < 1:
+        raise ValueError(f"horizon {horizon!r} is shorter than one {freq!r} step")
+    return steps
 
 
 class MlflowConfig(_Model):

@@ -67,3 +67,25 @@ def sorted_quantiles(qs: Sequence[float]) -> tuple[float, ...]:
     for q in out:
         quantile_col(q)
     return out
+
+
+# Seasonal periods in steps for each planning frequency: (main, *extra). Hourly data has a
+# daily (24) and a weekly (168) cycle; 5-minute data a daily cycle of 288 steps; daily data a
+# weekly cycle of 7.
+SEASONALITIES: dict[str, tuple[int, ...]] = {
+    "min": (1440,),
+    "5min": (288, 2016),
+    "10min": (144, 1008),
+    "15min": (96, 672),
+    "30min": (48, 336),
+    "h": (24, 168),
+    "D": (7, 365),
+    "W": (52,),
+}
+
+
+def seasonalities(freq: str) -> tuple[int, ...]:
+    """Seasonal periods (in steps) for ``freq``; the first is the main one."""
+    if freq not in SEASONALITIES:
+        raise ValueError(f"no seasonal period known for frequency {freq!r}; known: {', '.join(SEASONALITIES)}")
+    return SEASONALITIES[freq]

@@ -131,7 +131,10 @@ def _describe(skipped: pd.DataFrame, limit: int = 10) -> str:
 
 
 def conformal_quantiles(
-    backtest_frame: pd.DataFrame, point_col: str = POINT, quantiles: Sequence[float] = (0.1, 0.9)
+    backtest_frame: pd.DataFrame,
+    point_col: str = POINT,
+    quantiles: Sequence[float] = (0.1, 0.9),
+    pool: int = 1,
 ) -> pd.DataFrame:
     """Signed interval offsets per (``unique_id``[, ``model``], ``step``) from backtest residuals.
 
@@ -139,22 +142,28 @@ def conformal_quantiles(
     offset is ``sign(q - 0.5) * Q_{|2q-1|}(|y - point|)`` over the folds, with the ``'higher'``
     empirical quantile (conservative with few folds). ``q = 0.5`` gets offset 0. Offsets are
     monotone in ``q`` by construction. Returns keys, ``step``, one column per quantile.
+
+    ``pool > 1`` pools the residuals of ``pool`` consecutive steps (1..pool, pool+1..2*pool, ...):
+    with few folds one step holds too few residuals for a quantile, while neighbouring steps have
+    errors of about the same size. Every step still gets its own row.
     """
     frame = backtest_frame.copy()
     frame[STEP] = horizon_step(frame)
     frame["_abs"] = (frame[Y] - frame[point_col]).abs()
-    keys = [k for k in (ID, MODEL) if k in frame.columns] + [STEP]
-    grouped = frame.groupby(keys, sort=True, observed=True)["_abs"]
-    out = grouped.size().rename("_n").reset_index()[keys]
+    ids = [k for k in (ID, MODEL) if k in frame.columns]
+    frame["_bucket"] = (frame[STEP] - 1) // max(pool, 1)
+    grouped = frame.groupby([*ids, "_bucket"], sort=True, observed=True)["_abs"]
+    offsets = grouped.size().rename("_n").reset_index()[[*ids, "_bucket"]]
     for q in sorted(quantiles):
         level = abs(2 * q - 1)
         col = quantile_col(q)
         if level == 0:
-            out[col] = 0.0
+            offsets[col] = 0.0
             continue
-        mag = grouped.quantile(level, interpolation="higher").to_numpy()
-        out[col] = np.sign(q - 0.5) * mag
-    return out
+        offsets[col] = np.sign(q - 0.5) * grouped.quantile(level, interpolation="higher").to_numpy()
+    steps = frame[[*ids, STEP, "_bucket"]].drop_duplicates()
+    out = steps.merge(offsets, on=[*ids, "_bucket"], how="left").drop(columns="_bucket")
+    return out.sort_values([*ids, STEP], ignore_index=True)
 
 
 def apply_conformal(

@@ -1,4 +1,19 @@
-"""Forecasting models behind one protocol (see ``models/base.py``)."""
-from .base import Covariates, Forecaster, ModelSpec
+"""Forecasting models behind one protocol (see ``models/base.py``).
 
-__all__ = ["Covariates", "Forecaster", "ModelSpec"]
+Importing this package is cheap: Darts, LightGBM and torch are imported inside ``fit``/``predict``.
+"""
+
+from .base import Covariates, Forecaster, ModelSpec
+from .ensemble import EnsembleForecaster
+from .registry import DEFAULT_ENSEMBLE, available_models, build_ensemble, build_model
+
+__all__ = [
+    "Covariates",
+    "Forecaster",
+    "ModelSpec",
+    "EnsembleForecaster",
+    "DEFAULT_ENSEMBLE",
+    "available_models",
+    "build_ensemble",
+    "build_model",
+]

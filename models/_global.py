@@ -1,0 +1,120 @@
+"""Shared plumbing of the global Darts models (``lightgbm``, ``nhits``).
+
+* One model is fitted once on the list of all *eligible* series and predicts them in one batch.
+  A series is eligible when it is not constant and has at least ``min_length`` steps (the
+  subclass' window); the others are forecast by seasonal naive, recorded in ``notes``.
+* Series-level scaling: each series is divided by its mean absolute value over its training
+  history (1 when that is 0) before fit and multiplied back after predict, so one model serves
+  series of any magnitude.
+* Optional per-series detrending (``detrend = True``, used by ``lightgbm``, whose trees cannot
+  extrapolate): :func:`capplan.models._common.seasonal_trend` is subtracted before scaling and
+  added back to every quantile after predict, so a rising series keeps rising.
+* Darts needs quantile levels symmetric around 0.5, so the models are trained on
+  :func:`symmetric_quantiles` (0.01 and 0.05 join 0.99 and 0.95) and the extra levels are dropped.
+* Quantiles come from :func:`capplan.models._darts.predict_chunked` (deterministic, chunked by
+  ``output_chunk_length``, median fed back, spread widened by ``sqrt(chunk + 1)``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._common import Adapter, History, Values, seasonal_trend
+from ._darts import predict_chunked, quiet, to_timeseries
+from .naive import seasonal_naive_kernel
+
+
+def series_scale(y: np.ndarray) -> float:
+    """Mean absolute value of the history, or 1 when it is 0."""
+    s = float(np.mean(np.abs(y)))
+    return s if s > 0 else 1.0
+
+
+def symmetric_quantiles(qs: tuple[float, ...]) -> tuple[float, ...]:
+    """``qs`` plus ``1 - q`` for each level, sorted (Darts' quantile likelihoods require it)."""
+    return tuple(sorted({round(q, 10) for q in qs} | {round(1.0 - q, 10) for q in qs}))
+
+
+class GlobalDarts(Adapter):
+    """Base for global models: subclasses set ``ocl``/``min_length`` in ``_layout`` and build the model."""
+
+    dtype = "float64"
+    detrend = False
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        self._model = None
+        self._eligible: list[History] = []
+        self._scale: dict[str, float] = {}
+        self._trend: dict[str, np.ndarray] = {}
+        self.ocl = 1
+        self.min_length = 1
+
+    @property
+    def model_quantiles(self) -> tuple[float, ...]:
+        return symmetric_quantiles(self.quantiles)
+
+    def _layout(self, hists: list[History]) -> None:
+        """Set ``self.ocl`` and ``self.min_length`` (and model windows) from the histories."""
+        raise NotImplementedError
+
+    def _make_model(self):
+        raise NotImplementedError
+
+    def _fit_covariates(self, hists: list[History], cov) -> dict:
+        return {}
+
+    def _predict_covariates(self, hists: list[History], h: int, cov) -> dict:
+        return {}
+
+    def _periods(self) -> list[int]:
+        return sorted({int(self.spec.season_length), *(int(s) for s in self.spec.seasonalities)})
+
+    def _trend_values(self, x: History, start: int, stop: int) -> np.ndarray:
+        return np.polyval(self._trend[x.uid], np.arange(start, stop, dtype="float64"))
+
+    def _series(self, hists: list[History]) -> list:
+        return [
+            to_timeseries(
+                x.ds, (x.y - self._trend_values(x, 0, x.n)) / self._scale[x.uid], self.spec.freq, self.dtype
+            )
+            for x in hists
+        ]
+
+    def _fit(self, hists: list[History], cov) -> None:
+        self._model, self._eligible = None, []
+        if not hists:
+            return
+        self._layout(hists)
+        self._eligible = [x for x in hists if x.n >= self.min_length]
+        for x in hists:
+            if x.n < self.min_length:
+                self.notes[x.uid] = f"history of {x.n} steps is under {self.min_length}: seasonal naive"
+        if not self._eligible:
+            return
+        self._scale = {x.uid: series_scale(x.y) for x in self._eligible}
+        flat = np.zeros(2)
+        self._trend = {
+            x.uid: seasonal_trend(x.y, self._periods()) if self.detrend else flat for x in self._eligible
+        }
+        covs = self._fit_covariates(self._eligible, cov)
+        self._model = self._make_model()  # imports Darts (and Lightning) before quiet() sets log levels
+        with quiet():
+            self._model.fit(self._series(self._eligible), **covs)
+
+    def _predict(self, hists: list[History], h: int, cov) -> dict[str, Values]:
+        qs, m, mq = self.quantiles, self.spec.season_length, self.model_quantiles
+        pick = [mq.index(round(q, 10)) for q in qs]
+        live = {x.uid for x in self._eligible}
+        out = {x.uid: seasonal_naive_kernel(x.y, h, m, qs)[0] for x in hists if x.uid not in live}
+        if not self._eligible:
+            return out
+        covs = self._predict_covariates(self._eligible, h, cov)
+        with quiet():
+            arrays = predict_chunked(
+                self._model, self._series(self._eligible), h, self.ocl, mq.index(0.5), **covs
+            )
+        for x, values in zip(self._eligible, arrays, strict=True):
+            trend = self._trend_values(x, x.n, x.n + h)[:, None]
+            out[x.uid] = values[:, pick] * self._scale[x.uid] + trend
+        return out

@@ -1,0 +1,165 @@
+"""``lightgbm``: one global Darts LightGBMModel over all series, quantile objective per level.
+
+* ``output_chunk_length`` (ocl) = ``season_length`` capped at 48, ``multi_models=False``: one
+  booster per quantile, trained to predict ``ocl`` steps ahead; longer horizons are chunked
+  (see :mod:`capplan.models._darts`). Darts' lag ``-1`` then means ``ocl`` steps before the
+  target, so lags are chosen as *distances from the target*: the ``min(season_length, 24)`` most
+  recent observable steps, one and two seasons, and each extra seasonality (168 for weekly),
+  keeping those within half the median history.
+* Future covariates at the target time (Darts lag ``ocl - 1``): calendar (hour, day of week,
+  month via Darts ``datetime_attribute`` encoders) plus every ``cov.future`` column. They must
+  reach the end of the horizon (ModelError naming the series otherwise).
+* Past covariates (``cov.past``, business KPIs): lags at distances ``ocl`` and ``ocl + m - 1``,
+  scaled per series and column by their mean absolute value. They are cut at each series' last
+  training timestamp in both fit and predict, then carried forward, so values after the origin
+  are never read: predicting with the full KPI frame or one truncated at the origin is the same.
+* Each series is detrended (linear, seasonality-blind; see :mod:`capplan.models._global`) and
+  scaled by its mean absolute value before the global fit; both are undone after predict.
+* ``n_jobs=1`` by default: on small per-fold problems LightGBM's threads cost more than they save.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from capplan.core.errors import ModelError
+
+from ._common import History
+from ._darts import (
+    check_future_cover,
+    covariate_columns,
+    covariate_matrix,
+    group_rows,
+    past_rows,
+    to_timeseries,
+)
+from ._global import GlobalDarts
+
+CALENDAR = ["hour", "dayofweek", "month"]
+
+
+def target_distances(m: int, ocl: int, seasonalities, median_n: int) -> list[int]:
+    """Target lags as distances (steps before the target), each ``>= ocl`` and ``<= median_n // 2``."""
+    recent = range(ocl, ocl + max(min(m, 24), 1))
+    seasonal = [k * p for p in {m, *seasonalities} for k in (1, 2) if p > 1]
+    dist = sorted({d for d in (*recent, *seasonal) if d >= ocl and d <= max(median_n // 2, ocl)})
+    return dist or [ocl]
+
+
+class LightGBM(GlobalDarts):
+    """Global LightGBM quantile model with calendar, future and past covariates."""
+
+    name = "lightgbm"
+    complexity = 2
+    detrend = True
+
+    def __init__(
+        self,
+        spec,
+        n_estimators: int = 200,
+        num_leaves: int = 31,
+        learning_rate: float = 0.05,
+        n_jobs: int = 1,
+    ):
+        super().__init__(spec)
+        self.params = dict(
+            n_estimators=n_estimators, num_leaves=num_leaves, learning_rate=learning_rate, n_jobs=n_jobs
+        )
+        self.lags: list[int] = []
+        self.past_lags: list[int] = []
+        self._past_cols: list[str] = []
+        self._future_cols: list[str] = []
+        self._past: dict[str, pd.DataFrame] = {}
+        self._past_scale: dict[str, np.ndarray] = {}
+
+    def _layout(self, hists: list[History]) -> None:
+        m = max(int(self.spec.season_length), 1)
+        self.ocl = min(m, 48)
+        median_n = int(np.median([x.n for x in hists]))
+        dist = target_distances(m, self.ocl, self.spec.seasonalities, median_n)
+        self.lags = sorted(-(d - self.ocl + 1) for d in dist)
+        self.past_lags = sorted({-1, -m}) if m > 1 else [-1]
+        self.min_length = -self.lags[0] + 2 * self.ocl
+
+    def _make_model(self):
+        from darts.models import LightGBMModel
+
+        return LightGBMModel(
+            lags=self.lags,
+            lags_past_covariates=self.past_lags if self._past_cols else None,
+            lags_future_covariates=[self.ocl - 1],
+            output_chunk_length=self.ocl,
+            multi_models=False,
+            add_encoders={"datetime_attribute": {"future": CALENDAR}},
+            likelihood="quantile",
+            quantiles=list(self.model_quantiles),
+            random_state=self.spec.seed,
+            verbose=-1,
+            **self.params,
+        )
+
+    # ---- covariates -------------------------------------------------------------------------
+    def _fit_covariates(self, hists: list[History], cov) -> dict:
+        self._past_cols = covariate_columns(cov.past) if cov is not None and cov.past is not None else []
+        self._future_cols = (
+            covariate_columns(cov.future) if cov is not None and cov.future is not None else []
+        )
+        self._past, self._past_scale = {}, {}
+        covs = {}
+        if self._past_cols:
+            rows = group_rows(cov.past)
+            self._past = {x.uid: past_rows(rows.get(x.uid), x) for x in hists}
+            for x in hists:
+                hist_vals = covariate_matrix(self._past[x.uid], self._past_cols, x.ds, x.uid, "past")
+                scale = np.mean(np.abs(hist_vals), axis=0)
+                self._past_scale[x.uid] = np.where(scale > 0, scale, 1.0)
+            covs["past_covariates"] = self._past_series(hists, self._past, 0)
+        if self._future_cols:
+            covs["future_covariates"] = self._future_series(hists, group_rows(cov.future), 0)
+        return covs
+
+    def _predict_covariates(self, hists: list[History], h: int, cov) -> dict:
+        covs = {}
+        if self._past_cols:
+            rows = self._past
+            if cov is not None and cov.past is not None:
+                given = group_rows(cov.past)
+                rows = {x.uid: past_rows(given.get(x.uid), x) for x in hists}
+            covs["past_covariates"] = self._past_series(hists, rows, h)
+        if self._future_cols:
+            if cov is None or cov.future is None:
+                raise ModelError(
+                    f"lightgbm was fitted with future covariates {self._future_cols}; predict needs them"
+                )
+            rows = group_rows(cov.future)
+            for x in hists:
+                check_future_cover(
+                    rows.get(x.uid), x, x.last + h * pd.tseries.frequencies.to_offset(self.spec.freq)
+                )
+            covs["future_covariates"] = self._future_series(hists, rows, h)
+        return covs
+
+    def _grid(self, x: History, h: int) -> pd.DatetimeIndex:
+        """History plus ``h + ocl`` steps (chunked prediction reads up to one chunk past the horizon)."""
+        extra = h + self.ocl if h else 0
+        return pd.date_range(x.ds[0], periods=x.n + extra, freq=self.spec.freq)
+
+    def _past_series(self, hists: list[History], rows: dict, h: int) -> list:
+        out = []
+        for x in hists:
+            grid = self._grid(x, h)
+            vals = (
+                covariate_matrix(rows.get(x.uid), self._past_cols, grid, x.uid, "past")
+                / self._past_scale[x.uid]
+            )
+            out.append(to_timeseries(grid, vals, self.spec.freq))
+        return out
+
+    def _future_series(self, hists: list[History], rows: dict, h: int) -> list:
+        out = []
+        for x in hists:
+            grid = self._grid(x, h)
+            vals = covariate_matrix(rows.get(x.uid), self._future_cols, grid, x.uid, "future")
+            out.append(to_timeseries(grid, vals, self.spec.freq))
+        return out

@@ -1,0 +1,234 @@
+"""The forecasting engine, free of Prefect and MLflow: the flows and the benchmarks call it.
+
+``train_group`` takes one frequency group (series sharing a grid) and does split, generate,
+score: rolling-origin backtests of every configured model (one fit per fold for all series),
+an ensemble of the best models, metrics, a champion per series, then final fits of the
+champions on full history. ``forecast_group`` turns the fitted champions into quantile
+forecasts. Short series only get the seasonal naive model (noted); models without native
+intervals get split-conformal ones from their backtest residuals.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from capplan.core.contracts import quantile_cols
+from capplan.evaluation import (
+    apply_conformal,
+    backtest,
+    choose_champions,
+    conformal_quantiles,
+    evaluate,
+    repair_quantiles,
+)
+from capplan.models import Covariates, ModelSpec, build_model
+
+BASELINE = "seasonal_naive"
+NATIVE_INTERVALS = {"ets", "lightgbm", "nhits"}
+COMPLEXITY = {
+    "seasonal_naive": 0,
+    "seasonal_profile": 1,
+    "ets": 1,
+    "theta": 1,
+    "lightgbm": 2,
+    "nhits": 3,
+    "ensemble": 4,
+}
+Progress = Callable[[str], None]
+
+
+@dataclass
+class GroupResult:
+    """Everything one training run learned about one frequency group."""
+
+    spec: ModelSpec
+    horizon: int
+    backtests: pd.DataFrame  # unique_id, model, cutoff, ds, y, quantile columns
+    metrics: pd.DataFrame  # unique_id, model, n, metric columns
+    metrics_by_horizon: pd.DataFrame  # + horizon bucket
+    champions: pd.DataFrame  # unique_id, champion, reason, ...
+    ensemble_members: list[str]
+    conformal: dict[str, pd.DataFrame]  # model -> offsets for models without native intervals
+    fitted: dict[str, object] = field(default_factory=dict)  # model -> fitted Forecaster
+    timings: dict[str, float] = field(default_factory=dict)  # model -> backtest seconds
+    notes: dict[str, str] = field(default_factory=dict)  # unique_id -> note
+
+
+def _say(progress: Progress | None, text: str) -> None:
+    if progress:
+        progress(text)
+
+
+def horizon_buckets(h: int, season: int) -> list[tuple[int, int]]:
+    """Steps grouped by season (1-24, 25-48, ...) with at most 4 buckets."""
+    width = max(season, int(np.ceil(h / 4)))
+    return [(a, min(a + width - 1, h)) for a in range(1, h + 1, width)]
+
+
+def ensemble_backtest(
+    backtests: dict[str, pd.DataFrame], members: Sequence[str], qcols: list[str]
+) -> pd.DataFrame:
+    """The median ensemble's backtest from its members' backtests (same folds, no refit)."""
+    stacked = pd.concat([backtests[m] for m in members], ignore_index=True)
+    keys = ["unique_id", "cutoff", "ds"]
+    agg = (
+        stacked.groupby(keys, observed=True)
+        .agg({"y": "first", **dict.fromkeys(qcols, "median")})
+        .reset_index()
+    )
+    agg["model"] = "ensemble"
+    counts = stacked.groupby(keys, observed=True).size().rename("_k").reset_index()
+    agg = agg.merge(counts, on=keys)
+    agg = agg[agg["_k"] == len(members)].drop(columns="_k")  # only where every member forecast
+    return repair_quantiles(agg[["unique_id", "model", "cutoff", "ds", "y", *qcols]], qcols)
+
+
+def _pick_members(metrics: pd.DataFrame, k: int) -> list[str]:
+    mean = metrics[metrics["model"] != BASELINE].groupby("model")["mase"].mean().dropna().sort_values()
+    return list(mean.index[:k])
+
+
+def _calibrate(name: str, bt: pd.DataFrame, quantiles: Sequence[float], season: int) -> pd.DataFrame | None:
+    if name in NATIVE_INTERVALS or name == "ensemble":
+        return None
+    return conformal_quantiles(bt, quantiles=quantiles, pool=season)
+
+
+def train_group(
+    df: pd.DataFrame,
+    spec: ModelSpec,
+    models: Sequence[str],
+    h: int,
+    folds: int,
+    stride: int | None = None,
+    cov: Covariates | None = None,
+    min_history: int = 3,
+    ensemble_size: int = 3,
+    progress: Progress | None = None,
+    fit_final: bool = True,
+) -> GroupResult:
+    """Backtest ``models`` on ``df`` (gap-free, one grid), choose champions, fit them on all data."""
+    season = spec.season_length
+    qcols = quantile_cols(spec.quantiles)
+    n = df.groupby("unique_id", observed=True).size()
+    need = max(min_history * season, h * folds + 2 * season)
+    short = sorted(n[n < need].index)
+    notes = {u: f"only {n[u]} points (< {need} for backtests); seasonal naive fallback" for u in short}
+    long_df = df[~df["unique_id"].isin(short)]
+    backtests, timings, conformal = {}, {}, {}
+    names = [m for m in models if m != "ensemble"]
+    if BASELINE not in names:
+        names.insert(0, BASELINE)
+    for name in names:
+        if long_df.empty:
+            break
+        t0 = time.perf_counter()
+        _say(progress, f"backtest {name}: {long_df['unique_id'].nunique()} series x {folds} folds, h={h}")
+        bt = backtest(lambda name=name: build_model(name, spec), long_df, h, folds, stride, cov=cov)
+        timings[name] = time.perf_counter() - t0
+        cal = _calibrate(name, bt, spec.quantiles, season)
+        if cal is not None:
+            conformal[name] = cal
+        backtests[name] = bt
+        _say(progress, f"  {name}: {timings[name]:.1f} s")
+    buckets = horizon_buckets(h, season)
+    metrics = _score(backtests, long_df, season, spec.quantiles)
+    members: list[str] = []
+    if "ensemble" in models and len(backtests) > 2:
+        members = _pick_members(metrics, ensemble_size)
+        if len(members) >= 2:
+            backtests["ensemble"] = ensemble_backtest(backtests, members, qcols)
+            metrics = _score(backtests, long_df, season, spec.quantiles)
+    bt_all = pd.concat(backtests.values(), ignore_index=True) if backtests else pd.DataFrame()
+    by_h = (
+        evaluate(bt_all, long_df, season=season, quantiles=spec.quantiles, horizon_buckets=buckets)
+        if len(bt_all)
+        else pd.DataFrame()
+    )
+    champions = _champions(metrics, short)
+    result = GroupResult(
+        spec, h, bt_all, metrics, by_h, champions, members, conformal, timings=timings, notes=notes
+    )
+    if fit_final:
+        fit_champions(result, df, cov, progress)
+    return result
+
+
+def _score(backtests: dict[str, pd.DataFrame], df: pd.DataFrame, season: int, quantiles) -> pd.DataFrame:
+    if not backtests:
+        return pd.DataFrame(columns=["unique_id", "model", "mase"])
+    bt = pd.concat(backtests.values(), ignore_index=True)
+    return evaluate(bt, df, season=season, quantiles=quantiles)
+
+
+def _champions(metrics: pd.DataFrame, short: Sequence[str]) -> pd.DataFrame:
+    parts = []
+    if len(metrics):
+        parts.append(choose_champions(metrics, COMPLEXITY, primary="mase", baseline=BASELINE))
+    if short:
+        parts.append(
+            pd.DataFrame(
+                {
+                    "unique_id": list(short),
+                    "champion": BASELINE,
+                    "reason": "history too short for backtests: fallback",
+                }
+            )
+        )
+    return (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame(columns=["unique_id", "champion", "reason"])
+    )
+
+
+def fit_champions(
+    result: GroupResult, df: pd.DataFrame, cov: Covariates | None, progress: Progress | None = None
+) -> None:
+    """Fit each champion model once on the full history of the series it champions."""
+    needed = set(result.champions["champion"])
+    if "ensemble" in needed:
+        needed |= set(result.ensemble_members)
+    for name in sorted(needed - {"ensemble"}):
+        uids = _series_for(result, name)
+        t0 = time.perf_counter()
+        model = build_model(name, result.spec).fit(df[df["unique_id"].isin(uids)], cov)
+        result.fitted[name] = model
+        _say(progress, f"final fit {name} on {len(uids)} series: {time.perf_counter() - t0:.1f} s")
+
+
+def _series_for(result: GroupResult, name: str) -> list[str]:
+    ch = result.champions
+    uids = set(ch.loc[ch["champion"] == name, "unique_id"])
+    if name in result.ensemble_members:
+        uids |= set(ch.loc[ch["champion"] == "ensemble", "unique_id"])
+    return sorted(uids)
+
+
+def forecast_group(result: GroupResult, h: int, cov: Covariates | None = None) -> pd.DataFrame:
+    """Champion forecasts: unique_id, ds, model, quantile columns (ordered, never NaN)."""
+    qcols = quantile_cols(result.spec.quantiles)
+    preds: dict[str, pd.DataFrame] = {}
+    for name, model in result.fitted.items():
+        p = model.predict(h, cov)
+        if name in result.conformal:  # series with backtest residuals; short ones keep their own bands
+            cal = result.conformal[name]
+            has = p["unique_id"].isin(set(cal["unique_id"]))
+            p = pd.concat([apply_conformal(p[has], cal, result.spec.quantiles), p[~has]], ignore_index=True)
+        preds[name] = p
+    parts = []
+    for name, uids in result.champions.groupby("champion")["unique_id"]:
+        if name == "ensemble":
+            members = [preds[m][preds[m]["unique_id"].isin(uids)] for m in result.ensemble_members]
+            p = pd.concat(members).groupby(["unique_id", "ds"], observed=True)[qcols].median().reset_index()
+        else:
+            p = preds[name][preds[name]["unique_id"].isin(uids)]
+        parts.append(p.assign(model=name))
+    out = pd.concat(parts, ignore_index=True)
+    out = repair_quantiles(out[["unique_id", "ds", "model", *qcols]], qcols)
+    return out.sort_values(["unique_id", "ds"], ignore_index=True)
