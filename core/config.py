@@ -117,7 +117,9 @@ class ForecastConfig(_Model):
     train_window: int | str | None = Field(
         "120D", description="history used to fit (steps or duration); None uses all history"
     )
-    stale_after: int = Field(48, ge=1, description="steps behind the newest data before a series counts as stopped")
+    stale_after: int = Field(
+        48, ge=1, description="steps behind the newest data before a series counts as stopped"
+    )
     ensemble_size: int = Field(3, ge=2, description="best models (by backtest MASE) combined in the ensemble")
 
     @field_validator("quantiles")

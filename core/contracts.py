@@ -87,5 +87,7 @@ SEASONALITIES: dict[str, tuple[int, ...]] = {
 def seasonalities(freq: str) -> tuple[int, ...]:
     """Seasonal periods (in steps) for ``freq``; the first is the main one."""
     if freq not in SEASONALITIES:
-        raise ValueError(f"no seasonal period known for frequency {freq!r}; known: {', '.join(SEASONALITIES)}")
+        raise ValueError(
+            f"no seasonal period known for frequency {freq!r}; known: {', '.join(SEASONALITIES)}"
+        )
     return SEASONALITIES[freq]

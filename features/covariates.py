@@ -25,7 +25,9 @@ def _grid(df: pd.DataFrame, freq_of: Mapping[str, str], horizon: int) -> pd.Data
         step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq_of[uid]))
         first, last = g["ds"].min(), g["ds"].max()
         n = int((last - first) / step) + 1 + horizon
-        parts.append(pd.DataFrame({"unique_id": uid, "ds": pd.date_range(first, periods=n, freq=freq_of[uid])}))
+        parts.append(
+            pd.DataFrame({"unique_id": uid, "ds": pd.date_range(first, periods=n, freq=freq_of[uid])})
+        )
     return pd.concat(parts, ignore_index=True)
 
 

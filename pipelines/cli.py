@@ -110,6 +110,86 @@ def cmd_status(args) -> int:
     return 0
 
 
+def _as_of(text):
+    if text is None:
+        return None
+    import pandas as pd
+
+    try:
+        ts = pd.Timestamp(text)
+    except ValueError:
+        raise CapplanError(
+            f"--as-of {text!r} is not a date or timestamp (e.g. 2026-11-01 or 2026-11-01T12:00)"
+        ) from None
+    return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts
+
+
+def cmd_train(args) -> int:
+    from .console import table
+    from .train import train_flow
+
+    cfg = _config(args)
+    t0 = time.perf_counter()
+    print(
+        f"Training on {cfg.warehouse_path}: models {', '.join(cfg.forecast.models)}, "
+        f"{cfg.forecast.backtest.folds} backtest folds, horizon {cfg.forecast.horizon}"
+    )
+    s = train_flow(cfg, quiet=args.quiet, as_of=_as_of(args.as_of))
+    print("\nBacktest leaderboard (mean over series; lower is better):")
+    print(table(s.leaderboard.to_dict("records"), [("model", "model"), ("mase", "MASE"), ("smape", "sMAPE")]))
+    counts = s.champions["champion"].value_counts()
+    print("\nChampions: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    for uid, note in list(s.notes.items())[:10]:
+        print(f"  note: {uid}: {note}")
+    prev = f" (previous v{s.previous_version} kept as 'fallback')" if s.previous_version else ""
+    print(
+        f"\nMLflow run {s.run_id}; champions registered as version {s.model_version} with alias 'champion'{prev}."
+    )
+    print(
+        f"Done in {time.perf_counter() - t0:.0f} s. Compare models in the UI: make ui  (http://127.0.0.1:5000)"
+    )
+    return 0
+
+
+def cmd_forecast(args) -> int:
+    from .forecast import forecast_flow
+
+    cfg = _config(args)
+    pub = forecast_flow(cfg, horizon=args.horizon, out=args.out)
+    f = pub.forecasts
+    print(
+        f"Published {f['unique_id'].nunique()} series x {f.groupby('unique_id').size().max()} steps "
+        f"(champions v{pub.model_version}, run {pub.run_id}) into table 'forecasts'."
+    )
+    if pub.csv:
+        print(f"CSV: {pub.csv}")
+    return 0
+
+
+def cmd_score(args) -> int:
+    from .console import table
+    from .forecast import score_flow
+
+    cfg = _config(args)
+    health = score_flow(cfg)
+    scored = health[health["reference"].notna()] if "reference" in health else health
+    print(f"Scored {len(health)} series against their actuals; accuracy in table 'forecast_accuracy'.")
+    bad = health[health["degraded"]] if len(health) else health
+    if len(bad):
+        print(
+            f"\n{len(bad)} series degraded beyond {cfg.forecast.degradation_threshold:.0%}: retrain recommended"
+        )
+        print(
+            table(
+                bad[["unique_id", "recommendation"]].to_dict("records"),
+                [("unique_id", "series"), ("recommendation", "why")],
+            )
+        )
+    elif len(scored):
+        print("No series degraded beyond the threshold.")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .demo_run import run_demo
 
@@ -152,6 +232,30 @@ def build_parser() -> argparse.ArgumentParser:
         "status", "Show what the warehouse holds, the last load batches and quarantined rows.", cmd_status
     )
     sp.add_argument("--limit", type=int, default=20, help="rows to show per table (default: %(default)s)")
+    sp = add(
+        "train",
+        "Backtest every configured model on every series, choose a champion per series, log to MLflow "
+        "and register the champions (alias 'champion').",
+        cmd_train,
+    )
+    sp.add_argument(
+        "--as-of", default=None, help="train as if it were this time (later data unseen), e.g. 2026-11-01"
+    )
+    sp.add_argument("--quiet", action="store_true", help="no progress lines")
+    sp = add(
+        "forecast",
+        "Publish the registered champions' quantile forecasts for every series into the forecast ledger.",
+        cmd_forecast,
+    )
+    sp.add_argument(
+        "--horizon", default=None, help="steps or a duration like 48, 14D (default: [forecast] horizon)"
+    )
+    sp.add_argument("--out", default=None, help="also write a CSV: service, metric, ts, model, p10, p50, ...")
+    add(
+        "score",
+        "Score every published forecast against the actuals that arrived since; flag degraded series.",
+        cmd_score,
+    )
     sp = add(
         "demo",
         "Generate the embedded demo company (seeded) and run the whole pipeline on it.",

@@ -54,19 +54,31 @@ def _window(df: pd.DataFrame, freq: str, window: int | str | None) -> pd.DataFra
     return df.groupby("unique_id", observed=True, group_keys=False).tail(steps).reset_index(drop=True)
 
 
-def load_training_data(con, cfg: Config, horizon: int | str | None = None) -> TrainingData:
-    """Read observations, resample to the planning frequency, fill gaps, build covariates."""
+def load_training_data(
+    con, cfg: Config, horizon: int | str | None = None, as_of: pd.Timestamp | None = None
+) -> TrainingData:
+    """Read observations, resample to the planning frequency, fill gaps, build covariates.
+
+    ``as_of`` trains as if it were that time: observations and KPIs after it are not read
+    (events are a calendar, known ahead, and stay).
+    """
     fc = cfg.forecast
     series = read_table(con, "series")
     if series.empty:
         raise CapplanError(f"{cfg.warehouse_path}: the warehouse holds no series; run `capplan ingest` first")
     obs = read_table(con, "observations")
+    if as_of is not None:
+        obs = obs[obs["ds"] <= as_of]
+        if obs.empty:
+            raise CapplanError(f"no observations at or before --as-of {as_of}")
     obs, freq_of = to_planning_frequency(obs, series, fc.frequency, fc.peak)
     status = history_status(obs, freq_of, min_points=2, stale_after=fc.stale_after)
     stopped = set(status.loc[status["status"] == "stopped", "unique_id"])
     notes = dict(zip(status["unique_id"], status["note"], strict=True))
     events = read_table(con, "events")
     kpis = read_table(con, "kpis")
+    if as_of is not None:
+        kpis = kpis[kpis["ds"] <= as_of]
     groups = []
     for freq in sorted(set(freq_of.values())):
         uids = [u for u, f in freq_of.items() if f == freq and u not in stopped]
@@ -93,3 +105,10 @@ def load_training_data(con, cfg: Config, horizon: int | str | None = None) -> Tr
         raise CapplanError("no series left to train: every series stopped reporting")
     window = (obs["ds"].min(), obs["ds"].max())
     return TrainingData(groups, series, status, data_fingerprint(con), window, notes)
+
+
+def actuals(con, cfg: Config) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Observations at the planning frequency (what forecasts are scored against)."""
+    series = read_table(con, "series")
+    obs = read_table(con, "observations")
+    return to_planning_frequency(obs, series, cfg.forecast.frequency, cfg.forecast.peak)

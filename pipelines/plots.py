@@ -1,0 +1,217 @@
+"""Report figures as PNG bytes, drawn on matplotlib's Agg canvas (no pyplot, no display, no state).
+
+Invariants:
+
+* Every public function takes plain frames and returns the bytes of one PNG image.
+* matplotlib is imported inside the functions, so importing this module (and ``capplan --help``)
+  stays fast; figures are drawn on :class:`~matplotlib.backends.backend_agg.FigureCanvasAgg`
+  directly, so the process-wide backend (``MPLBACKEND``) is neither needed nor changed.
+* Text from data (service, resource, scenario names) is shown literally: ``$`` is escaped so
+  mathtext never parses it, and a leading ``_`` (which legends hide) is protected.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+DPI = 100
+_BAND = "#9ecae1"
+_MID = "#08519c"
+_CAPACITY = "#cb181d"
+_ACTUAL = "#252525"
+_STATUS_COLOURS = {"already_short": "#cb181d", "within_horizon": "#fd8d3c", "not_within_horizon": "#74c476"}
+_PALETTE = ("#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363", "#d6616b", "#8c6d31")
+MAX_RUNWAY_BARS = 40
+
+
+def plain(text: object) -> str:
+    """``text`` as matplotlib shows it literally: ``$`` escaped, a leading ``_`` kept visible."""
+    out = str(text).replace("$", r"\$")
+    return " " + out if out.startswith("_") else out
+
+
+def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _money_axis(axis) -> None:
+    from matplotlib.ticker import FuncFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda x, _pos: f"${x:,.0f}"))
+
+
+def fan_chart(
+    frame: pd.DataFrame,
+    *,
+    title: str,
+    lo: str,
+    mid: str,
+    hi: str,
+    capacity: str | None = None,
+    actual: str | None = None,
+    ylabel: str = "",
+) -> bytes:
+    """Forecast fan against capacity.
+
+    ``frame``: one row per ``ts`` (sorted), the quantile columns ``lo <= mid <= hi`` (NaN before
+    the forecast starts), optionally a ``capacity`` column and an ``actual`` column (recent history,
+    NaN over the forecast). Draws the ``lo``-``hi`` band, the ``mid`` line, the actuals and capacity.
+    """
+    fig = _figure(7.5, 3.4)
+    ax = fig.subplots()
+    ts = pd.to_datetime(frame["ts"])
+    if actual is not None and actual in frame:
+        ax.plot(ts, frame[actual], color=_ACTUAL, lw=1.0, label="actual")
+    ax.fill_between(ts, frame[lo], frame[hi], color=_BAND, alpha=0.6, lw=0, label=plain(f"{lo}–{hi}"))
+    ax.plot(ts, frame[mid], color=_MID, lw=1.8, label=plain(mid))
+    if capacity is not None and capacity in frame and frame[capacity].notna().any():
+        ax.plot(ts, frame[capacity], color=_CAPACITY, lw=1.5, ls="--", label="usable capacity")
+    ax.set_title(plain(title), fontsize=10, loc="left")
+    ax.set_ylabel(plain(ylabel))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", frameon=False)
+    fig.autofmt_xdate()
+    return _png(fig)
+
+
+def _runway_rows(runway: pd.DataFrame) -> tuple[pd.DataFrame, float]:
+    """Rows to draw (shortest first, at most :data:`MAX_RUNWAY_BARS`) and the horizon in days."""
+    rows = runway.copy()
+    for col in ("days_left", "days_left_min", "days_left_max"):
+        rows[col] = pd.to_numeric(rows[col], errors="coerce") if col in rows else rows["days_left"]
+    finite = rows[["days_left", "days_left_min", "days_left_max"]].to_numpy(float)
+    finite = finite[np.isfinite(finite)]
+    horizon = pd.to_numeric(rows.get("horizon_days", pd.Series(dtype=float)), errors="coerce").max()
+    if not (isinstance(horizon, float) and math.isfinite(horizon) and horizon > 0):
+        horizon = float(finite.max()) * 1.1 if finite.size and finite.max() > 0 else 30.0
+    rows = rows.sort_values("days_left", kind="stable", na_position="last").head(MAX_RUNWAY_BARS)
+    return rows.iloc[::-1].reset_index(drop=True), float(horizon)
+
+
+def runway_chart(runway: pd.DataFrame, *, title: str) -> bytes:
+    """Horizontal bars of ``days_left`` per ``service / resource``, whiskers from min to max.
+
+    ``runway``: ``service, resource, days_left`` and optionally ``days_left_min``,
+    ``days_left_max``, ``status``, ``horizon_days``. ``inf`` (beyond the horizon) is drawn to the
+    horizon, hatched, and labelled; at most :data:`MAX_RUNWAY_BARS` shortest rows are drawn.
+    """
+    rows, horizon = _runway_rows(runway)
+    fig = _figure(7.5, 1.2 + 0.32 * max(len(rows), 1))
+    ax = fig.subplots()
+    y = np.arange(len(rows))
+    left = rows["days_left"].to_numpy(float)
+    shown = np.clip(np.nan_to_num(left, nan=0.0, posinf=horizon), 0, horizon)
+    status = rows["status"] if "status" in rows else pd.Series(["within_horizon"] * len(rows))
+    colours = [_STATUS_COLOURS.get(str(s), _PALETTE[0]) for s in status]
+    bars = ax.barh(y, shown, color=colours, height=0.6)
+    for bar, value in zip(bars, left, strict=True):
+        if not math.isfinite(value):
+            bar.set_hatch("//")
+    lo = np.clip(np.nan_to_num(rows["days_left_min"].to_numpy(float), nan=0.0, posinf=horizon), 0, horizon)
+    hi = np.clip(np.nan_to_num(rows["days_left_max"].to_numpy(float), nan=0.0, posinf=horizon), 0, horizon)
+    ax.errorbar(
+        shown,
+        y,
+        xerr=[np.maximum(shown - lo, 0), np.maximum(hi - shown, 0)],
+        fmt="none",
+        ecolor="#333",
+        capsize=3,
+    )
+    for i, (value, state) in enumerate(zip(left, status, strict=True)):
+        text = _runway_label(value, str(state))
+        ax.text(max(shown[i], hi[i]) + horizon * 0.015, i, text, va="center", fontsize=7)
+    labels = [plain(f"{s} / {r}") for s, r in zip(rows["service"], rows["resource"], strict=True)]
+    ax.set_yticks(y, labels=labels, fontsize=8)
+    ax.set_xlim(0, horizon * 1.22)
+    ax.set_xlabel("days of capacity left")
+    ax.set_title(plain(title), fontsize=9, loc="left", wrap=True)
+    ax.grid(axis="x", alpha=0.3)
+    _status_legend(ax, set(map(str, status)))
+    return _png(fig)
+
+
+def _runway_label(days: float, status: str) -> str:
+    if status == "already_short":
+        return "already short"
+    return "beyond horizon" if not math.isfinite(days) else f"{days:,.0f} d"
+
+
+def _status_legend(ax, present: set[str]) -> None:
+    from matplotlib.patches import Patch
+
+    handles = [
+        Patch(color=colour, label=name.replace("_", " "))
+        for name, colour in _STATUS_COLOURS.items()
+        if name in present
+    ]
+    if handles:
+        ax.figure.legend(handles=handles, fontsize=7, loc="outside lower center", ncols=3, frameon=False)
+
+
+def scenario_chart(
+    table: pd.DataFrame,
+    *,
+    title: str,
+    ylabel: str,
+    money: bool = False,
+    reference: pd.Series | None = None,
+    reference_label: str = "current",
+) -> bytes:
+    """Grouped bars per scenario over periods.
+
+    ``table``: index = period (month start), one column per scenario (values in the same unit).
+    ``reference`` (indexed like ``table``) is drawn as a dashed line, e.g. current instances.
+    """
+    fig = _figure(7.5, 3.4)
+    ax = fig.subplots()
+    n = max(len(table.columns), 1)
+    x = np.arange(len(table.index))
+    width = 0.8 / n
+    for i, scenario in enumerate(table.columns):
+        ax.bar(
+            x - 0.4 + width * (i + 0.5),
+            table[scenario].to_numpy(float),
+            width=width,
+            color=_PALETTE[i % len(_PALETTE)],
+            label=plain(scenario),
+        )
+    top = np.nanmax(table.to_numpy(float), initial=0.0)
+    if reference is not None:
+        ref = reference.reindex(table.index).to_numpy(float)
+        ax.hlines(ref, x - 0.45, x + 0.45, colors="k", linestyles="--", lw=1.2, label=plain(reference_label))
+        top = max(top, np.nanmax(ref, initial=0.0))
+    ax.set_ylim(0, top * 1.3 if top > 0 else 1.0)
+    ax.set_xticks(x, labels=_period_labels(table.index), fontsize=8, rotation=45 if len(x) > 8 else 0)
+    if money:
+        _money_axis(ax.yaxis)
+    ax.set_ylabel(plain(ylabel))
+    ax.set_title(plain(title), fontsize=10, loc="left")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, frameon=False, ncols=min(n + 1, 4), loc="upper left")
+    return _png(fig)
+
+
+def _period_labels(index: Sequence) -> list[str]:
+    out = []
+    for p in index:
+        stamp = (
+            pd.Timestamp(p) if isinstance(p, (pd.Timestamp, np.datetime64)) or hasattr(p, "year") else None
+        )
+        out.append(plain(stamp.strftime("%Y-%m") if stamp is not None else p))
+    return out

@@ -1,0 +1,196 @@
+"""MLflow tracking: SQLite backend under ``mlruns/``, one experiment per dataset.
+
+A training run is a parent run with one child run per model. Every child logs the same
+aggregate metric names (so the UI's compare view lines models up), per-series metrics as a
+Parquet artifact (not thousands of metric keys) and a backtest plot. The parent logs the
+config hash, data fingerprint and git commit, the champions, and the fitted champion set as a
+pyfunc model registered under ``<experiment>-champions`` with the alias ``champion``; the
+previous champion version keeps the alias ``fallback``.
+"""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from capplan.core.config import Config
+
+from ._env import configure
+
+configure()
+
+AGGREGATES = ("mase", "smape", "rmsse", "bias", "coverage_p10_p90", "msis_p10_p90")
+
+
+def tracking_uri(cfg: Config) -> str:
+    """The configured URI with a relative SQLite path resolved against the config's folder."""
+    uri = cfg.mlflow.tracking_uri
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        path = cfg.resolve(uri[len(prefix) :])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return prefix + str(path.resolve())
+    return uri
+
+
+def artifact_root(cfg: Config) -> str:
+    loc = cfg.mlflow.artifact_location
+    if "://" in loc:
+        return loc
+    path = cfg.resolve(loc).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path.as_uri()
+
+
+def setup(cfg: Config, experiment: str | None = None) -> str:
+    """Point MLflow at the store and return the experiment id (created if missing)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri(cfg))
+    name = experiment or cfg.mlflow.experiment
+    exp = mlflow.get_experiment_by_name(name)
+    if exp is None:
+        return mlflow.create_experiment(name, artifact_location=f"{artifact_root(cfg)}/{name}")
+    return exp.experiment_id
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).parent,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def registered_name(cfg: Config) -> str:
+    return f"{cfg.mlflow.experiment}-champions"
+
+
+def aggregate(metrics: pd.DataFrame) -> dict[str, float]:
+    """Mean over series of each metric column (NaN-safe), under stable names."""
+    out = {}
+    for col in metrics.columns:
+        if col in ("unique_id", "model", "n", "horizon", "cutoff"):
+            continue
+        vals = pd.to_numeric(metrics[col], errors="coerce")
+        if vals.notna().any():
+            out[col] = float(vals.mean())
+    return out
+
+
+def log_model_run(
+    name: str, metrics: pd.DataFrame, params: dict, backtest: pd.DataFrame, seconds: float, tmp: Path
+) -> None:
+    """One child run: params, aggregate metrics, per-series metrics Parquet, backtest plot."""
+    import mlflow
+
+    from .plots_backtest import backtest_figure
+
+    with mlflow.start_run(run_name=name, nested=True):
+        mlflow.log_params({**params, "model": name})
+        mlflow.log_metrics({**aggregate(metrics), "backtest_seconds": seconds, "series": float(len(metrics))})
+        path = tmp / f"metrics_{name}.parquet"
+        metrics.to_parquet(path)
+        mlflow.log_artifact(str(path))
+        if len(backtest):
+            png = tmp / f"backtest_{name}.png"
+            png.write_bytes(backtest_figure(backtest, name))
+            mlflow.log_artifact(str(png))
+
+
+class ChampionSet:
+    """What the registry holds: fitted champions per frequency group, plus their covariates."""
+
+    def __init__(self, groups: list, series: pd.DataFrame, trained_at: pd.Timestamp, run_id: str):
+        self.groups = groups  # list of (GroupResult without backtests, Covariates)
+        self.series = series
+        self.trained_at = trained_at
+        self.run_id = run_id
+
+
+def _pyfunc_class():
+    import mlflow.pyfunc
+
+    class ChampionModel(mlflow.pyfunc.PythonModel):
+        """pyfunc: ``predict(pd.DataFrame({'horizon': [h]}))`` -> champion quantile forecasts."""
+
+        def load_context(self, context):
+            with open(context.artifacts["champions"], "rb") as fh:
+                self.champions = pickle.load(fh)
+
+        def predict(self, context, model_input, params=None):
+            from .engine import forecast_group
+
+            h = int(model_input["horizon"].iloc[0]) if "horizon" in model_input else None
+            parts = [forecast_group(g, h or g.horizon, cov) for g, cov in self.champions.groups]
+            return pd.concat(parts, ignore_index=True)
+
+    return ChampionModel
+
+
+def pip_requirements() -> list[str]:
+    from importlib.metadata import version
+
+    pkgs = ("pandas", "numpy", "darts", "lightgbm", "torch", "mlflow", "pyarrow")
+    return [f"{p}=={version(p)}" for p in pkgs]
+
+
+def register_champions(cfg: Config, champions: ChampionSet) -> tuple[str, str | None]:
+    """Log the champion set as a pyfunc model and move the aliases; returns (version, previous)."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    name = registered_name(cfg)
+    client = MlflowClient()
+    previous = None
+    try:
+        previous = client.get_model_version_by_alias(name, "champion").version
+    except mlflow.exceptions.MlflowException:
+        previous = None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "champions.pkl"
+        with open(path, "wb") as fh:
+            pickle.dump(champions, fh)
+        info = mlflow.pyfunc.log_model(
+            name="champions",
+            python_model=_pyfunc_class()(),
+            artifacts={"champions": str(path)},
+            pip_requirements=pip_requirements(),
+            registered_model_name=name if cfg.mlflow.register_models else None,
+        )
+    if not cfg.mlflow.register_models:
+        return "", None
+    version = str(info.registered_model_version)
+    client.set_registered_model_alias(name, "champion", version)
+    if previous and previous != version:
+        client.set_registered_model_alias(name, "fallback", previous)
+    return version, previous
+
+
+def load_champions(cfg: Config, alias: str = "champion") -> tuple[ChampionSet, str]:
+    """The registered champion set under ``alias`` and the model version."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from capplan.core.errors import CapplanError
+
+    setup(cfg)
+    name = registered_name(cfg)
+    try:
+        mv = MlflowClient().get_model_version_by_alias(name, alias)
+    except mlflow.exceptions.MlflowException:
+        raise CapplanError(
+            f"no registered model '{name}' with alias '{alias}' in {tracking_uri(cfg)}; run `capplan train` first"
+        ) from None
+    model = mlflow.pyfunc.load_model(f"models:/{name}@{alias}")
+    return model.unwrap_python_model().champions, mv.version

@@ -1,0 +1,167 @@
+"""Training flow: backtest the model zoo, choose champions, track in MLflow, register.
+
+Thin Prefect flow over :mod:`capplan.pipelines.engine`. One task per frequency group (each
+backtests every model on all of the group's series: batching, not a task per series); the
+MLflow parent run holds one child run per model.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+
+from capplan.core.config import Config, config_hash
+
+from ._env import configure
+
+configure()
+
+from prefect import flow, task  # noqa: E402
+from prefect.cache_policies import NONE  # noqa: E402
+
+
+@dataclass
+class TrainSummary:
+    run_id: str
+    experiment_id: str
+    model_version: str
+    previous_version: str | None
+    champions: pd.DataFrame
+    leaderboard: pd.DataFrame
+    notes: dict
+
+
+def _progress(quiet: bool):
+    return None if quiet else (lambda text: print(f"  {text}", flush=True))
+
+
+@task(name="read-training-data", cache_policy=NONE, retries=2, retry_delay_seconds=1)
+def read_training_data(cfg: Config, as_of: pd.Timestamp | None = None):
+    from capplan.warehouse.connection import warehouse
+
+    from .data import load_training_data
+
+    with warehouse(cfg.warehouse_path, read_only=True) as con:
+        return load_training_data(con, cfg, as_of=as_of)
+
+
+@task(name="train-group", cache_policy=NONE)
+def train_frequency_group(group, cfg: Config, quiet: bool = False):
+    from .engine import train_group
+
+    fc = cfg.forecast
+    return train_group(
+        group.df,
+        group.spec,
+        fc.models,
+        group.horizon,
+        fc.backtest.folds,
+        fc.backtest.stride,
+        cov=group.cov,
+        min_history=fc.min_history,
+        ensemble_size=fc.ensemble_size,
+        progress=_progress(quiet),
+    )
+
+
+@task(name="store-training-outputs", cache_policy=NONE, retries=2, retry_delay_seconds=1)
+def store_outputs(
+    cfg: Config, run_id: str, champions: pd.DataFrame, backtests: pd.DataFrame, metrics: pd.DataFrame
+):
+    from capplan.warehouse.connection import warehouse
+    from capplan.warehouse.frames import replace_rows
+
+    with warehouse(cfg.warehouse_path, lock_timeout_s=cfg.warehouse.lock_timeout_s) as con:
+        con.execute("BEGIN TRANSACTION")
+        replace_rows(
+            con, "champions", champions.assign(run_id=run_id), ("run_id", "unique_id"), {"run_id": run_id}
+        )
+        replace_rows(
+            con,
+            "backtests",
+            backtests.assign(run_id=run_id),
+            ("run_id", "unique_id", "model", "cutoff", "ds"),
+            {"run_id": run_id},
+        )
+        replace_rows(
+            con,
+            "backtest_metrics",
+            metrics.assign(run_id=run_id),
+            ("run_id", "unique_id", "model"),
+            {"run_id": run_id},
+        )
+        con.execute("COMMIT")
+
+
+@flow(name="capplan-train")
+def train_flow(cfg: Config, quiet: bool = False, as_of: pd.Timestamp | None = None) -> TrainSummary:
+    import mlflow
+
+    from . import tracking
+
+    say = _progress(quiet) or (lambda _t: None)
+    data = read_training_data(cfg, as_of)
+    exp_id = tracking.setup(cfg)
+    trained_at = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    results = []
+    with mlflow.start_run(experiment_id=exp_id, run_name=f"train {trained_at:%Y-%m-%d %H:%M}") as parent:
+        run_id = parent.info.run_id
+        mlflow.set_tags(
+            {
+                "capplan.config_hash": config_hash(cfg),
+                "capplan.data_fingerprint": data.fingerprint,
+                "git_commit": tracking.git_commit(),
+            }
+        )
+        mlflow.log_params(
+            {
+                "horizon": cfg.forecast.horizon,
+                "quantiles": ",".join(map(str, cfg.forecast.quantiles)),
+                "folds": cfg.forecast.backtest.folds,
+                "models": ",".join(cfg.forecast.models),
+                "frequencies": ",".join(g.freq for g in data.groups),
+                "series": sum(g.df["unique_id"].nunique() for g in data.groups),
+                "data_start": str(data.window[0]),
+                "data_end": str(data.window[1]),
+                "as_of": str(as_of) if as_of is not None else "latest",
+                "config_hash": config_hash(cfg),
+                "data_fingerprint": data.fingerprint,
+            }
+        )
+        for group in data.groups:
+            say(
+                f"frequency {group.freq}: {group.df['unique_id'].nunique()} series, horizon {group.horizon} steps"
+            )
+            results.append((train_frequency_group(group, cfg, quiet), group))
+        backtests = pd.concat([r.backtests for r, _ in results], ignore_index=True)
+        metrics = pd.concat([r.metrics for r, _ in results], ignore_index=True)
+        champions = pd.concat([r.champions.assign(frequency=g.freq) for r, g in results], ignore_index=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            for model in sorted(metrics["model"].unique()):
+                m = metrics[metrics["model"] == model]
+                bt = backtests[backtests["model"] == model]
+                secs = sum(r.timings.get(model, 0.0) for r, _ in results)
+                tracking.log_model_run(
+                    model, m, {"frequencies": ",".join(g.freq for g in data.groups)}, bt, secs, tmp
+                )
+            champions.to_parquet(tmp / "champions.parquet")
+            backtests.to_parquet(tmp / "backtests.parquet")
+            pd.concat([r.metrics_by_horizon for r, _ in results]).to_parquet(
+                tmp / "metrics_by_horizon.parquet"
+            )
+            for f in ("champions.parquet", "backtests.parquet", "metrics_by_horizon.parquet"):
+                mlflow.log_artifact(str(tmp / f))
+        counts = champions["champion"].value_counts()
+        mlflow.log_metrics({f"champions_{k}": float(v) for k, v in counts.items()})
+        notes = {**data.notes, **{u: n for r, _ in results for u, n in r.notes.items()}}
+        notes = {u: n for u, n in notes.items() if n}
+        slim = [(replace(r, backtests=r.backtests.iloc[:0]), g.cov) for r, g in results]
+        champion_set = tracking.ChampionSet(slim, data.series, trained_at, run_id)
+        version, previous = tracking.register_champions(cfg, champion_set)
+    store_outputs(cfg, run_id, champions, backtests, metrics)
+    leaderboard = metrics.groupby("model")[["mase", "smape"]].mean().sort_values("mase").reset_index()
+    return TrainSummary(run_id, exp_id, version, previous, champions, leaderboard, notes)
