@@ -41,6 +41,9 @@ class GlobalDarts(Adapter):
     dtype = "float64"
     detrend = False
 
+    # Training windows per series (the most recent ones); None uses every window.
+    max_samples_per_ts: int | None = None
+
     def __init__(self, spec):
         super().__init__(spec)
         self._model = None
@@ -100,7 +103,8 @@ class GlobalDarts(Adapter):
         covs = self._fit_covariates(self._eligible, cov)
         self._model = self._make_model()  # imports Darts (and Lightning) before quiet() sets log levels
         with quiet():
-            self._model.fit(self._series(self._eligible), **covs)
+            extra = {"max_samples_per_ts": self.max_samples_per_ts} if self.max_samples_per_ts else {}
+            self._model.fit(self._series(self._eligible), **covs, **extra)
 
     def _predict(self, hists: list[History], h: int, cov) -> dict[str, Values]:
         qs, m, mq = self.quantiles, self.spec.season_length, self.model_quantiles

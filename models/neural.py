@@ -33,6 +33,9 @@ class NHiTS(GlobalDarts):
     name = "nhits"
     complexity = 3
     dtype = "float32"
+    # The most recent windows per series: an epoch over every hourly window of months of history
+    # costs minutes on a CPU and adds little over the latest few hundred.
+    max_samples_per_ts = 512
 
     def __init__(self, spec, layer_widths: int = 64, batch_size: int = 128):
         super().__init__(spec)

@@ -124,6 +124,18 @@ def _as_of(text):
     return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts
 
 
+def with_models(cfg, models):
+    """``cfg`` with another model list (validated against the registry)."""
+    from capplan.core.config import ForecastConfig
+    from capplan.models import available_models
+
+    unknown = [m for m in models if m not in available_models()]
+    if unknown:
+        raise CapplanError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(available_models())}")
+    fc = ForecastConfig.model_validate({**cfg.forecast.model_dump(), "models": tuple(models)})
+    return cfg.model_copy(update={"forecast": fc})
+
+
 def cmd_train(args) -> int:
     from .console import table
     from .train import train_flow
@@ -187,6 +199,85 @@ def cmd_score(args) -> int:
         )
     elif len(scored):
         print("No series degraded beyond the threshold.")
+    return 0
+
+
+def cmd_plan(args) -> int:
+    from .console import table
+    from .plan import plan_flow
+
+    cfg = _config(args)
+    result = plan_flow(cfg)
+    t = result.tables
+    print(
+        f"Capacity plan as of {result.as_of} (forecast run {result.run_id[:8]}), scenarios: {', '.join(cfg.scenarios)}"
+    )
+    rw = t["runway"]
+    short = rw[rw["status"] != "not_within_horizon"].sort_values("days_left")
+    if len(short):
+        print("\nRunway (demand crosses usable capacity):")
+        cols = [
+            ("service", "service"),
+            ("resource", "resource"),
+            ("scenario", "scenario"),
+            ("status", "status"),
+            ("crossing", "date"),
+            ("days_left", "days"),
+            ("days_left_min", "earliest"),
+            ("days_left_max", "latest"),
+        ]
+        print(table(short.to_dict("records"), cols))
+    else:
+        print("\nNo service runs out of capacity within the horizon in any scenario.")
+    cost = t["cost"].groupby("scenario", as_index=False)["monthly_cost"].sum()
+    print("\nMonthly cost per scenario:")
+    print(table(cost.to_dict("records"), [("scenario", "scenario"), ("monthly_cost", "monthly cost")]))
+    al = t["alerts"]
+    if len(al):
+        print(
+            f"\nAlerts ({(al['severity'] == 'critical').sum()} critical, {(al['severity'] == 'warning').sum()} warning):"
+        )
+        shown = al[al["severity"] != "info"].head(20)
+        print(
+            table(
+                shown.to_dict("records"),
+                [
+                    ("severity", "severity"),
+                    ("service", "service"),
+                    ("resource", "resource"),
+                    ("scenario", "scenario"),
+                    ("message", "message"),
+                ],
+            )
+        )
+    print(
+        "\nPlan tables stored in the warehouse (plan, runway, bottlenecks, rightsizing, cost, frontier, alerts, ...)."
+    )
+    print(
+        f"Export for planners: capplan export --config {args.config} --format xlsx --out {cfg.resolve(cfg.export.out_dir)}"
+    )
+    order = {"info": 0, "warning": 1, "critical": 2}
+    if args.fail_on and len(al) and al["severity"].map(order).max() >= order[args.fail_on]:
+        print(f"failing: alerts at or above '{args.fail_on}'", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_export(args) -> int:
+    from capplan.warehouse.connection import warehouse
+
+    from .export import export_bundle
+    from .report import bundle_from_warehouse
+
+    cfg = _config(args)
+    out = Path(args.out) if args.out else cfg.resolve(cfg.export.out_dir)
+    formats = tuple(args.format) if args.format else cfg.export.formats
+    with warehouse(cfg.warehouse_path, read_only=True) as con:
+        bundle = bundle_from_warehouse(con, cfg)
+    paths = export_bundle(bundle, out, formats)
+    for fmt, p in paths.items():
+        shown = f"{len(p)} files in {Path(p[0]).parent}" if isinstance(p, list) else str(p)
+        print(f"  {fmt:5} {shown}")
     return 0
 
 
@@ -256,6 +347,28 @@ def build_parser() -> argparse.ArgumentParser:
         "Score every published forecast against the actuals that arrived since; flag degraded series.",
         cmd_score,
     )
+    sp = add(
+        "plan",
+        "Turn the latest published forecasts into capacity plans per scenario: instances, runway, "
+        "bottlenecks, right-sizing, cost and alerts.",
+        cmd_plan,
+    )
+    sp.add_argument(
+        "--fail-on",
+        choices=["critical", "warning", "info"],
+        default=None,
+        help="exit 1 when an alert at or above this severity is raised (for CI/cron)",
+    )
+    sp = add(
+        "export", "Export the plan for planners: an XLSX workbook, CSV tables and an HTML report.", cmd_export
+    )
+    sp.add_argument(
+        "--format",
+        action="append",
+        choices=["xlsx", "csv", "html"],
+        help="repeatable (default: [export] formats)",
+    )
+    sp.add_argument("--out", default=None, help="output folder (default: [export] out_dir)")
     sp = add(
         "demo",
         "Generate the embedded demo company (seeded) and run the whole pipeline on it.",

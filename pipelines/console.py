@@ -35,6 +35,8 @@ def table(rows: Sequence[dict], columns: Sequence[tuple[str, str]]) -> str:
 def _fmt(v) -> str:
     if v is None:
         return ""
+    if hasattr(v, "strftime"):
+        return "" if str(v) == "NaT" else v.strftime("%Y-%m-%d %H:%M").removesuffix(" 00:00")
     if isinstance(v, float):
         return f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"
     return str(v)

@@ -679,8 +679,9 @@ def demo_config_text(data: DemoData, warehouse_path: str = "data/warehouse.duckd
                 "horizon": "14D",
                 "frequency": "h",
                 "quantiles": [0.1, 0.5, 0.9, 0.95, 0.99],
-                "models": ["seasonal_naive", "ets", "theta", "lightgbm", "nhits", "ensemble"],
-                "torch_epochs": 5,
+                "models": ["seasonal_naive", "seasonal_profile", "theta", "lightgbm", "nhits", "ensemble"],
+                "torch_epochs": 3,
+                "train_window": "60D",
                 "seed": 42,
             },
         )
@@ -705,8 +706,8 @@ def demo_config_text(data: DemoData, warehouse_path: str = "data/warehouse.duckd
         "black_friday": {
             "quantile": 0.9,
             "kpi_growth": {"active_users": 0.05, "orders": 0.10},
-            "event_uplift": {"black_friday": 1.2, "cyber_monday": 1.2},
-            "description": "Black Friday / Cyber Monday 20% bigger than last year",
+            "event_uplift": {"black_friday": 6.0, "cyber_monday": 5.0},
+            "description": "Black Friday at 6x and Cyber Monday at 5x normal demand, users +5%, orders +10%",
         },
     }
     blocks += [_table(f"scenarios.{name}", s) for name, s in scenarios.items()]

@@ -259,7 +259,7 @@ def test_config_loads_and_lists_every_file(demo, out):
     assert matched == {p.relative_to(out).as_posix() for p in out.rglob("*.*") if p.name != "capplan.toml"}
     assert cfg.forecast.horizon == "14D"
     assert set(cfg.scenarios) == {"conservative", "expected", "aggressive", "black_friday"}
-    assert cfg.scenarios["black_friday"].event_uplift["black_friday"] == 1.2
+    assert cfg.scenarios["black_friday"].event_uplift["black_friday"] == 6.0
     assert cfg.mlflow.tracking_uri == "sqlite:///mlruns/mlflow.db"
     assert set(cfg.planning.latency_slo_ms) == SMALL_SERVICES
 
