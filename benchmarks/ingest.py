@@ -61,6 +61,7 @@ TARGET_PEAK_MB = 4096
 TARGET_RATIO = 3.0
 TARGET_REINGEST_SHARE = 0.05
 OVERLAP_SHARE = 0.10
+FULL_ROWS = 10_000_000
 QUICK_ROWS = 1_000_000
 PHASES = (
     "baseline_plain",
@@ -480,9 +481,14 @@ def _print_breakdown(prof: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rows", type=int, default=None, help="rows in the file (default 10,000,000)")
+    ap.add_argument("--rows", type=int, default=None, help=f"rows in the file (default {FULL_ROWS:,})")
     ap.add_argument("--quick", action="store_true", help=f"{QUICK_ROWS:,} rows unless --rows is given")
-    ap.add_argument("--out", type=Path, default=RESULTS_DIR / "ingest.json")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="JSON (default results/ingest.json, ingest_quick.json if fewer rows)",
+    )
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--engine", default="auto", choices=("auto", "gx", "vectorized"))
     ap.add_argument("--workdir", type=Path, default=None, help="keep files here (default: a temp dir)")
@@ -494,7 +500,8 @@ def main(argv: list[str] | None = None) -> int:
         print(_MARK + json.dumps(out, default=str))
         return 0
 
-    rows = args.rows or (QUICK_ROWS if args.quick else 10_000_000)
+    rows = args.rows or (QUICK_ROWS if args.quick else FULL_ROWS)
+    out_path = args.out or RESULTS_DIR / ("ingest.json" if rows >= FULL_ROWS else "ingest_quick.json")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="capplan-bench-ingest-"))
     workdir.mkdir(parents=True, exist_ok=True)
     for old in workdir.glob("*.duckdb*"):
@@ -546,7 +553,7 @@ def main(argv: list[str] | None = None) -> int:
         "phases": phases,
         "targets": targets,
     }
-    print(f"results: {write_json(args.out, payload)}")
+    print(f"results: {write_json(out_path, payload)}")
     return 0
 
 

@@ -32,6 +32,10 @@ training series), MSIS of the 95% interval (alpha = 0.05, same scale) and its co
 ``|coverage - 0.95|``), all from :mod:`capplan.evaluation.metrics`. The seasonal naive forecast must
 reproduce the published 13.912 / 1.193 (checked and printed): that validates data handling and scoring.
 
+``nhits`` is not in the default set: on this 2-CPU machine one fit on 40 series took 31 s when idle
+(and 118 s under load from other processes), so the engine's four fits on 414 series (2 folds, final,
+per model) would take some 20 minutes or more.
+
 Targets (reported, never asserted): the champion forecast beats seasonal naive on the test; goal
 MASE <= 0.90 with the engine (train_group + forecast_group) within 20 minutes on 2 cores.
 """
@@ -523,9 +527,10 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"seasonal naive vs M4's published sNaive forecasts: max |diff| = {snaive_check.get('max_abs_diff')}"
         )
-    slow = {m: t["wall_s"] for m, t in engine["backtest_wall_s"].items() if t > SLOW_SECONDS}
+    slow = {f"{m} backtest": t for m, t in engine["backtest_wall_s"].items() if t > SLOW_SECONDS}
+    slow |= {f"{m} fit+predict": t["wall_s"] for m, t in model_times.items() if t["wall_s"] > SLOW_SECONDS}
     if slow:
-        print(f"SLOW (> {SLOW_SECONDS // 60} min backtest): {slow}")
+        print(f"SLOW (> {SLOW_SECONDS // 60} min wall; keep out of the default set): {slow}")
     print("\nTargets:")
     for t in targets:
         print(f"  {verdict(t['ok'])}  {t['target']}: {t['value']}")
@@ -552,6 +557,7 @@ def main(argv: list[str] | None = None) -> int:
         "model_times": model_times,
         "peer_times": peer_times,
         "snaive_check": snaive_check,
+        "slow": slow,
         "targets": targets,
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "load_average": load,

@@ -13,6 +13,10 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 import numpy as np
 
 from ._common import History
@@ -69,3 +73,30 @@ class NHiTS(GlobalDarts):
             random_state=self.spec.seed,
             pl_trainer_kwargs=dict(TRAINER_KWARGS),
         )
+
+    # Darts drops a torch model's network when pickled (it expects save()/load() with a separate
+    # checkpoint). The registry stores fitted champions by pickling, so carry the saved files.
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        model = state.get("_model")
+        state["_model"] = None
+        if model is not None:
+            with tempfile.TemporaryDirectory() as tmp:
+                model.save(os.path.join(tmp, "nhits.pt"))
+                state["_model_files"] = {n: Path(tmp, n).read_bytes() for n in os.listdir(tmp)}
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        files = state.pop("_model_files", None)
+        self.__dict__.update(state)
+        if files:
+            from darts.models import NHiTSModel
+
+            with tempfile.TemporaryDirectory() as tmp:
+                for name, blob in files.items():
+                    with open(os.path.join(tmp, name), "wb") as fh:
+                        fh.write(blob)
+                trainer = {**TRAINER_KWARGS, "accelerator": "auto"}
+                self._model = NHiTSModel.load(
+                    os.path.join(tmp, "nhits.pt"), pl_trainer_kwargs=trainer, map_location="cpu"
+                )

@@ -141,12 +141,19 @@ def cmd_train(args) -> int:
     from .train import train_flow
 
     cfg = _config(args)
+    if args.models:
+        cfg = with_models(cfg, args.models.split(","))
     t0 = time.perf_counter()
     print(
         f"Training on {cfg.warehouse_path}: models {', '.join(cfg.forecast.models)}, "
         f"{cfg.forecast.backtest.folds} backtest folds, horizon {cfg.forecast.horizon}"
     )
-    s = train_flow(cfg, quiet=args.quiet, as_of=_as_of(args.as_of))
+    if args.dask:
+        from .train import dask_train_flow
+
+        s = dask_train_flow(cfg, workers=args.dask, quiet=args.quiet, as_of=_as_of(args.as_of))
+    else:
+        s = train_flow(cfg, quiet=args.quiet, as_of=_as_of(args.as_of))
     print("\nBacktest leaderboard (mean over series; lower is better):")
     print(table(s.leaderboard.to_dict("records"), [("model", "model"), ("mase", "MASE"), ("smape", "sMAPE")]))
     counts = s.champions["champion"].value_counts()
@@ -331,6 +338,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument(
         "--as-of", default=None, help="train as if it were this time (later data unseen), e.g. 2026-11-01"
+    )
+    sp.add_argument("--models", default=None, help="comma-separated models overriding [forecast] models")
+    sp.add_argument(
+        "--dask",
+        type=int,
+        metavar="WORKERS",
+        default=None,
+        help="backtest the models in parallel on a local Dask cluster of WORKERS processes (needs PREFECT_API_URL)",
     )
     sp.add_argument("--quiet", action="store_true", help="no progress lines")
     sp = add(

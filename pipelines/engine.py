@@ -99,6 +99,38 @@ def _calibrate(name: str, bt: pd.DataFrame, quantiles: Sequence[float], season: 
     return conformal_quantiles(bt, quantiles=quantiles, pool=season)
 
 
+def split_short(
+    df: pd.DataFrame, season: int, h: int, folds: int, min_history: int
+) -> tuple[pd.DataFrame, list[str], dict[str, str]]:
+    """Series long enough for ``folds`` backtests of ``h`` steps, the short ones, and notes."""
+    n = df.groupby("unique_id", observed=True).size()
+    need = max(min_history * season, h * folds + 2 * season)
+    short = sorted(n[n < need].index)
+    notes = {u: f"only {n[u]} points (< {need} for backtests); seasonal naive fallback" for u in short}
+    return df[~df["unique_id"].isin(short)], short, notes
+
+
+def model_names(models: Sequence[str]) -> list[str]:
+    """Models to backtest: the configured ones without the ensemble, seasonal naive always first."""
+    names = [m for m in models if m != "ensemble"]
+    return [BASELINE, *[m for m in names if m != BASELINE]]
+
+
+def backtest_one(
+    name: str,
+    df: pd.DataFrame,
+    spec: ModelSpec,
+    h: int,
+    folds: int,
+    stride: int | None,
+    cov: Covariates | None,
+) -> tuple[pd.DataFrame, float]:
+    """One model's rolling-origin backtest on every series (one fit per fold) and its seconds."""
+    t0 = time.perf_counter()
+    bt = backtest(lambda: build_model(name, spec), df, h, folds, stride, cov=cov)
+    return bt, time.perf_counter() - t0
+
+
 def train_group(
     df: pd.DataFrame,
     spec: ModelSpec,
@@ -113,29 +145,52 @@ def train_group(
     fit_final: bool = True,
 ) -> GroupResult:
     """Backtest ``models`` on ``df`` (gap-free, one grid), choose champions, fit them on all data."""
+    long_df, short, notes = split_short(df, spec.season_length, h, folds, min_history)
+    backtests, timings = {}, {}
+    for name in model_names(models) if len(long_df) else []:
+        _say(progress, f"backtest {name}: {long_df['unique_id'].nunique()} series x {folds} folds, h={h}")
+        backtests[name], timings[name] = backtest_one(name, long_df, spec, h, folds, stride, cov)
+        _say(progress, f"  {name}: {timings[name]:.1f} s")
+    return finish_group(
+        df,
+        long_df,
+        spec,
+        models,
+        h,
+        backtests,
+        timings,
+        short,
+        notes,
+        cov,
+        ensemble_size,
+        progress,
+        fit_final,
+    )
+
+
+def finish_group(
+    df: pd.DataFrame,
+    long_df: pd.DataFrame,
+    spec: ModelSpec,
+    models: Sequence[str],
+    h: int,
+    backtests: dict[str, pd.DataFrame],
+    timings: dict[str, float],
+    short: Sequence[str],
+    notes: dict[str, str],
+    cov: Covariates | None,
+    ensemble_size: int = 3,
+    progress: Progress | None = None,
+    fit_final: bool = True,
+) -> GroupResult:
+    """Score the backtests, add the ensemble, choose champions and fit them on all data."""
     season = spec.season_length
     qcols = quantile_cols(spec.quantiles)
-    n = df.groupby("unique_id", observed=True).size()
-    need = max(min_history * season, h * folds + 2 * season)
-    short = sorted(n[n < need].index)
-    notes = {u: f"only {n[u]} points (< {need} for backtests); seasonal naive fallback" for u in short}
-    long_df = df[~df["unique_id"].isin(short)]
-    backtests, timings, conformal = {}, {}, {}
-    names = [m for m in models if m != "ensemble"]
-    if BASELINE not in names:
-        names.insert(0, BASELINE)
-    for name in names:
-        if long_df.empty:
-            break
-        t0 = time.perf_counter()
-        _say(progress, f"backtest {name}: {long_df['unique_id'].nunique()} series x {folds} folds, h={h}")
-        bt = backtest(lambda name=name: build_model(name, spec), long_df, h, folds, stride, cov=cov)
-        timings[name] = time.perf_counter() - t0
+    conformal = {}
+    for name, bt in backtests.items():
         cal = _calibrate(name, bt, spec.quantiles, season)
         if cal is not None:
             conformal[name] = cal
-        backtests[name] = bt
-        _say(progress, f"  {name}: {timings[name]:.1f} s")
     buckets = horizon_buckets(h, season)
     metrics = _score(backtests, long_df, season, spec.quantiles)
     members: list[str] = []

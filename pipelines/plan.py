@@ -221,6 +221,8 @@ def size_rps_with_usl(plan: pd.DataFrame, usl: pd.DataFrame, cfg: Config) -> pd.
     if usl.empty:
         return plan.assign(sizing_basis="linear")
     out = plan.assign(sizing_basis="linear")
+    for col in ("uncapped_instances", "required_instances", "usable_capacity", "cost_per_hour"):
+        out[col] = out[col].astype(float)  # USL sizing may need more than the cap allows (inf)
     pc = cfg.planning
     extra = {"none": 0, "n+1": 1, "zone": 0}[pc.redundancy]
     for r in usl.itertuples(index=False):
@@ -255,6 +257,7 @@ def size_rps_with_usl(plan: pd.DataFrame, usl: pd.DataFrame, cfg: Config) -> pd.
         cur = out.loc[rows, "instances"].to_numpy(float)
         out.loc[rows, "usable_capacity"] = usl_capacity(fit, cur) * util
         out.loc[rows, "cost_per_hour"] = required * out.loc[rows, "cost_per_instance_hour"].to_numpy(float)
+    out["required_instances"] = out["required_instances"].astype("int64")
     return out
 
 

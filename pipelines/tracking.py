@@ -13,6 +13,7 @@ from __future__ import annotations
 import pickle
 import subprocess
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -54,8 +55,11 @@ def setup(cfg: Config, experiment: str | None = None) -> str:
     name = experiment or cfg.mlflow.experiment
     exp = mlflow.get_experiment_by_name(name)
     if exp is None:
-        return mlflow.create_experiment(name, artifact_location=f"{artifact_root(cfg)}/{name}")
-    return exp.experiment_id
+        exp_id = mlflow.create_experiment(name, artifact_location=f"{artifact_root(cfg)}/{name}")
+    else:
+        exp_id = exp.experiment_id
+    mlflow.set_experiment(experiment_id=exp_id)  # nested (per-model) runs land here too
+    return exp_id
 
 
 def git_commit() -> str:
@@ -128,7 +132,7 @@ def _pyfunc_class():
             with open(context.artifacts["champions"], "rb") as fh:
                 self.champions = pickle.load(fh)
 
-        def predict(self, context, model_input, params=None):
+        def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
             from .engine import forecast_group
 
             h = int(model_input["horizon"].iloc[0]) if "horizon" in model_input else None
@@ -136,6 +140,23 @@ def _pyfunc_class():
             return pd.concat(parts, ignore_index=True)
 
     return ChampionModel
+
+
+@contextmanager
+def _quiet_mlflow():
+    """MLflow warns about pickled python models and type hints on every log: we know, and chose so."""
+    import logging
+    import warnings
+
+    logger = logging.getLogger("mlflow")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def pip_requirements() -> list[str]:
@@ -161,13 +182,14 @@ def register_champions(cfg: Config, champions: ChampionSet) -> tuple[str, str | 
         path = Path(tmp) / "champions.pkl"
         with open(path, "wb") as fh:
             pickle.dump(champions, fh)
-        info = mlflow.pyfunc.log_model(
-            name="champions",
-            python_model=_pyfunc_class()(),
-            artifacts={"champions": str(path)},
-            pip_requirements=pip_requirements(),
-            registered_model_name=name if cfg.mlflow.register_models else None,
-        )
+        with _quiet_mlflow():
+            info = mlflow.pyfunc.log_model(
+                name="champions",
+                python_model=_pyfunc_class()(),
+                artifacts={"champions": str(path)},
+                pip_requirements=pip_requirements(),
+                registered_model_name=name if cfg.mlflow.register_models else None,
+            )
     if not cfg.mlflow.register_models:
         return "", None
     version = str(info.registered_model_version)

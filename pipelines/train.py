@@ -67,6 +67,40 @@ def train_frequency_group(group, cfg: Config, quiet: bool = False):
     )
 
 
+@task(name="backtest-model", cache_policy=NONE)
+def backtest_model(name: str, df: pd.DataFrame, spec, h: int, folds: int, stride, cov):
+    from .engine import backtest_one
+
+    return backtest_one(name, df, spec, h, folds, stride, cov)
+
+
+def train_group_parallel(group, cfg: Config, quiet: bool = False):
+    """The models' backtests as concurrent tasks (one per model) on the flow's task runner."""
+    from .engine import finish_group, model_names, split_short
+
+    fc = cfg.forecast
+    say = _progress(quiet) or (lambda _t: None)
+    long_df, short, notes = split_short(
+        group.df, group.spec.season_length, group.horizon, fc.backtest.folds, fc.min_history
+    )
+    names = model_names(fc.models) if len(long_df) else []
+    say(f"submitting {len(names)} backtests ({', '.join(names)}) to the task runner")
+    futures = {
+        n: backtest_model.submit(
+            n, long_df, group.spec, group.horizon, fc.backtest.folds, fc.backtest.stride, group.cov
+        )
+        for n in names
+    }
+    backtests, timings = {}, {}
+    for n, fut in futures.items():
+        backtests[n], timings[n] = fut.result()
+        say(f"  {n}: {timings[n]:.1f} s")
+    return finish_group(
+        group.df, long_df, group.spec, fc.models, group.horizon, backtests, timings, short, notes, group.cov,
+        fc.ensemble_size, _progress(quiet),
+    )  # fmt: skip
+
+
 @task(name="store-training-outputs", cache_policy=NONE, retries=2, retry_delay_seconds=1)
 def store_outputs(
     cfg: Config, run_id: str, champions: pd.DataFrame, backtests: pd.DataFrame, metrics: pd.DataFrame
@@ -97,7 +131,11 @@ def store_outputs(
 
 
 @flow(name="capplan-train")
-def train_flow(cfg: Config, quiet: bool = False, as_of: pd.Timestamp | None = None) -> TrainSummary:
+def train_flow(
+    cfg: Config, quiet: bool = False, as_of: pd.Timestamp | None = None, parallel: bool = False
+) -> TrainSummary:
+    """Backtest, choose, track and register. ``parallel`` submits one backtest task per model to
+    the flow's task runner (see :func:`dask_train_flow`)."""
     import mlflow
 
     from . import tracking
@@ -135,7 +173,12 @@ def train_flow(cfg: Config, quiet: bool = False, as_of: pd.Timestamp | None = No
             say(
                 f"frequency {group.freq}: {group.df['unique_id'].nunique()} series, horizon {group.horizon} steps"
             )
-            results.append((train_frequency_group(group, cfg, quiet), group))
+            result = (
+                train_group_parallel(group, cfg, quiet)
+                if parallel
+                else train_frequency_group(group, cfg, quiet)
+            )
+            results.append((result, group))
         backtests = pd.concat([r.backtests for r, _ in results], ignore_index=True)
         metrics = pd.concat([r.metrics for r, _ in results], ignore_index=True)
         champions = pd.concat([r.champions.assign(frequency=g.freq) for r, g in results], ignore_index=True)
@@ -165,3 +208,24 @@ def train_flow(cfg: Config, quiet: bool = False, as_of: pd.Timestamp | None = No
     store_outputs(cfg, run_id, champions, backtests, metrics)
     leaderboard = metrics.groupby("model")[["mase", "smape"]].mean().sort_values("mase").reset_index()
     return TrainSummary(run_id, exp_id, version, previous, champions, leaderboard, notes)
+
+
+def dask_train_flow(cfg: Config, workers: int = 2, quiet: bool = False, as_of: pd.Timestamp | None = None):
+    """``train_flow`` with each model's backtest on a local Dask cluster (prefect-dask).
+
+    Needs a real Prefect server (``PREFECT_API_URL``): each Dask worker would otherwise start its
+    own temporary server.
+    """
+    import os
+
+    from prefect_dask import DaskTaskRunner
+
+    from capplan.core.errors import CapplanError
+
+    if not os.environ.get("PREFECT_API_URL"):
+        raise CapplanError(
+            "--dask needs a Prefect server: start one with `.venv/bin/prefect server start --host 127.0.0.1` "
+            "and set PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
+    runner = DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
+    return train_flow.with_options(task_runner=runner)(cfg, quiet=quiet, as_of=as_of, parallel=True)

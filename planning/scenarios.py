@@ -95,7 +95,7 @@ def apply_events(frame: pd.DataFrame, windows: pd.DataFrame, qcols: Sequence[str
         mult[on.to_numpy()] = np.maximum(mult[on.to_numpy()], w.multiplier)
     boosted = mult > 1
     for c in qcols:
-        vals = out[c].to_numpy(float)
+        vals = out[c].to_numpy(float, copy=True)
         vals[boosted] = np.maximum(vals[boosted], base[c].to_numpy(float)[boosted] * mult[boosted])
         out[c] = vals
     return out

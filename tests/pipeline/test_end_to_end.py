@@ -1,0 +1,150 @@
+"""The whole pipeline through the CLI on a tiny known company: ingest -> export."""
+
+from __future__ import annotations
+
+import sys
+import zipfile
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from synthetic import END, write_company  # noqa: E402
+
+from capplan.pipelines.cli import main  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("company")
+    cfg = str(write_company(folder))
+    codes = {
+        "ingest": main(["ingest", "--config", cfg, "--quiet"]),
+        "train_past": main(
+            ["train", "--config", cfg, "--quiet", "--as-of", str(END - pd.Timedelta(days=3, hours=1))]
+        ),
+        "forecast_past": main(["forecast", "--config", cfg]),
+        "train": main(["train", "--config", cfg, "--quiet"]),
+        "forecast": main(["forecast", "--config", cfg, "--out", str(folder / "fc.csv")]),
+        "score": main(["score", "--config", cfg]),
+        "plan": main(["plan", "--config", cfg]),
+        "export": main(["export", "--config", cfg, "--out", str(folder / "out")]),
+    }
+    yield folder, codes, _Reader(folder / "wh.duckdb")
+
+
+class _Reader:
+    """Short-lived read-only connections, so the CLI can still write between queries."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def execute(self, sql, params=None):
+        con = duckdb.connect(self.path, read_only=True)
+        try:
+            return _Result(con.execute(sql, params or []).df())
+        finally:
+            con.close()
+
+
+class _Result:
+    def __init__(self, df):
+        self._df = df
+
+    def df(self):
+        return self._df
+
+    def fetchall(self):
+        return list(self._df.itertuples(index=False, name=None))
+
+
+def test_every_step_succeeds(run):
+    _, codes, _ = run
+    assert codes == dict.fromkeys(codes, 0)
+
+
+def test_forecast_csv_has_the_contract_columns(run):
+    folder, _, _ = run
+    fc = pd.read_csv(folder / "fc.csv")
+    assert list(fc.columns) == [
+        "service",
+        "metric",
+        "region",
+        "unit",
+        "ts",
+        "model",
+        "p10",
+        "p50",
+        "p90",
+        "p95",
+        "p99",
+    ]
+    assert len(fc) == 4 * 72
+    assert (fc[["p10", "p50", "p90", "p95", "p99"]].diff(axis=1).iloc[:, 1:] >= 0).all().all()
+    assert pd.Timestamp(fc["ts"].min()) == END
+
+
+def test_ledger_keeps_both_vintages_and_scores_the_past_one(run):
+    _, _, con = run
+    vintages = con.execute(
+        "SELECT run_id, min(cutoff), count(*) FROM forecasts GROUP BY 1 ORDER BY 2"
+    ).fetchall()
+    assert len(vintages) == 2
+    past_run = vintages[0][0]
+    acc = con.execute("SELECT run_id, unique_id, n, mase FROM forecast_accuracy").df()
+    assert set(acc["run_id"]) == {past_run}  # the newest vintage has no actuals yet
+    assert len(acc) == 4 and (acc["n"] == 72).all()
+    assert con.execute("SELECT count(*) FROM forecast_health").fetchall()[0][0] == 4
+
+
+def test_mlflow_parent_child_runs_and_registry_aliases(run):
+    folder, _, _ = run
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(f"sqlite:///{folder / 'mlruns' / 'mlflow.db'}")
+    client = MlflowClient()
+    exp = client.get_experiment_by_name("tiny")
+    runs = client.search_runs([exp.experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 2
+    assert {r.info.run_name for r in children} >= {"seasonal_naive", "seasonal_profile", "ensemble"}
+    keys = [set(r.data.metrics) for r in children]
+    assert all({"mase", "smape", "rmsse", "backtest_seconds"} <= k for k in keys)
+    assert all(p.data.tags.get("capplan.data_fingerprint") for p in parents)
+    champion = client.get_model_version_by_alias("tiny-champions", "champion")
+    fallback = client.get_model_version_by_alias("tiny-champions", "fallback")
+    assert (str(champion.version), str(fallback.version)) == ("2", "1")
+    arts = {a.path for a in client.list_artifacts(children[0].info.run_id)}
+    assert any(a.endswith(".parquet") for a in arts) and any(a.endswith(".png") for a in arts)
+
+
+def test_plan_tables_and_exports(run):
+    folder, _, con = run
+    plan = con.execute("SELECT * FROM plan").df()
+    assert set(plan["scenario"]) == {"conservative", "expected", "aggressive"}
+    assert set(plan["resource"]) == {"cpu", "rps"}
+    # web's rps is sized by the USL fit of its load tests
+    assert (
+        plan.loc[(plan["service"] == "web") & (plan["resource"] == "rps"), "sizing_basis"] != "linear"
+    ).all()
+    runway = con.execute("SELECT * FROM runway").df()
+    assert len(runway) == 2 * 2 * 3
+    # web runs at ~90 rps peak against 4 x 40 x 0.7 = 112 usable: api has 20 instances and never crosses
+    assert (runway.loc[runway["service"] == "api", "status"] == "not_within_horizon").all()
+    right = con.execute("SELECT * FROM rightsizing").df().set_index("service")
+    assert bool(right.loc["api", "over_provisioned"]) and right.loc["api", "monthly_saving"] > 0
+    xlsx = folder / "out" / "capplan_plan.xlsx"
+    with zipfile.ZipFile(xlsx) as z:
+        assert any(n.startswith("xl/charts/chart") for n in z.namelist())
+    assert (folder / "out" / "capplan_report.html").stat().st_size > 10_000
+
+
+def test_plan_fail_on_returns_nonzero_when_alerts_reach_the_level(run):
+    folder, _, con = run
+    severities = {r[0] for r in con.execute("SELECT severity FROM alerts").fetchall()}
+    assert severities, "the tiny company should raise at least one alert (weak forecasts are info)"
+    assert main(["plan", "--config", str(folder / "capplan.toml"), "--fail-on", "info"]) == 1
