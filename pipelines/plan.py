@@ -95,26 +95,24 @@ def _history(con, uids: list[str], since: pd.Timestamp, until: pd.Timestamp) -> 
 def _learned_uplifts(
     history: pd.DataFrame, events: pd.DataFrame, series: pd.DataFrame, as_of
 ) -> tuple[dict, list]:
+    """Uplift ratios learned from history: per series, by event name (last year's Black Friday)
+    and by event kind (any past sale), so an event with no stated uplift can take the nearest."""
     from capplan.planning import learned_event_uplift
 
-    past = events[events["end"] <= as_of]
+    past = events[(events["end"] <= as_of) & (events["kind"] != "outage")]
     learned, notes = {}, []
     service_of = dict(zip(series["unique_id"], series["service"], strict=True))
-    for kind in sorted(set(past["kind"]) - {"outage"}):
+    groups = [("name", n, past[past["name"] == n]) for n in sorted(set(past["name"]))]
+    groups += [("kind", k, past[past["kind"] == k]) for k in sorted(set(past["kind"]))]
+    for by, value, evs in groups:
+        kind = evs["kind"].iloc[0]
         for uid, g in history.groupby("unique_id"):
             try:
-                up = learned_event_uplift(g, past, kind, service=service_of.get(uid))
-            except CapplanError:  # no past event of this kind with data around it
+                up = learned_event_uplift(g, evs, kind, service=service_of.get(uid))
+            except CapplanError:  # no past event of this name/kind with data around it
                 continue
             if up.n_events and np.isfinite(up.ratio) and up.ratio > 1:
-                learned[(uid, kind)] = up.ratio
-                notes.append(
-                    {
-                        "key": f"learned uplift {kind} {uid}",
-                        "value": f"{up.ratio:.2f}x",
-                        "note": up.assumption,
-                    }
-                )
+                learned[(uid, f"{by}:{value}")] = up.ratio
     return learned, notes
 
 
@@ -300,6 +298,7 @@ def build_plan(cfg: Config) -> PlanResult:
     acc = _champion_accuracy(inputs)
     alerts = planning.build_alerts(runway, plan, acc, cfg.planning)
     assumptions = _assumptions(cfg, inputs, as_of, windows, notes)
+    assumptions = pd.concat([assumptions, _model_rows(usl, effects)], ignore_index=True)
     tables = {
         "plan": plan,
         "runway": runway,
@@ -393,10 +392,17 @@ def _assumptions(cfg: Config, inputs: dict, as_of, windows: pd.DataFrame, notes:
             }
         )
     if len(windows):
-        w = windows.drop_duplicates(["scenario", "name", "source", "multiplier"])
-        for r in w.head(40).itertuples(index=False):
+        grouped = windows.groupby(["scenario", "name", "source"], sort=True)["multiplier"].agg(
+            ["min", "max", "count"]
+        )
+        for (scenario, name, source), r in grouped.iterrows():
+            span = f"x{r['min']:.2f}" if r["min"] == r["max"] else f"x{r['min']:.2f}-{r['max']:.2f}"
             rows.append(
-                {"key": f"event {r.name} ({r.scenario})", "value": f"x{r.multiplier:.2f}", "note": r.source}
+                {
+                    "key": f"event {name} ({scenario})",
+                    "value": span,
+                    "note": f"{source}; {int(r['count'])} series",
+                }
             )
     ch = inputs["champions"]
     if len(ch):
@@ -405,6 +411,29 @@ def _assumptions(cfg: Config, inputs: dict, as_of, windows: pd.DataFrame, notes:
             rows.append({"key": f"champion {r.unique_id}", "value": r.champion, "note": r.reason})
     rows.extend(notes)
     return pd.DataFrame(rows)
+
+
+def _model_rows(usl: pd.DataFrame, effects: pd.DataFrame) -> pd.DataFrame:
+    """Capacity models (USL fits) and business drivers, stated for the Assumptions sheet."""
+    rows = []
+    for r in usl.itertuples(index=False) if len(usl) else []:
+        rows.append(
+            {
+                "key": f"capacity model {r.service}",
+                "value": f"USL sigma={r.sigma:.4f} kappa={r.kappa:.5f}",
+                "note": f"{r.lam:.0f}/s per instance; peak {r.x_peak:,.0f}/s at {r.n_peak:.0f} instances; "
+                f"adding instances stops paying past {r.n_knee:.0f}; R2 {r.r2:.3f} over {r.points} load-test points",
+            }
+        )
+    for r in effects.itertuples(index=False) if len(effects) else []:
+        rows.append(
+            {
+                "key": f"driver {r.kpi} -> {r.unique_id} ({r.scenario})",
+                "value": f"+{r.uplift_at_horizon_end:.3g} at horizon end",
+                "note": f"{r.kpi} {r.growth:+.0%}; {r.coefficient:.3g} per unit of {r.kpi}; R2 {r.r2:.2f}",
+            }
+        )
+    return pd.DataFrame(rows, columns=["key", "value", "note"])
 
 
 @task(name="store-plan", cache_policy=NONE, retries=2, retry_delay_seconds=1)

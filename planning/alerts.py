@@ -16,6 +16,7 @@ One alert per ``service, resource, scenario, kind``; sorted critical, warning, i
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from capplan.core.config import PlanningConfig
@@ -81,13 +82,20 @@ def _plan_alerts(plan: pd.DataFrame) -> list[dict]:
                     resource=resource,
                     scenario=scenario,
                     kind="cap_hit",
-                    message=(
-                        f"needs {int(h['uncapped_instances'])} instances on {h['ds']:%Y-%m-%d} but max_instances "
-                        f"is {int(h['required_instances'])}"
-                    ),
+                    message=_cap_message(h),
                 )
             )
     return out
+
+
+def _cap_message(h: pd.Series) -> str:
+    need = float(h["uncapped_instances"])
+    if not np.isfinite(need):  # USL sizing: demand beyond the peak throughput of scaling out
+        return (
+            f"demand on {h['ds']:%Y-%m-%d} exceeds what scaling out can serve (past the load-tested "
+            f"throughput peak); capped at max_instances {int(h['required_instances'])}"
+        )
+    return f"needs {int(need)} instances on {h['ds']:%Y-%m-%d} but max_instances is {int(h['required_instances'])}"
 
 
 def _accuracy_alerts(accuracy: pd.DataFrame, limit: float) -> list[dict]:

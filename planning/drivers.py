@@ -155,9 +155,8 @@ def _lists(services, service: str) -> bool:
     """True when an event's ``services`` (list/array, or missing = all services) includes ``service``."""
     if services is None or (isinstance(services, float) and np.isnan(services)):
         return True
-    if isinstance(services, str):
-        return service in [s.strip() for s in services.split(",")]
-    return service in list(services)
+    names = [s.strip() for s in services.split(",")] if isinstance(services, str) else list(services)
+    return "*" in names or service in names
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,8 @@ def event_windows(
 ) -> pd.DataFrame:
     """Multiplier per (unique_id, event) for events overlapping [start, end].
 
-    ``learned`` maps (unique_id, kind) -> ratio learned from history. Returns ``unique_id,
+    ``learned`` maps (unique_id, 'name:<event name>' or 'kind:<event kind>') -> ratio learned
+    from history; the same event's past occurrences are preferred to others of its kind. Returns ``unique_id,
     name, kind, start, end, multiplier, source`` (source says where the number came from).
     """
     cols = ["unique_id", "name", "kind", "start", "end", "multiplier", "source"]
@@ -72,8 +73,10 @@ def event_windows(
                 m, src = float(overrides[e.name]), "scenario event_uplift"
             elif e.expected_uplift is not None and not pd.isna(e.expected_uplift):
                 m, src = float(e.expected_uplift), "events.expected_uplift"
-            elif (uid, e.kind) in learned:
-                m, src = float(learned[(uid, e.kind)]), f"learned from past '{e.kind}' events"
+            elif (uid, f"name:{e.name}") in learned:
+                m, src = float(learned[(uid, f"name:{e.name}")]), f"learned from past '{e.name}'"
+            elif (uid, f"kind:{e.kind}") in learned:
+                m, src = float(learned[(uid, f"kind:{e.kind}")]), f"learned from past '{e.kind}' events"
             else:
                 continue
             rows.append([uid, e.name, e.kind, e.start, e.end, m, src])

@@ -76,3 +76,40 @@ def test_no_accuracy_frame_and_nothing_to_say():
     plan = plan[plan["service"] == "a"]
     out = build_alerts(calm, plan, None, PlanningConfig(runway_alert_days=30))
     assert out.empty and tuple(out.columns) == ALERT_COLUMNS
+
+
+def test_cap_hit_beyond_the_usl_peak_has_a_readable_message():
+    import numpy as np
+    import pandas as pd
+
+    from capplan.core.config import PlanningConfig
+    from capplan.planning.alerts import build_alerts
+
+    plan = pd.DataFrame(
+        {
+            "service": ["web"],
+            "resource": ["rps"],
+            "scenario": ["expected"],
+            "ds": [pd.Timestamp("2026-11-27")],
+            "utilization_at_current": [0.5],
+            "target_utilization": [0.7],
+            "capped": [True],
+            "required_instances": [40],
+            "uncapped_instances": [np.inf],
+        }
+    )
+    runway = pd.DataFrame(
+        columns=[
+            "service",
+            "resource",
+            "scenario",
+            "status",
+            "crossing",
+            "days_left",
+            "days_left_min",
+            "days_left_max",
+        ]
+    )
+    alerts = build_alerts(runway, plan, None, PlanningConfig())
+    assert alerts["kind"].tolist() == ["cap_hit"]
+    assert "exceeds what scaling out can serve" in alerts["message"].iloc[0]

@@ -104,3 +104,24 @@ def test_learned_event_uplift():
     assert "1.75" in res.assumption and "sale1" in res.assumption
     with pytest.raises(CapplanError, match="launch"):
         learned_event_uplift(series, events, "launch")
+
+
+def test_learned_uplift_counts_events_for_all_services():
+    import pandas as pd
+
+    from capplan.planning import learned_event_uplift
+
+    ds = pd.date_range("2025-11-01", periods=30 * 24, freq="h")
+    y = pd.Series(10.0, index=ds)
+    y[(ds >= "2025-11-28") & (ds < "2025-11-29")] = 30.0
+    events = pd.DataFrame(
+        {
+            "name": ["bf"],
+            "kind": ["sale"],
+            "start": [pd.Timestamp("2025-11-28")],
+            "end": [pd.Timestamp("2025-11-28 23:00")],
+            "services": [["*"]],
+        }
+    )
+    up = learned_event_uplift(pd.DataFrame({"ds": ds, "y": y.to_numpy()}), events, "sale", service="web")
+    assert up.n_events == 1 and abs(up.ratio - 3.0) < 1e-9
