@@ -62,6 +62,19 @@ def split_unique_id(uid: str) -> tuple[str, str, str | None]:
     raise ValueError(f"unique_id {uid!r} is not 'service:metric[:region]'")
 
 
+def quantile_columns(columns: Iterable[str]) -> list[str]:
+    """The quantile columns among ``columns`` (``p10``, ``p50``...), ordered by quantile level."""
+    found = []
+    for col in columns:
+        try:
+            q = quantile_from_col(str(col))
+        except ValueError:
+            continue
+        if 0.0 < q < 1.0 and quantile_col(q) == col:
+            found.append((q, col))
+    return [col for _, col in sorted(found)]
+
+
 def sorted_quantiles(qs: Sequence[float]) -> tuple[float, ...]:
     out = tuple(sorted({float(q) for q in qs}))
     for q in out:

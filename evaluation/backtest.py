@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from capplan.core.contracts import CUTOFF, DS, ID, MODEL, Y, quantile_col, quantile_from_col
+from capplan.core.contracts import quantile_columns as contract_quantile_columns
 from capplan.core.errors import ModelError, SeriesError
 from capplan.models.base import Covariates, Forecaster
 
@@ -33,15 +34,7 @@ POINT = quantile_col(0.5)
 
 def quantile_columns(frame: pd.DataFrame) -> list[str]:
     """The quantile columns of ``frame`` (``p10``, ``p50``...), ordered by quantile level."""
-    found = []
-    for col in frame.columns:
-        try:
-            q = quantile_from_col(str(col))
-        except ValueError:
-            continue
-        if 0.0 < q < 1.0 and quantile_col(q) == col:
-            found.append((q, col))
-    return [col for _, col in sorted(found)]
+    return contract_quantile_columns(frame.columns)
 
 
 def horizon_step(frame: pd.DataFrame, keys: Sequence[str] = (ID, MODEL, CUTOFF)) -> pd.Series:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from capplan.core.config import Config
-from capplan.core.contracts import quantile_cols, quantile_from_col
+from capplan.core.contracts import quantile_columns
 from capplan.core.errors import CapplanError
 
 from ._env import configure
@@ -151,8 +151,8 @@ def _drivers(history: pd.DataFrame, kpis: pd.DataFrame, growth: dict, base: pd.D
 
 def scenario_demand(inputs: dict, cfg: Config, history: pd.DataFrame, as_of: pd.Timestamp):
     """Per scenario: daily peak demand per service, resource, with low/mid/high columns."""
+    from capplan.planning import add_uplift
     from capplan.planning.scenarios import (
-        add_shift,
         apply_events,
         apply_multiplier,
         daily_peaks,
@@ -162,18 +162,7 @@ def scenario_demand(inputs: dict, cfg: Config, history: pd.DataFrame, as_of: pd.
     )
 
     fc = inputs["forecasts"]
-    qcols = [
-        c
-        for c in quantile_cols(
-            sorted(
-                {
-                    quantile_from_col(c)
-                    for c in fc.columns
-                    if c[:1] == "p" and c[1:].replace(".", "").isdigit()
-                }
-            )
-        )
-    ]
+    qcols = quantile_columns(fc.columns)
     series = inputs["series"]
     resource_of = {m: cfg.metric_spec(m).resource for m in series["metric"].unique()}
     learned, notes = _learned_uplifts(history, inputs["events"], series, as_of)
@@ -185,7 +174,7 @@ def scenario_demand(inputs: dict, cfg: Config, history: pd.DataFrame, as_of: pd.
             raise CapplanError(f"scenario '{name}': {err}") from None
         f = apply_multiplier(fc[["unique_id", "ds", *qcols]], qcols, sc.demand_multiplier)
         shift, effects = _drivers(history, inputs["kpis"], sc.kpi_growth, f, name)
-        f = add_shift(f, shift, qcols)
+        f = add_uplift(f, shift, qcols) if shift is not None else f
         windows = event_windows(
             inputs["events"], series, fc["ds"].min(), fc["ds"].max(), sc.event_uplift, learned
         )

@@ -6,6 +6,8 @@ import io
 
 import pandas as pd
 
+from capplan.core.contracts import quantile_columns
+
 
 def backtest_figure(bt: pd.DataFrame, model: str, n_series: int = 4) -> bytes:
     """Actuals vs p50 with the outer quantile band, for the first few series of a backtest."""
@@ -14,10 +16,7 @@ def backtest_figure(bt: pd.DataFrame, model: str, n_series: int = 4) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    qcols = sorted(
-        (c for c in bt.columns if c.startswith("p") and c[1:].replace(".", "").isdigit()),
-        key=lambda c: float(c[1:]),
-    )
+    qcols = quantile_columns(bt.columns)
     uids = list(dict.fromkeys(bt["unique_id"]))[:n_series]
     fig, axes = plt.subplots(len(uids), 1, figsize=(10, 2.4 * len(uids)), squeeze=False)
     for ax, uid in zip(axes[:, 0], uids, strict=True):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from capplan.core.config import Config
+from capplan.core.contracts import quantile_columns
 from capplan.core.errors import CapplanError
 
 from .export import PlanBundle
@@ -116,7 +117,7 @@ def bundle_from_warehouse(con, cfg: Config) -> PlanBundle:
         fc = fc.merge(
             cap.rename(columns={"usable_capacity": "capacity"}), on=["service", "resource"], how="left"
         )
-    qcols = [c for c in fc.columns if c[:1] == "p" and c[1:].replace(".", "").isdigit()]
+    qcols = quantile_columns(fc.columns)
     forecasts = fc.rename(columns={"ds": "ts"})[
         ["service", "metric", "ts", "model", *qcols, *(["capacity"] if cap is not None else [])]
     ]

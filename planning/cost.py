@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from capplan.core.config import PlanningConfig
-from capplan.core.contracts import quantile_col, quantile_from_col
+from capplan.core.contracts import quantile_col, quantile_columns, quantile_from_col
 
 from ._common import HOURS_PER_MONTH, require_columns
 from .sizing import plan_instances
@@ -65,15 +65,7 @@ def headroom_cost(
 
 
 def _quantile_columns(forecast: pd.DataFrame) -> list[float]:
-    qs = []
-    for c in forecast.columns:
-        try:
-            q = quantile_from_col(str(c))
-        except ValueError:
-            continue
-        if 0.0 < q < 1.0 and quantile_col(q) == c:
-            qs.append(q)
-    return sorted(qs)
+    return [quantile_from_col(c) for c in quantile_columns(forecast.columns)]
 
 
 def capacity_cost_frontier(

@@ -104,18 +104,6 @@ def apply_events(frame: pd.DataFrame, windows: pd.DataFrame, qcols: Sequence[str
     return out
 
 
-def add_shift(frame: pd.DataFrame, shift: pd.DataFrame, qcols: Sequence[str]) -> pd.DataFrame:
-    """Add ``shift`` (unique_id, ds, uplift) to every quantile column."""
-    if shift is None or shift.empty:
-        return frame
-    total = shift.groupby(["unique_id", "ds"], as_index=False)["uplift"].sum()
-    out = frame.merge(total, on=["unique_id", "ds"], how="left")
-    add = out["uplift"].fillna(0.0).to_numpy()
-    for c in qcols:
-        out[c] = out[c] + add
-    return out.drop(columns="uplift")
-
-
 def resource_demand(
     frame: pd.DataFrame, series: pd.DataFrame, resource_of: Mapping[str, str | None], qcols
 ) -> pd.DataFrame:

@@ -41,16 +41,46 @@ def snap_frequency(seconds: float) -> str:
 
 def infer_frequencies(frame: pd.DataFrame) -> dict[str, str]:
     """unique_id -> frequency for every series with at least two distinct timestamps."""
-    f = frame[["unique_id", "ds"]].drop_duplicates().sort_values(["unique_id", "ds"])
-    secs = f.groupby("unique_id", sort=False)["ds"].diff().dt.total_seconds()
-    med = secs[secs > 0].groupby(f["unique_id"]).median()
-    return {uid: snap_frequency(s) for uid, s in med.items()}
+    codes, uids = pd.factorize(frame["unique_id"])
+    ds = frame["ds"].to_numpy(dtype="datetime64[ns]")
+    keep = (codes >= 0) & ~np.isnat(ds)
+    codes, ds = codes[keep], ds[keep]
+    if not is_key_sorted(codes, ds):
+        order = key_order(codes, ds)
+        codes, ds = codes[order], ds[order]
+    return {uids[k]: f for k, f in sorted_frequencies(codes, ds).items()}
+
+
+def key_order(codes: np.ndarray, ds: np.ndarray) -> np.ndarray:
+    """The stable order sorting rows by (series code, ds): equal keys keep their arrival order."""
+    order = np.argsort(ds, kind="stable")
+    small = codes.astype(np.int16 if len(codes) and codes.max() < 2**15 else np.int64)
+    return order[np.argsort(small[order], kind="stable")]
+
+
+def is_key_sorted(codes: np.ndarray, ds: np.ndarray) -> bool:
+    """Whether rows are already in (code, ds) order."""
+    dc, dt = np.diff(codes), np.diff(ds)
+    return bool(((dc > 0) | ((dc == 0) & (dt >= np.timedelta64(0)))).all())
+
+
+def sorted_frequencies(codes: np.ndarray, ds: np.ndarray) -> dict[int, str]:
+    """Code -> snapped median spacing, for rows sorted by (code, ds) (kernel of ``infer_frequencies``)."""
+    same = codes[1:] == codes[:-1]
+    step = np.diff(ds)
+    ok = same & (step > np.timedelta64(0))
+    secs = pd.TimedeltaIndex(step[ok]).total_seconds()
+    med = pd.Series(np.asarray(secs)).groupby(codes[1:][ok], sort=True).median()
+    return {int(k): snap_frequency(s) for k, s in med.items()}
 
 
 def place_on_grid(ds: pd.Series, freq: pd.Series, rule: str) -> pd.Series:
     """Move each timestamp to its series' grid (``freq`` aligned with ``ds``)."""
+    kinds = freq.unique()
+    if len(kinds) == 1:
+        return getattr(ds.dt, rule)(kinds[0])
     out = ds.copy()
-    for f in freq.unique():
+    for f in kinds:
         sel = (freq == f).to_numpy()
         col = ds[sel]
         out[sel] = getattr(col.dt, rule)(f)
@@ -73,5 +103,30 @@ def find_gaps(obs: pd.DataFrame, step_seconds: dict[str, int]) -> pd.DataFrame:
             "gap_start": (pprev + pstep).to_numpy(),
             "gap_end": (g["ds"] - pstep).to_numpy(),
             "missing_steps": (((g["ds"] - pprev) / pstep).round().astype("int64") - 1).to_numpy(),
+        }
+    )
+
+
+def find_gaps_sorted(obs: pd.DataFrame, step_seconds: dict[str, int]) -> pd.DataFrame:
+    """:func:`find_gaps` for observations sorted by (unique_id, ds) with unique keys, on arrays.
+
+    ``obs["unique_id"]`` is categorical; the result is the same frame ``find_gaps`` returns.
+    """
+    codes = obs["unique_id"].cat.codes.to_numpy()
+    ds = obs["ds"].to_numpy(dtype="datetime64[ns]")
+    seconds = np.array(
+        [step_seconds.get(u, np.nan) for u in obs["unique_id"].cat.categories], dtype="float64"
+    )
+    step_of = pd.to_timedelta(seconds, unit="s").to_numpy(dtype="timedelta64[ns]")
+    step = step_of[codes[1:]]
+    diff = ds[1:] - ds[:-1]
+    gap = (codes[1:] == codes[:-1]) & (diff > step)
+    prev, cur, step, diff = ds[:-1][gap], ds[1:][gap], step[gap], diff[gap]
+    return pd.DataFrame(
+        {
+            "unique_id": obs["unique_id"].cat.categories[codes[1:][gap]].astype(object),
+            "gap_start": prev + step,
+            "gap_end": cur - step,
+            "missing_steps": np.round(diff / step).astype("int64") - 1,
         }
     )

@@ -28,7 +28,14 @@ import pandas as pd
 from capplan.core.config import Config, SourceConfig
 from capplan.core.errors import InputError
 
-from .grid import find_gaps, frequency_seconds, infer_frequencies, place_on_grid
+from .grid import (
+    find_gaps_sorted,
+    frequency_seconds,
+    infer_frequencies,
+    is_key_sorted,
+    key_order,
+    place_on_grid,
+)
 from .readers import read_raw
 from .validation import Engine, check_frame
 
@@ -161,63 +168,135 @@ def _dedupe_last(frame: pd.DataFrame, keys: list[str]) -> tuple[pd.DataFrame, in
 
 
 def _load_metrics(con, good: pd.DataFrame, source: SourceConfig, cfg: Config, report: BatchReport) -> None:
+    """Metric rows -> ``series``, ``observations`` and ``gaps``, computed on series codes.
+
+    The rows are sorted once by (series, ds), arrival order kept within a key; dedupe, frequency
+    inference, grid placement and combining all work on that order, on arrays, never per row on
+    the ``unique_id`` text.
+    """
     if good.empty:
         return
-    frame = good[["unique_id", "service", "metric", "region", "unit", "ds", "y"]]
-    frame, report.rows_duplicate = _dedupe_last(frame, ["unique_id", "ds"])
+    rows, arrival, last_row, report.rows_duplicate = _sorted_rows(good)
+    names = rows["unique_id"].cat.categories
+    used = np.flatnonzero(last_row >= 0)
+    series = _plain(good.iloc[last_row[used]][["unique_id", "service", "metric", "region", "unit"]])
     known = _series_frequencies(con)
-    inferred = infer_frequencies(frame)
-    fallback = pd.Series(list(inferred.values())).mode()
-    default = fallback.iloc[0] if len(fallback) else "h"
-    uids = frame["unique_id"].unique()
-    freq_of = {u: cfg.ingest.frequencies.get(u) or known.get(u) or inferred.get(u) or default for u in uids}
-    freq = frame["unique_id"].map(freq_of)
-    grid = place_on_grid(frame["ds"], freq, cfg.ingest.grid_rule)
-    report.rows_regridded = int((grid != frame["ds"]).sum())
-    frame = frame.assign(ds=grid)
-    kinds = {m: cfg.metric_spec(str(m)).kind for m in frame["metric"].unique()}
-    obs = _combine_on_grid(frame, kinds)
-    series = frame.drop_duplicates("unique_id", keep="last")[
-        ["unique_id", "service", "metric", "region", "unit"]
-    ]
-    series = series.assign(
-        kind=series["metric"].map(kinds),
-        frequency=series["unique_id"].map(freq_of),
-        source=source.name,
-    )
+    freq_of = _frequencies(rows, cfg, known, [names[k] for k in used])
+    step_of = {u: frequency_seconds(f) for u, f in freq_of.items()}
+    grid = place_on_grid(rows["ds"], _per_row(rows["unique_id"], freq_of), cfg.ingest.grid_rule)
+    report.rows_regridded = int((grid != rows["ds"]).sum())
+    rows["ds"] = grid
+    del grid
+    series["kind"] = [cfg.metric_spec(str(m)).kind for m in series["metric"]]
+    series["frequency"] = [freq_of[u] for u in series["unique_id"]]
+    series["source"] = source.name
+    kind_of = dict(zip(series["unique_id"], series["kind"], strict=True))
+    obs = _combine_on_grid(rows, arrival, _per_code(rows["unique_id"], kind_of) == "counter")
+    del rows, arrival
+    touched = _touched(con, obs, step_of, {u: known.get(u) != f for u, f in freq_of.items()})
     _upsert(
         con,
         "series",
-        _plain(series),
+        series,
         ("unique_id",),
         ("service", "metric", "region", "unit", "kind", "frequency", "source"),
     )
-    ins, upd, same = _upsert(con, "observations", obs, ("unique_id", "ds"), ("y",))
+    ins, upd, same = _upsert_observations(con, obs, touched)
     report.rows_inserted, report.rows_updated, report.rows_unchanged = ins, upd, same
-    _refresh_gaps(con, list(uids), {u: frequency_seconds(f) for u, f in freq_of.items()})
+    _refresh_gaps(con, touched, _new_series_gaps(obs, touched, step_of))
 
 
-def _combine_on_grid(frame: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
-    """Several samples on one grid point: sum for counters, mean for gauges and rates."""
-    counters = frame["metric"].map(kinds).eq("counter").to_numpy()
-    parts = []
-    for is_counter, part in ((True, frame[counters]), (False, frame[~counters])):
-        if part.empty:
-            continue
-        if not part.duplicated(["unique_id", "ds"]).any():
-            parts.append(part[["unique_id", "ds", "y"]])
-            continue
-        agg = "sum" if is_counter else "mean"
-        parts.append(part.groupby(["unique_id", "ds"], as_index=False, sort=False)["y"].agg(agg))
-    out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    return out.reset_index(drop=True)
+def _sorted_rows(good: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, int]:
+    """``good``'s (unique_id, ds, y) sorted by key, keeping each key's last arrival only.
+
+    Also returns each kept row's arrival position, per series code the position of its last row
+    (-1 for a code without rows) and how many rows a later arrival superseded.
+    """
+    uid = good["unique_id"].astype("category")
+    codes = uid.cat.codes.to_numpy()
+    ds = good["ds"].to_numpy(dtype="datetime64[ns]")
+    y = good["y"].to_numpy(dtype="float64")
+    order = np.arange(len(codes))
+    if not is_key_sorted(codes, ds):
+        order = key_order(codes, ds)
+        codes, ds, y = codes[order], ds[order], y[order]
+    last_row = _last_rows(codes, order)
+    keep = np.r_[(codes[1:] != codes[:-1]) | (ds[1:] != ds[:-1]), True]
+    duplicates = int(len(keep) - keep.sum())
+    if duplicates:
+        codes, ds, y, order = codes[keep], ds[keep], y[keep], order[keep]
+    unique_id = pd.Categorical.from_codes(codes, categories=uid.cat.categories)
+    return pd.DataFrame({"unique_id": unique_id, "ds": ds, "y": y}, copy=False), order, last_row, duplicates
+
+
+def _last_rows(codes: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Per code, the largest arrival position among its rows (``codes`` sorted, ``order`` aligned)."""
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    out = np.full(int(codes.max()) + 1, -1, dtype=np.int64)
+    out[codes[starts]] = np.maximum.reduceat(order, starts)
+    return out
+
+
+def _frequencies(rows: pd.DataFrame, cfg: Config, known: dict[str, str], uids: list[str]) -> dict[str, str]:
+    """unique_id -> frequency: configured, else stored, else inferred, else the batch's usual one.
+
+    Inference (on the key-sorted rows) runs only when some series has neither of the first two.
+    """
+    set_freq = {u: cfg.ingest.frequencies.get(u) or known.get(u) for u in uids}
+    if all(set_freq.values()):
+        return set_freq
+    inferred = infer_frequencies(rows)
+    fallback = pd.Series(list(inferred.values())).mode()
+    default = fallback.iloc[0] if len(fallback) else "h"
+    return {u: set_freq[u] or inferred.get(u) or default for u in uids}
+
+
+def _per_code(uid: pd.Series, value_of: dict[str, object]) -> np.ndarray:
+    """Per category of the categorical ``uid``, ``value_of[name]`` (None where absent)."""
+    return np.array([value_of.get(u) for u in uid.cat.categories], dtype=object)
+
+
+def _per_row(uid: pd.Series, value_of: dict[str, str]) -> pd.Series:
+    """``uid.map(value_of)`` as a categorical, through the codes (one lookup per series)."""
+    codes, values = pd.factorize(_per_code(uid, value_of))
+    row_codes = np.append(codes, -1)[uid.cat.codes.to_numpy()]
+    return pd.Series(pd.Categorical.from_codes(row_codes, categories=values), index=uid.index)
+
+
+def _combine_on_grid(rows: pd.DataFrame, arrival: np.ndarray, counter: np.ndarray) -> pd.DataFrame:
+    """Several samples on one grid point: sum for counters, mean for gauges and rates.
+
+    ``rows`` are sorted by key, ``arrival`` is each row's arrival position and ``counter`` says
+    per series code whether it is a counter. Samples are combined in arrival order by pandas'
+    groupby, so the values are bit-for-bit those of a groupby over the whole batch.
+    """
+    codes = rows["unique_id"].cat.codes.to_numpy()
+    ds = rows["ds"].to_numpy()
+    first = np.r_[True, (codes[1:] != codes[:-1]) | (ds[1:] != ds[:-1])]
+    if first.all():
+        return rows
+    group = np.cumsum(first) - 1
+    shared = np.bincount(group)[group] > 1
+    y = rows["y"].to_numpy()[first]
+    part = pd.DataFrame(
+        {"group": group[shared], "y": rows["y"].to_numpy()[shared], "counter": counter[codes[shared]]},
+        index=arrival[shared],
+    ).sort_index()
+    for is_counter, agg in ((True, "sum"), (False, "mean")):
+        sel = part[part["counter"] == is_counter]
+        if len(sel):
+            combined = sel.groupby("group", sort=False)["y"].agg(agg)
+            y[combined.index.to_numpy()] = combined.to_numpy()
+    out = rows[first].reset_index(drop=True)
+    out["y"] = y
+    return out
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Object columns for DuckDB registration (pandas' string dtype with NA -> None)."""
+    """Object columns for DuckDB registration (string or categorical dtype with NA -> None)."""
     out = frame.copy()
     for c in out.columns:
-        if isinstance(out[c].dtype, pd.StringDtype):
+        if isinstance(out[c].dtype, pd.StringDtype | pd.CategoricalDtype):
             out[c] = out[c].astype(object).where(out[c].notna(), None)
     return out
 
@@ -270,19 +349,96 @@ def _upsert(con, table: str, frame: pd.DataFrame, keys: tuple, values: tuple) ->
     return int(ins), int(upd), int(same)
 
 
-def _refresh_gaps(con, uids: list[str], step_seconds: dict[str, int]) -> None:
-    touched = pd.DataFrame({"unique_id": uids})
+def _touched(con, obs: pd.DataFrame, step_of: dict[str, int], refreq: dict[str, bool]) -> pd.DataFrame:
+    """Per series of the batch: its step, whether it holds observations already, and its gap window.
+
+    ``obs`` is sorted by key. Gaps can only change between the last stored observation before
+    the batch's first timestamp and the first one after its last (``lo``..``hi``); a series new
+    to the warehouse or whose frequency changed (``refreq``) is redone whole (``full``).
+    """
+    codes = obs["unique_id"].cat.codes.to_numpy()
+    ds = obs["ds"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    ends = np.r_[starts[1:], len(codes)] - 1
+    names = obs["unique_id"].cat.categories[codes[starts]].astype(object)
+    touched = pd.DataFrame(
+        {
+            "unique_id": names,
+            "step": np.array([step_of[u] for u in names], dtype=np.int64),
+            "lo": ds[starts],
+            "hi": ds[ends],
+        }
+    )
     con.register("_touched", touched)
     try:
-        obs = con.execute(
-            "SELECT o.unique_id, o.ds FROM observations o JOIN _touched t USING (unique_id) ORDER BY 1, 2"
+        stored = con.execute(
+            """SELECT t.unique_id, count(o.ds), max(o.ds) FILTER (WHERE o.ds < t.lo),
+                      min(o.ds) FILTER (WHERE o.ds > t.hi)
+               FROM _touched t LEFT JOIN observations o ON o.unique_id = t.unique_id
+               GROUP BY t.unique_id"""
         ).df()
-        con.execute("DELETE FROM gaps WHERE unique_id IN (SELECT unique_id FROM _touched)")
     finally:
         con.unregister("_touched")
-    gaps = find_gaps(obs, step_seconds)
-    if not gaps.empty:
-        con.register("_gaps", gaps)
+    stored.columns = ["unique_id", "stored", "before", "after"]
+    touched = touched.merge(stored, on="unique_id", how="left", validate="one_to_one")
+    touched["full"] = (touched["stored"] == 0) | touched["unique_id"].map(refreq).astype(bool)
+    touched["lo"] = touched["before"].fillna(touched["lo"]).where(~touched["full"])
+    touched["hi"] = touched["after"].fillna(touched["hi"]).where(~touched["full"])
+    return touched[["unique_id", "step", "lo", "hi", "stored", "full"]]
+
+
+def _upsert_observations(con, obs: pd.DataFrame, touched: pd.DataFrame) -> tuple[int, int, int]:
+    """Upsert ``obs`` (unique keys); a batch of series without stored rows is a plain INSERT."""
+    if int(touched["stored"].sum()) > 0:
+        return _upsert(con, "observations", obs, ("unique_id", "ds"), ("y",))
+    con.register("_stage_observations", obs)
+    try:
+        con.execute("INSERT INTO observations SELECT unique_id, ds, y FROM _stage_observations")
+    finally:
+        con.unregister("_stage_observations")
+    return len(obs), 0, 0
+
+
+_GAPS_SQL = """
+    INSERT INTO gaps
+    SELECT unique_id, prev + to_seconds(step), ds - to_seconds(step),
+           CAST(round_even(CAST(epoch_us(ds) - epoch_us(prev) AS DOUBLE)
+                           / CAST(step * 1000000 AS DOUBLE), 0) AS BIGINT) - 1
+    FROM (
+        SELECT o.unique_id, o.ds, t.step, lag(o.ds) OVER (PARTITION BY o.unique_id ORDER BY o.ds) AS prev
+        FROM observations o JOIN _touched t ON o.unique_id = t.unique_id
+        WHERE t.stored > 0 AND (t."full" OR o.ds BETWEEN t.lo AND t.hi)
+    )
+    WHERE epoch_us(ds) - epoch_us(prev) > step * 1000000
+"""
+
+
+def _new_series_gaps(obs: pd.DataFrame, touched: pd.DataFrame, step_of: dict[str, int]) -> pd.DataFrame:
+    """Gaps of the series new to the warehouse: their stored rows are exactly ``obs``'s."""
+    new = set(touched.loc[touched["stored"] == 0, "unique_id"])
+    if len(new) < len(touched):
+        obs = obs[obs["unique_id"].isin(new).to_numpy()]
+    return find_gaps_sorted(obs, step_of)
+
+
+def _refresh_gaps(con, touched: pd.DataFrame, new_gaps: pd.DataFrame) -> None:
+    """Recompute ``gaps`` of the touched series: those new to the warehouse from ``new_gaps``,
+    the others in SQL, each within its window (see ``_touched``).
+
+    Both give the gaps :func:`capplan.warehouse.grid.find_gaps` finds in the stored observations.
+    """
+    con.register("_touched", touched)
+    try:
+        con.execute(
+            """DELETE FROM gaps AS g USING _touched AS t WHERE g.unique_id = t.unique_id
+               AND (t."full" OR (g.gap_start > t.lo AND g.gap_end < t.hi))"""
+        )
+        if int((touched["stored"] > 0).sum()):
+            con.execute(_GAPS_SQL)
+    finally:
+        con.unregister("_touched")
+    if len(new_gaps):
+        con.register("_gaps", new_gaps)
         try:
             con.execute("INSERT INTO gaps SELECT unique_id, gap_start, gap_end, missing_steps FROM _gaps")
         finally:

@@ -74,7 +74,7 @@ def _conform(frame: pd.DataFrame, path: Path, kind: str) -> pd.DataFrame:
         )
     keep = [c for c in (*REQUIRED[kind], *OPTIONAL[kind]) if c in cols]
     private = [c for c in cols if c.startswith("_")]
-    out = frame[[*keep, *private]].copy()
+    out = frame[[*keep, *private]]  # copy-on-write: adding columns below leaves ``frame`` alone
     for c in OPTIONAL[kind]:
         if c not in out.columns:
             out[c] = None
@@ -120,9 +120,20 @@ def _read_ragged_csv(path: Path, err: Exception) -> pd.DataFrame:
     return frame
 
 
+# Name-like columns (few distinct values in many rows) are read as categoricals from Parquet's
+# dictionary: a fraction of the memory, and validation handles each distinct value once.
+LABELS: dict[str, tuple[str, ...]] = {"metrics": ("service", "metric", "unit", "region")}
+
+
 def _read_parquet(path: Path, source: SourceConfig) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     try:
-        frame = pd.read_parquet(path)
+        schema = pq.read_schema(path)
+        text = {f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)}
+        labels = [c for c in LABELS.get(source.kind, ()) if c in text]
+        frame = pd.read_parquet(path, read_dictionary=labels or None)
     except Exception as err:  # pyarrow raises many types for a corrupt file
         raise InputError(path, f"cannot read Parquet: {err}") from None
     frame["_line"] = np.arange(1, len(frame) + 1)

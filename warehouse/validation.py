@@ -12,6 +12,10 @@ equivalent executions:
 ``tests/test_validation.py`` proves both agree on fuzzed data. A row failing any check goes to
 quarantine with the *first* failing check's name and a reason naming the column, what was
 expected and what was found. Nothing is dropped: every raw row ends up in ``good`` or ``bad``.
+
+Metric name columns (``service``, ``metric``, ``region``, ``unit`` and the derived ``unique_id``,
+``expected_unit``) are typed as categoricals: text is stripped, checked and joined once per
+distinct value, whether the raw column arrived as text or as a categorical (Parquet dictionary).
 """
 
 from __future__ import annotations
@@ -57,6 +61,30 @@ class Checked:
 def _text(s: pd.Series) -> pd.Series:
     out = s.astype("string").str.strip()
     return out.mask(out == "")
+
+
+def _label(s: pd.Series) -> pd.Series:
+    """:func:`_text` for a low-cardinality column (names, units), as a categorical.
+
+    Same values as ``_text`` (stripped, empty -> NA), but the text is handled once per distinct
+    value instead of once per row; a categorical input (Parquet dictionary) is used as it is.
+    """
+    cat = s if isinstance(s.dtype, pd.CategoricalDtype) else s.astype("category")
+    text = pd.Series(cat.cat.categories, dtype=object).astype("string").str.strip()
+    new_of_old, categories = pd.factorize(text.mask(text == ""))
+    if len(categories) == len(text) and (new_of_old == np.arange(len(text))).all():
+        return cat.cat.rename_categories(categories)  # already clean: same codes
+    codes = _take(new_of_old, cat.cat.codes.to_numpy())
+    return pd.Series(pd.Categorical.from_codes(codes, categories=categories), index=s.index, name=s.name)
+
+
+def _take(table: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """``table[codes]`` with code -1 (missing) kept as -1."""
+    return np.append(np.asarray(table, dtype=np.int64), -1)[codes]
+
+
+def _na_label(index: pd.Index) -> pd.Series:
+    return pd.Series(pd.Categorical.from_codes(np.full(len(index), -1), categories=[]), index=index)
 
 
 _TS_MIN, _TS_MAX = pd.Timestamp("1900-01-01"), pd.Timestamp("2200-01-01")
@@ -123,12 +151,11 @@ def typed_frame(raw: pd.DataFrame, source: SourceConfig, cfg: Config) -> pd.Data
     if kind == "metrics":
         epoch = "_epoch" in raw.columns
         out["ds"] = parse_timestamps(raw["ts"], source.timezone, epoch=epoch)
-        out["service"] = _text(raw["service"])
-        out["metric"] = _text(raw["metric"])
-        out["region"] = _text(raw["region"]) if "region" in raw else pd.NA
+        out["service"] = _label(raw["service"])
+        out["metric"] = _label(raw["metric"])
+        out["region"] = _label(raw["region"]) if "region" in raw else _na_label(raw.index)
         out["y"] = _number(raw["value"])
-        unit = _text(raw["unit"]) if "unit" in raw else pd.Series(pd.NA, index=raw.index, dtype="string")
-        out["unit"] = unit
+        out["unit"] = _label(raw["unit"]) if "unit" in raw else _na_label(raw.index)
         out["allow_negative"] = out["metric"].isin(cfg.ingest.allow_negative_metrics).to_numpy()
     elif kind == "kpis":
         out["ds"] = parse_timestamps(raw["ts"], source.timezone)
@@ -198,7 +225,10 @@ def _in_set(name: str, col: str, values: tuple, expected: str) -> Check:
 def _name(name: str, col: str) -> Check:
     def mask(f: pd.DataFrame) -> np.ndarray:
         s = f[col]
-        codes, uniques = pd.factorize(s)  # check each distinct name once
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            codes, uniques = s.cat.codes.to_numpy(), s.cat.categories
+        else:
+            codes, uniques = pd.factorize(s)  # check each distinct name once
         ok = np.array([bool(_NAME_RE.match(str(u))) for u in uniques], dtype=bool)
         bad = np.zeros(len(s), dtype=bool)
         valid = codes >= 0
@@ -268,9 +298,7 @@ def checks_for(kind: str) -> list[Check]:
                 gx=lambda: _gxe().ExpectColumnPairValuesToBeEqual(
                     column_A="unit", column_B="expected_unit", ignore_row_if="either_value_is_missing"
                 ),
-                mask=lambda f: (
-                    f["unit"].notna() & f["expected_unit"].notna() & (f["unit"] != f["expected_unit"])
-                ).to_numpy(dtype=bool),
+                mask=lambda f: _differ(f["unit"], f["expected_unit"]),
             ),
         ]
     if kind == "kpis":
@@ -339,24 +367,103 @@ def checks_for(kind: str) -> list[Check]:
     raise ValueError(f"unknown input kind {kind!r}")
 
 
+def _differ(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """True where both are present and differ (compared on codes when both share categories)."""
+    cat = pd.CategoricalDtype
+    if isinstance(a.dtype, cat) and isinstance(b.dtype, cat) and a.cat.categories.equals(b.cat.categories):
+        ca, cb = a.cat.codes.to_numpy(), b.cat.codes.to_numpy()
+        return (ca >= 0) & (cb >= 0) & (ca != cb)
+    a, b = a.astype("string"), b.astype("string")
+    return (a.notna() & b.notna() & (a != b)).to_numpy(dtype=bool)
+
+
+def _codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """(codes, categories) of a column; -1 marks a missing value."""
+    if not isinstance(s.dtype, pd.CategoricalDtype):
+        s = _label(s)
+    return s.cat.codes.to_numpy().astype(np.int64), s.cat.categories
+
+
 def _prepare_metrics(typed: pd.DataFrame, series_units: dict[str, str], cfg: Config) -> pd.DataFrame:
-    """Add the derived columns the metric checks read: ``y_checked`` and ``expected_unit``."""
+    """Add the derived columns the metric checks read: ``unique_id``, ``y_checked``, ``expected_unit``.
+
+    ``unique_id`` is ``service:metric`` or ``service:metric:region`` (NA without service or
+    metric). A missing unit defaults to the metric's spec; the expected unit is the one already
+    stored for the series, else the first unit seen for it in this batch. All of it is computed
+    on categorical codes, once per distinct name, never per row on text.
+    """
     typed["y_checked"] = typed["y"].where(~typed["allow_negative"], 0.0)
-    # Default unit from the metric's spec; the expected unit is the one already stored for the
-    # series, else the first unit seen for it in this batch.
-    metrics = typed["metric"].dropna().unique()
-    defaults = {m: cfg.metric_spec(str(m)).unit for m in metrics}
-    typed["unit"] = typed["unit"].fillna(typed["metric"].map(defaults).astype("string"))
-    key = typed["service"].astype("string") + ":" + typed["metric"].astype("string")
-    region = typed["region"].astype("string")
-    key = key.where(region.isna(), key + ":" + region)
-    typed["unique_id"] = key
-    first = (
-        typed.dropna(subset=["unique_id", "unit"]).drop_duplicates("unique_id").set_index("unique_id")["unit"]
-    )
-    expected = pd.Series(first.to_dict() | {k: v for k, v in series_units.items() if v is not None})
-    typed["expected_unit"] = typed["unique_id"].map(expected).astype("string")
+    metric, metrics = _codes(typed["metric"])
+    unit, units = _default_units(*_codes(typed["unit"]), metric, metrics, cfg)
+    uid, uids = _unique_ids(_codes(typed["service"]), (metric, metrics), _codes(typed["region"]))
+    typed["unique_id"] = pd.Categorical.from_codes(uid, categories=uids)
+    expected, units = _expected_units(uid, uids, unit, units, series_units)
+    typed["unit"] = pd.Categorical.from_codes(unit, categories=units)
+    typed["expected_unit"] = pd.Categorical.from_codes(expected, categories=units)
     return typed
+
+
+def _default_units(
+    unit: np.ndarray, units: pd.Index, metric: np.ndarray, metrics: pd.Index, cfg: Config
+) -> tuple[np.ndarray, list]:
+    """Fill a missing unit with the metric spec's unit; returns (codes, categories)."""
+    cats = list(units)
+    pos = {u: i for i, u in enumerate(cats)}
+    unit_of_metric = []
+    for m in metrics:
+        d = cfg.metric_spec(str(m)).unit
+        if d is not None and d not in pos:
+            pos[d] = len(cats)
+            cats.append(d)
+        unit_of_metric.append(-1 if d is None else pos[d])
+    out = unit.copy()
+    missing = out < 0
+    out[missing] = _take(np.asarray(unit_of_metric, dtype=np.int64), metric[missing])
+    return out, cats
+
+
+def _unique_ids(
+    service: tuple[np.ndarray, pd.Index],
+    metric: tuple[np.ndarray, pd.Index],
+    region: tuple[np.ndarray, pd.Index],
+) -> tuple[np.ndarray, pd.Index]:
+    """Codes and names of ``service:metric[:region]``, each name built once per distinct triple.
+
+    Missing service or metric gives a missing id; triples spelling the same id share one code.
+    """
+    (sc, scat), (mc, mcat), (rc, rcat) = service, metric, region
+    pair, pairs = pd.factorize(np.where((sc >= 0) & (mc >= 0), sc * len(mcat) + mc, -1))
+    triple, triples = pd.factorize(pair * (len(rcat) + 1) + rc + 1)
+    names = []
+    for k in triples:
+        p, r = divmod(int(k), len(rcat) + 1)
+        if pairs[p] < 0:
+            names.append(None)
+            continue
+        s, m = divmod(int(pairs[p]), len(mcat))
+        names.append(f"{scat[s]}:{mcat[m]}" + (f":{rcat[r - 1]}" if r else ""))
+    merged, uids = pd.factorize(pd.Series(names, dtype=object))
+    return _take(merged, triple), pd.Index(uids, dtype="str")
+
+
+def _expected_units(
+    uid: np.ndarray, uids: pd.Index, unit: np.ndarray, units: list, series_units: dict[str, str]
+) -> tuple[np.ndarray, list]:
+    """Per row, the series' stored unit or else its first unit in the batch; (codes, categories)."""
+    cats = list(units)
+    pos = {u: i for i, u in enumerate(cats)}
+    unit_of_uid = np.full(len(uids), -1, dtype=np.int64)
+    seen = np.flatnonzero((uid >= 0) & (unit >= 0))
+    first = seen[~pd.Series(uid[seen]).duplicated().to_numpy()]
+    unit_of_uid[uid[first]] = unit[first]
+    for k, name in enumerate(uids):
+        stored = series_units.get(name)
+        if stored is not None:
+            if stored not in pos:
+                pos[stored] = len(cats)
+                cats.append(stored)
+            unit_of_uid[k] = pos[stored]
+    return _take(unit_of_uid, uid), cats
 
 
 def check_frame(
@@ -383,7 +490,7 @@ def check_frame(
         failed_any |= m
     bad_idx = np.flatnonzero(failed_any)
     bad = _quarantine_rows(raw, typed, checks, bad_idx, first[bad_idx], source.kind)
-    good = typed.iloc[np.flatnonzero(~failed_any)]
+    good = typed.iloc[np.flatnonzero(~failed_any)] if len(bad_idx) else typed
     return Checked(good=good, bad=bad, engine=use)
 
 
@@ -393,10 +500,12 @@ def _gx_masks(typed: pd.DataFrame, checks: list[Check], kind: str) -> list[np.nd
     frame = typed.reset_index(drop=True)
     # GX's pandas engine does not take pandas' string dtype everywhere: hand it object columns.
     for c in frame.columns:
-        if isinstance(frame[c].dtype, pd.StringDtype):
+        if isinstance(frame[c].dtype, pd.StringDtype | pd.CategoricalDtype):
             frame[c] = frame[c].astype(object).where(frame[c].notna(), None)
     import logging
 
+    for name in [n for n in logging.root.manager.loggerDict if n.startswith("great_expectations")]:
+        logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     ctx = gx.get_context(mode="ephemeral")
     from great_expectations.data_context.types.base import ProgressBarsConfig
