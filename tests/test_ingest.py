@@ -294,3 +294,14 @@ def test_second_writer_gets_a_clear_locked_error(tmp_path):
             connect(path, lock_timeout_s=0.5)
     finally:
         holder.communicate("\n", timeout=10)
+
+
+def test_weekly_series_get_a_fixed_seven_day_grid(tmp_path):
+    ds = pd.date_range("2025-01-06", periods=6, freq="7D")
+    lines = "".join(f"{d:%Y-%m-%dT%H:%M:%SZ},db,storage,{i}\n" for i, d in enumerate(ds))
+    (tmp_path / "m.csv").write_text("ts,service,metric,value\n" + lines)
+    cfg = _cfg(tmp_path, [_metrics_source()])
+    with connect(cfg.warehouse_path) as con:
+        [r] = ingest_source(con, cfg.sources[0], cfg, engine="vectorized")
+        assert r.rows_loaded == 6 and r.rows_regridded == 0
+        assert con.execute("SELECT frequency FROM series").fetchall() == [("7D",)]

@@ -21,7 +21,7 @@ KNOWN_FREQUENCIES: tuple[tuple[str, int], ...] = (
     ("30min", 1800),
     ("h", 3600),
     ("D", 86400),
-    ("W", 604800),
+    ("7D", 604800),  # weekly as a fixed 7-day step: pandas cannot floor to "W"
 )
 _SECONDS = dict(KNOWN_FREQUENCIES)
 
@@ -74,16 +74,21 @@ def sorted_frequencies(codes: np.ndarray, ds: np.ndarray) -> dict[int, str]:
     return {int(k): snap_frequency(s) for k, s in med.items()}
 
 
+def _grid_unit(freq: str) -> str:
+    """Steps longer than a day (weekly) keep the series' own weekday: only the time of day moves."""
+    return "D" if frequency_seconds(freq) > 86400 else freq
+
+
 def place_on_grid(ds: pd.Series, freq: pd.Series, rule: str) -> pd.Series:
     """Move each timestamp to its series' grid (``freq`` aligned with ``ds``)."""
     kinds = freq.unique()
     if len(kinds) == 1:
-        return getattr(ds.dt, rule)(kinds[0])
+        return getattr(ds.dt, rule)(_grid_unit(kinds[0]))
     out = ds.copy()
     for f in kinds:
         sel = (freq == f).to_numpy()
         col = ds[sel]
-        out[sel] = getattr(col.dt, rule)(f)
+        out[sel] = getattr(col.dt, rule)(_grid_unit(f))
     return out
 
 
