@@ -30,15 +30,6 @@ from capplan.models import Covariates, ModelSpec, build_model
 
 BASELINE = "seasonal_naive"
 NATIVE_INTERVALS = {"ets", "lightgbm", "nhits"}
-COMPLEXITY = {
-    "seasonal_naive": 0,
-    "seasonal_profile": 1,
-    "ets": 1,
-    "theta": 1,
-    "lightgbm": 2,
-    "nhits": 3,
-    "ensemble": 4,
-}
 Progress = Callable[[str], None]
 
 
@@ -205,7 +196,7 @@ def finish_group(
         if len(bt_all)
         else pd.DataFrame()
     )
-    champions = _champions(metrics, short)
+    champions = _champions(metrics, short, spec)
     result = GroupResult(
         spec, h, bt_all, metrics, by_h, champions, members, conformal, timings=timings, notes=notes
     )
@@ -221,10 +212,11 @@ def _score(backtests: dict[str, pd.DataFrame], df: pd.DataFrame, season: int, qu
     return evaluate(bt, df, season=season, quantiles=quantiles)
 
 
-def _champions(metrics: pd.DataFrame, short: Sequence[str]) -> pd.DataFrame:
+def _champions(metrics: pd.DataFrame, short: Sequence[str], spec: ModelSpec) -> pd.DataFrame:
     parts = []
     if len(metrics):
-        parts.append(choose_champions(metrics, COMPLEXITY, primary="mase", baseline=BASELINE))
+        complexity = {m: build_model(m, spec).complexity for m in metrics["model"].unique()}  # cheap: no fit
+        parts.append(choose_champions(metrics, complexity, primary="mase", baseline=BASELINE))
     if short:
         parts.append(
             pd.DataFrame(

@@ -34,6 +34,7 @@ import pandas as pd
 
 from capplan.core.contracts import quantile_col, quantile_from_col
 from capplan.core.errors import CapplanError
+from capplan.planning.runway import RUNWAY_COLUMNS
 
 from . import plots
 
@@ -99,18 +100,7 @@ TABLES: tuple[TableSpec, ...] = (
         "runway",
         "Runway",
         "Runway",
-        (
-            "service",
-            "resource",
-            "scenario",
-            "status",
-            "crossing",
-            "crossing_earliest",
-            "crossing_latest",
-            "days_left",
-            "days_left_min",
-            "days_left_max",
-        ),
+        tuple(c for c in RUNWAY_COLUMNS if c not in ("horizon_days", "as_of")),
     ),
     TableSpec(
         "bottlenecks",
