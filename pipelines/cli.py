@@ -192,6 +192,11 @@ def cmd_score(args) -> int:
     cfg = _config(args)
     health = score_flow(cfg)
     scored = health[health["reference"].notna()] if "reference" in health else health
+    if health.empty:
+        print(
+            "No actuals have arrived yet for any published forecast: nothing to score. Run again after the next ingest."
+        )
+        return 0
     print(f"Scored {len(health)} series against their actuals; accuracy in table 'forecast_accuracy'.")
     bad = health[health["degraded"]] if len(health) else health
     if len(bad):
@@ -285,6 +290,27 @@ def cmd_export(args) -> int:
     for fmt, p in paths.items():
         shown = f"{len(p)} files in {Path(p[0]).parent}" if isinstance(p, list) else str(p)
         print(f"  {fmt:5} {shown}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import os
+
+    from capplan.core.config import load_config
+
+    load_config(args.config)  # fail now, not at 3 a.m.
+    if not os.environ.get("PREFECT_API_URL"):
+        raise CapplanError(
+            "serve needs a Prefect server to hold the schedule: start one with "
+            "`.venv/bin/prefect server start --host 127.0.0.1` and set PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
+    from prefect import serve
+
+    from .refresh import deployment
+
+    dep = deployment(args.config, args.cron, name=args.name, retrain=not args.no_retrain)
+    print(f"Serving '{args.name}' on cron '{args.cron}' (Ctrl+C to stop); runs appear in the Prefect UI.")
+    serve(dep)
     return 0
 
 
@@ -384,6 +410,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="repeatable (default: [export] formats)",
     )
     sp.add_argument("--out", default=None, help="output folder (default: [export] out_dir)")
+    sp = add(
+        "serve",
+        "Run the whole pipeline (ingest, train, forecast, score, plan, export) on a cron schedule "
+        "as a Prefect deployment; needs a Prefect server (PREFECT_API_URL).",
+        cmd_serve,
+    )
+    sp.add_argument(
+        "--cron", default="0 3 * * *", help="schedule in cron syntax (default: %(default)s, daily at 03:00)"
+    )
+    sp.add_argument("--name", default="capplan-refresh", help="deployment name (default: %(default)s)")
+    sp.add_argument(
+        "--no-retrain", action="store_true", help="reuse the registered champions; do not retrain"
+    )
     sp = add(
         "demo",
         "Generate the embedded demo company (seeded) and run the whole pipeline on it.",

@@ -119,8 +119,12 @@ def score_flow(cfg: Config) -> pd.DataFrame:
             if len(sub):
                 scales.append(seasonal_scale(act[act["unique_id"].isin(uids)], season, sub))
         scale = pd.concat(scales, ignore_index=True)
-        acc = score_forecasts(fc, act, scale)
+        arrived = fc[["unique_id", "ds"]].merge(act[["unique_id", "ds"]], on=["unique_id", "ds"]).shape[0]
+        acc = score_forecasts(fc, act, scale) if arrived else pd.DataFrame()
         con.execute("BEGIN TRANSACTION")
+        if acc.empty:  # no actuals have arrived for any published forecast yet
+            con.execute("COMMIT")
+            return pd.DataFrame(columns=["unique_id", "run_id", "reference", "degraded", "recommendation"])
         replace_rows(con, "forecast_accuracy", acc, ("run_id", "unique_id", "model"), {})
         reference = None
         if "backtest_metrics" in tables and len(acc):
