@@ -66,6 +66,8 @@ class PlanBundle:
     frontier: pd.DataFrame
     assumptions: pd.DataFrame
     history: pd.DataFrame | None = None
+    autoscaling: pd.DataFrame | None = None  # service, resource, policy, scores, winner
+    schedule: pd.DataFrame | None = None  # service, resource, ds, instances (predictive, next hours)
 
 
 @dataclass(frozen=True)
@@ -129,8 +131,21 @@ TABLES: tuple[TableSpec, ...] = (
     ),
     TableSpec("assumptions", "Assumptions", "Assumptions", ("key", "value")),
     TableSpec("history", None, "History", ("service", "metric", "ts", "y")),
+    TableSpec(
+        "autoscaling",
+        "Autoscaling",
+        "Predictive vs reactive autoscaling, replayed over the backtest period",
+        ("service", "resource", "policy", "winner", "under_provisioned_steps", "shortfall", "monthly_cost"),
+    ),
+    TableSpec(
+        "schedule",
+        "Schedule",
+        "Recommended instances (predictive), next hours",
+        ("service", "resource", "ds", "instances"),
+    ),
 )
 _SPECS = {s.field: s for s in TABLES}
+OPTIONAL = ("history", "autoscaling", "schedule")  # written only when the bundle has them
 
 _MONEY = re.compile(r"cost|saving|spend|budget|price|\$", re.I)
 _CENTS = re.compile(r"per_hour|hourly|price|per_instance", re.I)
@@ -637,6 +652,8 @@ def write_xlsx(bundle: PlanBundle, path: Path, max_charts: int = MAX_CHARTS) -> 
         fmts = _Formats(wb)
         sheets = {}
         for spec in (s for s in TABLES if s.sheet):
+            if spec.field in OPTIONAL and getattr(bundle, spec.field) is None:
+                continue
             ws = wb.add_worksheet(spec.sheet)
             kinds = {"value": _summary_kinds(tables["summary"])} if spec.field == "summary" else None
             _write_table(ws, tables[spec.field], fmts, {k: v for k, v in (kinds or {}).items() if v})
@@ -680,11 +697,11 @@ def _csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_csv(bundle: PlanBundle, folder: Path) -> list[Path]:
-    """One ``<table>.csv`` per table (``history.csv`` only when history is given)."""
+    """One ``<table>.csv`` per table (optional tables such as ``history.csv`` only when given)."""
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for name, frame in _tables(bundle).items():
-        if name == "history" and bundle.history is None:
+        if name in OPTIONAL and getattr(bundle, name) is None:
             continue
         path = folder / f"{name}.csv"
         _csv_safe(frame).to_csv(path, index=False)
@@ -871,6 +888,8 @@ def render_html(bundle: PlanBundle, max_charts: int = MAX_CHARTS) -> str:
             html_table(t["plan"]),
         ),
     ]
+    if bundle.autoscaling is not None:
+        sections.append(_section("autoscaling", _SPECS["autoscaling"].title, html_table(t["autoscaling"])))
     for name in ("bottlenecks", "rightsizing", "frontier", "accuracy", "forecasts", "assumptions"):
         sections.append(_section(name, _SPECS[name].title, html_table(t[name])))
     nav = "".join(

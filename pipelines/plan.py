@@ -37,6 +37,8 @@ PLAN_TABLES = (
     "plan_assumptions",
     "driver_effects",
     "capacity_models",
+    "autoscaling",
+    "scaling_schedule",
 )
 
 
@@ -49,6 +51,49 @@ class PlanResult:
 
 def _read(con, sql: str) -> pd.DataFrame:
     return con.execute(sql).df()
+
+
+def _champion_backtests(con, run_id: str) -> pd.DataFrame:
+    """The champions' rolling-origin forecasts with actuals (the recent past, replayable)."""
+    have = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+    if not {"backtests", "champions"} <= have:
+        return pd.DataFrame()
+    return con.execute(
+        "SELECT b.* FROM backtests b JOIN champions c ON b.run_id = c.run_id AND b.unique_id = c.unique_id "
+        "AND b.model = c.champion WHERE b.run_id = ? ORDER BY b.unique_id, b.ds",
+        [run_id],
+    ).df()
+
+
+def autoscaling(
+    inputs: dict, cfg: Config, quantile: str = "p90", hours: int = 48
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Would a predictive policy have beaten the reactive one over the backtest period, and
+    what should autoscaling do next: the predictive instance schedule for the next ``hours``."""
+    from capplan.planning import compare_policies, recommend_schedule
+    from capplan.planning.scenarios import resource_demand
+
+    series, inv = inputs["series"], inputs["inventory"]
+    resource_of = {m: cfg.metric_spec(m).resource for m in series["metric"].unique()}
+    bt = inputs["champion_backtests"]
+    replay = pd.DataFrame()
+    if len(bt) and quantile in bt:
+        bt = bt.sort_values("cutoff").drop_duplicates(["unique_id", "ds"], keep="last")  # latest fold wins
+        past = resource_demand(
+            bt[["unique_id", "ds", "y", quantile]].rename(columns={"y": "actual"}),
+            series,
+            resource_of,
+            ["actual", quantile],
+        )
+        past = past.rename(columns={"actual": "y"})
+        past = past[past["resource"].isin(set(inv["resource"]))]
+        replay = compare_policies(past, inv, quantile_col=quantile, cfg=cfg.planning)
+    fc = inputs["forecasts"]
+    nxt = fc[fc["ds"] <= fc["ds"].min() + pd.Timedelta(hours=hours - 1)]
+    demand = resource_demand(nxt[["unique_id", "ds", quantile]], series, resource_of, [quantile])
+    demand = demand[demand["resource"].isin(set(inv["resource"]))]
+    schedule = recommend_schedule(demand, inv, quantile_col=quantile, cfg=cfg.planning)
+    return replay, schedule
 
 
 def read_inputs(con) -> dict[str, pd.DataFrame]:
@@ -74,6 +119,7 @@ def read_inputs(con) -> dict[str, pd.DataFrame]:
         else pd.DataFrame(),
     }
     out["run_id"] = latest
+    out["champion_backtests"] = _champion_backtests(con, latest)
     if out["inventory"].empty:
         raise CapplanError("the warehouse has no inventory; add an [[sources]] entry of kind 'inventory'")
     return out
@@ -286,6 +332,7 @@ def build_plan(cfg: Config) -> PlanResult:
     frontier = planning.capacity_cost_frontier(fr_in, inv, cfg.planning)
     acc = _champion_accuracy(inputs)
     alerts = planning.build_alerts(runway, plan, acc, cfg.planning)
+    replay, schedule = autoscaling(inputs, cfg)
     assumptions = _assumptions(cfg, inputs, as_of, windows, notes)
     assumptions = pd.concat([assumptions, _model_rows(usl, effects)], ignore_index=True)
     tables = {
@@ -300,6 +347,8 @@ def build_plan(cfg: Config) -> PlanResult:
         "plan_assumptions": assumptions,
         "driver_effects": effects,
         "capacity_models": usl,
+        "autoscaling": replay,
+        "scaling_schedule": schedule,
     }
     return PlanResult(tables, as_of, inputs["run_id"])
 

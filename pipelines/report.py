@@ -100,6 +100,8 @@ def bundle_from_warehouse(con, cfg: Config) -> PlanBundle:
             "frontier",
             "plan_assumptions",
             "cost",
+            "autoscaling",
+            "scaling_schedule",
         )
     }
     series = _table(con, "series", have)
@@ -141,6 +143,8 @@ def bundle_from_warehouse(con, cfg: Config) -> PlanBundle:
         frontier=t["frontier"],
         assumptions=assumptions,
         history=hist,
+        autoscaling=t["autoscaling"] if len(t["autoscaling"]) else None,
+        schedule=t["scaling_schedule"] if len(t["scaling_schedule"]) else None,
     )
 
 

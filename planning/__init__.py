@@ -7,6 +7,7 @@ from .alerts import build_alerts
 from .bottlenecks import find_bottlenecks
 from .cost import capacity_cost_frontier, headroom_cost, monthly_cost
 from .drivers import add_uplift, apply_kpi_scenario, fit_driver_model, learned_event_uplift
+from .policies import compare_policies, recommend_schedule, replay_predictive, replay_reactive, score_policy
 from .queueing import erlang_c, servers_for_latency
 from .rightsizing import compare_alternatives, rightsizing
 from .runway import runway, runway_frame
@@ -34,4 +35,9 @@ __all__ = [
     "add_uplift",
     "learned_event_uplift",
     "build_alerts",
+    "replay_reactive",
+    "replay_predictive",
+    "score_policy",
+    "compare_policies",
+    "recommend_schedule",
 ]

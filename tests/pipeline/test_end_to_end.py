@@ -137,9 +137,18 @@ def test_plan_tables_and_exports(run):
     assert (runway.loc[runway["service"] == "api", "status"] == "not_within_horizon").all()
     right = con.execute("SELECT * FROM rightsizing").df().set_index("service")
     assert bool(right.loc["api", "over_provisioned"]) and right.loc["api", "monthly_saving"] > 0
+    replay = con.execute("SELECT * FROM autoscaling").df()
+    assert set(replay["policy"]) == {"reactive", "predictive", "predictive+reactive"}
+    assert replay.groupby(["service", "resource"])["winner"].sum().eq(1).all()
+    schedule = con.execute("SELECT * FROM scaling_schedule").df()
+    assert len(schedule) == 2 * 2 * 48 and (schedule["instances"] >= 1).all()
     xlsx = folder / "out" / "capplan_plan.xlsx"
     with zipfile.ZipFile(xlsx) as z:
         assert any(n.startswith("xl/charts/chart") for n in z.namelist())
+    import openpyxl
+
+    sheets = openpyxl.load_workbook(xlsx, read_only=True).sheetnames
+    assert {"Summary", "Scenarios", "Runway", "Autoscaling", "Schedule", "Assumptions"} <= set(sheets)
     assert (folder / "out" / "capplan_report.html").stat().st_size > 10_000
 
 

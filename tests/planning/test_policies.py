@@ -56,9 +56,11 @@ def test_scale_in_is_gradual_and_waits_for_the_cooldown():
 
 
 def test_no_scale_in_while_a_launch_is_pending():
-    # K = 10, u = 1; a spike of 80 at step 1 is seen at step 2 (launch 7, ready at step 5)
-    inst = replay_reactive([10.0, 80.0, 10.0, 10.0, 10.0, 10.0], 10, 1.0, scale_out_delay=3, cooldown=0)
-    np.testing.assert_array_equal(inst, [1, 1, 1, 1, 1, 8])
+    # K = 10, u = 1: 50 -> 5 instances; the spike of 80 at step 1 is seen at step 2 (launch 3,
+    # ready at step 5). Steps 3 and 4 see 10 but hold 5 while the launch is pending; at step 5
+    # the 3 join (8) and, with no cooldown, one is removed at once (7)
+    inst = replay_reactive([50.0, 80.0, 10.0, 10.0, 10.0, 10.0], 10, 1.0, scale_out_delay=3, cooldown=0)
+    np.testing.assert_array_equal(inst, [5, 5, 5, 5, 5, 7])
 
 
 def test_reactive_clamps_and_initial():
