@@ -8,28 +8,34 @@ configured model and publish (the champion alias moves on; the previous version 
 
 from __future__ import annotations
 
+import os
+import re
 import time
-import tomllib
 from pathlib import Path
 
 import pandas as pd
 
-from capplan.core.config import Config, config_from_dict, load_config
+from capplan.core.config import Config, load_config
 
 QUICK_MODELS = ("seasonal_naive", "seasonal_profile", "theta")
 
 
 def demo_config(out: Path, config: str | None) -> Config:
-    """The generated config, with MLflow tracking into ./mlruns so `make ui` shows the runs."""
+    """The generated config, rewritten to track into this folder's ``mlruns/`` (what `make ui`
+    serves), so later commands with ``--config <out>/capplan.toml`` use the same MLflow store."""
     if config:
         return load_config(config)
     path = out / "capplan.toml"
-    data = tomllib.loads(path.read_text())
-    mlruns = Path("mlruns").resolve()
-    data.setdefault("mlflow", {})
-    data["mlflow"]["tracking_uri"] = f"sqlite:///{mlruns / 'mlflow.db'}"
-    data["mlflow"]["artifact_location"] = str(mlruns / "artifacts")
-    return config_from_dict(data, source=str(path), base_dir=out.resolve())
+    mlruns = Path(os.path.relpath(Path("mlruns").resolve(), out.resolve()))
+    text = path.read_text()
+    text = re.sub(
+        r'(?m)^tracking_uri = ".*"$', f'tracking_uri = "sqlite:///{(mlruns / "mlflow.db").as_posix()}"', text
+    )
+    text = re.sub(
+        r'(?m)^artifact_location = ".*"$', f'artifact_location = "{(mlruns / "artifacts").as_posix()}"', text
+    )
+    path.write_text(text)
+    return load_config(path)
 
 
 class _Steps:
