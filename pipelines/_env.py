@@ -13,7 +13,9 @@ DEFAULTS = {
     "GX_ANALYTICS_ENABLED": "false",
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
-    "PREFECT_LOGGING_LEVEL": "WARNING",
+    # Task and flow failures are reported by the CLI as one message; Prefect would also log them
+    # with a traceback. Runs against a server still show every state and error in its UI.
+    "PREFECT_LOGGING_LEVEL": "CRITICAL",
     "PREFECT_LOGGING_TO_API_ENABLED": "false",
     "GIT_PYTHON_REFRESH": "quiet",
     "TQDM_DISABLE": "1",

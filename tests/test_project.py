@@ -58,3 +58,36 @@ def test_no_cuda_packages_installed():
     cuda = sorted(n for n in names if n.startswith("nvidia-") or n == "triton")
     assert not cuda, f"CUDA packages pulled in (torch must be the 2.13.0 CPU wheel): {cuda}"
     assert metadata.version("torch").startswith("2.13.0")
+
+
+def test_user_mistakes_inside_a_flow_print_one_message_and_no_traceback(tmp_path):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_LOGGING_LEVEL"}  # the product's default
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        '[warehouse]\npath = "w.duckdb"\n[[sources]]\nname = "m"\nkind = "metrics"\npath = "none/*.csv"\n'
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "capplan", "plan", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert r.returncode == 2
+    assert "no warehouse here yet" in r.stderr and "Traceback" not in r.stderr + r.stdout
+    r = subprocess.run(
+        [sys.executable, "-m", "capplan", "ingest", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert r.returncode == 1 and "no file matches" in r.stderr and "Traceback" not in r.stderr
+    r = subprocess.run(
+        [sys.executable, "-m", "capplan", "plan", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert r.returncode == 2  # the warehouse exists now, but nothing was forecast: raised inside the flow
+    assert "no published forecasts" in r.stderr and "Traceback" not in r.stderr + r.stdout

@@ -7,7 +7,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from capplan.core.errors import WarehouseLockedError
+from capplan.core.errors import CapplanError, WarehouseLockedError
 
 from .schema import create_all
 
@@ -17,6 +17,8 @@ def connect(path: str | Path, *, read_only: bool = False, lock_timeout_s: float 
     import duckdb
 
     path = Path(path)
+    if read_only and not path.exists():
+        raise CapplanError(f"{path}: no warehouse here yet; run `capplan ingest --config ...` first")
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + lock_timeout_s
