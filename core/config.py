@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .contracts import DEFAULT_QUANTILES, METRIC_KINDS, quantile_col
+from .contracts import DEFAULT_QUANTILES, METRIC_KINDS, frequency_step, quantile_col
 from .errors import ConfigError
 
 SourceKind = Literal["metrics", "kpis", "events", "inventory", "loadtests"]
@@ -155,8 +155,7 @@ def horizon_steps(horizon: int | str, freq: str) -> int:
 
     n, unit = parse_duration(horizon)
     total = pd.Timedelta(n, unit=unit if unit != "min" else "min") if unit != "W" else pd.Timedelta(weeks=n)
-    step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq))
-    steps = int(total / step)
+    steps = int(total / frequency_step(freq))
     if steps < 1:
         raise ValueError(f"horizon {horizon!r} is shorter than one {freq!r} step")
     return steps

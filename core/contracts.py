@@ -97,6 +97,13 @@ SEASONALITIES: dict[str, tuple[int, ...]] = {
 }
 
 
+def frequency_step(freq: str):
+    """One step of a pandas frequency alias as a ``pd.Timedelta`` ('5min', 'h', 'D', '7D')."""
+    import pandas as pd
+
+    return pd.Timedelta(pd.tseries.frequencies.to_offset(freq))
+
+
 def seasonalities(freq: str) -> tuple[int, ...]:
     """Seasonal periods (in steps) for ``freq``; the first is the main one."""
     if freq not in SEASONALITIES:

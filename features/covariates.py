@@ -15,6 +15,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from capplan.core.contracts import frequency_step
+
 FUTURE_EVENT_KINDS = ("sale", "holiday", "campaign", "launch", "maintenance")
 
 
@@ -22,7 +24,7 @@ def _grid(df: pd.DataFrame, freq_of: Mapping[str, str], horizon: int) -> pd.Data
     """Each series' grid from its first observation to ``horizon`` steps past its last."""
     parts = []
     for uid, g in df.groupby("unique_id", observed=True):
-        step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq_of[uid]))
+        step = frequency_step(freq_of[uid])
         first, last = g["ds"].min(), g["ds"].max()
         n = int((last - first) / step) + 1 + horizon
         parts.append(

@@ -16,13 +16,14 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from capplan.core.contracts import frequency_step
 from capplan.core.errors import SeriesError
 
 FILL_POLICIES = ("interpolate", "seasonal", "zero", "error")
 
 
 def _freq_seconds(freq: str) -> float:
-    return pd.Timedelta(pd.tseries.frequencies.to_offset(freq)).total_seconds()
+    return frequency_step(freq).total_seconds()
 
 
 def to_planning_frequency(

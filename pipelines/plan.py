@@ -246,54 +246,6 @@ def capacity_models(loadtests: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     return fit_usl_frame(loadtests)
 
 
-def size_rps_with_usl(plan: pd.DataFrame, usl: pd.DataFrame, cfg: Config) -> pd.DataFrame:
-    """For rps rows of services with load tests: USL capacity instead of linear, and Erlang C at the SLO."""
-    from capplan.planning import servers_for_latency
-    from capplan.planning.usl import UslFit, usl_capacity, usl_instances_for
-
-    if usl.empty:
-        return plan.assign(sizing_basis="linear")
-    out = plan.assign(sizing_basis="linear")
-    for col in ("uncapped_instances", "required_instances", "usable_capacity", "cost_per_hour"):
-        out[col] = out[col].astype(float)  # USL sizing may need more than the cap allows (inf)
-    pc = cfg.planning
-    extra = {"none": 0, "n+1": 1, "zone": 0}[pc.redundancy]
-    for r in usl.itertuples(index=False):
-        fit = UslFit(**{k: getattr(r, k) for k in UslFit.__dataclass_fields__})
-        rows = (out["service"] == r.service) & (out["resource"] == "rps")
-        if not rows.any():
-            continue
-        util = out.loc[rows, "target_utilization"].to_numpy(float)
-        demand = out.loc[rows, "demand"].to_numpy(float) * (1 + pc.headroom)
-        need = np.array([usl_instances_for(fit, d / u) for d, u in zip(demand, util, strict=True)])
-        basis = np.where(np.isfinite(need), "usl", "usl: beyond peak throughput")
-        slo = pc.latency_slo_ms.get(r.service)
-        if slo:
-            lat = np.array(
-                [servers_for_latency(d, r.lam, slo / 1000.0) for d in out.loc[rows, "demand"].to_numpy(float)]
-            )
-            basis = np.where(lat > np.nan_to_num(need, nan=0, posinf=0), "erlang_c latency slo", basis)
-            need = np.fmax(need, lat)
-        if pc.redundancy == "zone":
-            need = np.ceil(need * pc.zones / (pc.zones - 1))
-        need = need + extra
-        cap = (
-            out.loc[rows, "max_instances"].to_numpy(float)
-            if "max_instances" in out
-            else np.full(len(need), np.inf)
-        )
-        required = np.minimum(np.where(np.isfinite(need), need, cap), cap)
-        out.loc[rows, "uncapped_instances"] = np.where(np.isfinite(need), need, np.inf)
-        out.loc[rows, "required_instances"] = required
-        out.loc[rows, "capped"] = need > cap
-        out.loc[rows, "sizing_basis"] = basis
-        cur = out.loc[rows, "instances"].to_numpy(float)
-        out.loc[rows, "usable_capacity"] = usl_capacity(fit, cur) * util
-        out.loc[rows, "cost_per_hour"] = required * out.loc[rows, "cost_per_instance_hour"].to_numpy(float)
-    out["required_instances"] = out["required_instances"].astype("int64")
-    return out
-
-
 @task(name="build-plan", cache_policy=NONE)
 def build_plan(cfg: Config) -> PlanResult:
     from capplan import planning
@@ -312,7 +264,7 @@ def build_plan(cfg: Config) -> PlanResult:
         on=["service", "resource"],
     )
     usl = capacity_models(inputs["loadtests"], cfg)
-    plan = size_rps_with_usl(plan, usl, cfg)
+    plan = planning.size_with_usl(plan, usl, cfg.planning)
     rw_in = plan.rename(columns={"demand_low": "lo", "demand": "mid", "demand_high": "hi"})
     runway = planning.runway_frame(rw_in, as_of=as_of, low="lo", mid="mid", high="hi")
     bottlenecks = planning.find_bottlenecks(runway, plan)

@@ -11,7 +11,7 @@ from .policies import compare_policies, recommend_schedule, replay_predictive, r
 from .queueing import erlang_c, servers_for_latency
 from .rightsizing import compare_alternatives, rightsizing
 from .runway import runway, runway_frame
-from .sizing import plan_instances, required_instances
+from .sizing import plan_instances, required_instances, size_with_usl
 from .usl import fit_usl, fit_usl_frame, usl_capacity
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "servers_for_latency",
     "required_instances",
     "plan_instances",
+    "size_with_usl",
     "runway",
     "runway_frame",
     "find_bottlenecks",

@@ -61,6 +61,11 @@ def _required_array(
     if headroom < 0:
         raise CapplanError(f"headroom must be >= 0, got {headroom!r}")
     base = np.maximum(1.0, ceil_tol(demand * (1.0 + headroom) / (capacity * util)))
+    return add_redundancy(base, redundancy, zones)
+
+
+def add_redundancy(base: np.ndarray, redundancy: Redundancy, zones: int) -> np.ndarray:
+    """Instances for ``base`` of them to survive a failure: +1 (N+1) or the loss of one zone of Z."""
     if redundancy == "none":
         return base
     if redundancy == "n+1":
@@ -168,4 +173,56 @@ def plan_instances(
         out["utilization_at_current"] = np.where(
             inst * cap > 0, demand / (inst * cap), np.where(demand > 0, np.inf, 0.0)
         )
+    return out
+
+
+def size_with_usl(plan: pd.DataFrame, fits: pd.DataFrame, planning_cfg: PlanningConfig) -> pd.DataFrame:
+    """Re-size the ``rps`` rows of services with load tests by their USL fit (and Erlang C).
+
+    ``plan``: :func:`plan_instances` output plus ``max_instances`` and ``cost_per_instance_hour``;
+    ``fits``: :func:`capplan.planning.usl.fit_usl_frame` output. Throughput does not scale
+    linearly, so the count is the smallest N whose USL throughput x target utilization carries
+    the demand with headroom; with a latency SLO (``latency_slo_ms``) at least the M/M/c servers
+    that keep p99 under it (service rate = the single-instance throughput). Redundancy is added
+    as for linear sizing. Demand past the USL peak cannot be served by scaling out: the count is
+    ``inf`` before the cap (``sizing_basis`` says so). Usable capacity at the current count is
+    the USL throughput x target utilization. Other rows keep ``sizing_basis = 'linear'``.
+    """
+    from .queueing import servers_for_latency
+    from .usl import UslFit, usl_capacity, usl_instances_for
+
+    out = plan.assign(sizing_basis="linear")
+    if fits.empty:
+        return out
+    for col in ("uncapped_instances", "required_instances", "usable_capacity", "cost_per_hour"):
+        out[col] = out[col].astype(float)  # USL sizing may need more than any cap allows (inf)
+    pc = planning_cfg
+    for r in fits.itertuples(index=False):
+        fit = UslFit(**{k: getattr(r, k) for k in UslFit.__dataclass_fields__})
+        rows = ((out["service"] == r.service) & (out["resource"] == "rps")).to_numpy()
+        if not rows.any():
+            continue
+        util = out.loc[rows, "target_utilization"].to_numpy(float)
+        demand = out.loc[rows, "demand"].to_numpy(float)
+        need = np.array(
+            [usl_instances_for(fit, d * (1 + pc.headroom) / u) for d, u in zip(demand, util, strict=True)]
+        )
+        basis = np.where(np.isfinite(need), "usl", "usl: beyond peak throughput")
+        slo = pc.latency_slo_ms.get(r.service)
+        if slo:
+            lat = np.array([servers_for_latency(d, r.lam, slo / 1000.0) for d in demand])
+            basis = np.where(lat > np.nan_to_num(need, nan=0, posinf=0), "erlang_c latency slo", basis)
+            need = np.fmax(need, lat)
+        need = add_redundancy(need, pc.redundancy, pc.zones)
+        cap = out.loc[rows, "max_instances"].to_numpy(float)
+        required, capped = _cap(np.where(np.isfinite(need), need, cap), cap)
+        out.loc[rows, "uncapped_instances"] = need
+        out.loc[rows, "required_instances"] = required
+        out.loc[rows, "capped"] = capped | ~np.isfinite(need)
+        out.loc[rows, "sizing_basis"] = basis
+        out.loc[rows, "usable_capacity"] = (
+            usl_capacity(fit, out.loc[rows, "instances"].to_numpy(float)) * util
+        )
+        out.loc[rows, "cost_per_hour"] = required * out.loc[rows, "cost_per_instance_hour"].to_numpy(float)
+    out["required_instances"] = out["required_instances"].astype("int64")
     return out

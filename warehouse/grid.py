@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from capplan.core.contracts import frequency_step
+
 KNOWN_FREQUENCIES: tuple[tuple[str, int], ...] = (
     ("min", 60),
     ("5min", 300),
@@ -29,7 +31,7 @@ _SECONDS = dict(KNOWN_FREQUENCIES)
 def frequency_seconds(freq: str) -> int:
     if freq in _SECONDS:
         return _SECONDS[freq]
-    return int(pd.Timedelta(pd.tseries.frequencies.to_offset(freq)).total_seconds())
+    return int(frequency_step(freq).total_seconds())
 
 
 def snap_frequency(seconds: float) -> str:

@@ -503,4 +503,4 @@ def ingest_source(
     return [ingest_file(con, p, source, cfg, engine=engine) for p in files]
 
 
-__all__ = ["BatchReport", "ingest_file", "ingest_source", "source_files", "file_hash", "np"]
+__all__ = ["BatchReport", "ingest_file", "ingest_source", "source_files", "file_hash"]

@@ -135,3 +135,48 @@ def test_count_is_the_smallest_that_fits(demand, capacity, util, headroom):
     assert not capped and n >= 1
     assert n * usable >= need * (1 - 1e-9)
     assert n == 1 or (n - 1) * usable < need
+
+
+def test_size_with_usl_uses_throughput_curve_redundancy_and_cap():
+    import numpy as np
+    import pandas as pd
+
+    from capplan.core.config import PlanningConfig
+    from capplan.planning import fit_usl_frame, size_with_usl
+
+    n = np.arange(1, 17)
+    loadtests = pd.DataFrame(
+        {
+            "service": "web",
+            "instances": n,
+            "concurrency": np.nan,
+            "throughput": 100.0 * n / (1 + 0.1 * (n - 1)),
+            "latency_p99_ms": 10.0,
+        }
+    )
+    fits = fit_usl_frame(loadtests)  # Amdahl: X(N) = 100 N / (1 + 0.1 (N - 1)), peak 1000/s
+    plan = pd.DataFrame(
+        {
+            "service": "web",
+            "resource": ["rps", "rps", "cpu"],
+            "demand": [280.0, 5000.0, 3.0],
+            "target_utilization": 1.0,
+            "instances": 4.0,
+            "max_instances": 20.0,
+            "cost_per_instance_hour": 1.0,
+            "uncapped_instances": 1,
+            "required_instances": 1,
+            "usable_capacity": 0.0,
+            "cost_per_hour": 0.0,
+            "capped": False,
+        }
+    )
+    out = size_with_usl(plan, fits, PlanningConfig(redundancy="n+1", headroom=0.0))
+    # X(3) = 250 < 280 <= X(4) = 307.7: 4 instances, +1 for N+1
+    assert out["required_instances"].tolist()[0] == 5 and out["sizing_basis"].iloc[0] == "usl"
+    assert not out["capped"].iloc[0] and out["cost_per_hour"].iloc[0] == 5.0
+    assert abs(out["usable_capacity"].iloc[0] - 400 / 1.3) < 1e-6
+    # 5000/s is past the 1000/s peak: no count serves it, capped at max_instances
+    assert out["sizing_basis"].iloc[1] == "usl: beyond peak throughput"
+    assert bool(out["capped"].iloc[1]) and out["required_instances"].iloc[1] == 20
+    assert out["sizing_basis"].iloc[2] == "linear" and out["required_instances"].iloc[2] == 1
