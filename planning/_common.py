@@ -10,7 +10,7 @@ import pandas as pd
 from capplan.core.errors import CapplanError
 
 HOURS_PER_MONTH = 730.0  # 365 * 24 / 12, the usual cloud-billing month
-_CEIL_TOL = 1e-9
+_CEIL_TOL = 1e-12  # float noise is ~1e-16 per operation; anything larger is real demand
 
 
 def ceil_tol(x: np.ndarray | float) -> np.ndarray:

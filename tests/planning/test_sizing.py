@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from capplan.core.config import PlanningConfig
@@ -128,6 +128,8 @@ def test_plan_instances_names_bad_inventory_rows():
     util=st.floats(0.05, 1.0),
     headroom=st.floats(0, 1),
 )
+# a headroom of 1e-9 is real demand, not float noise: it must buy a second instance
+@example(demand=1.5, capacity=1.5, util=1.0, headroom=1e-9)
 def test_count_is_the_smallest_that_fits(demand, capacity, util, headroom):
     n, capped = required_instances(demand, capacity, util, redundancy="none", headroom=headroom)
     need = demand * (1 + headroom)
