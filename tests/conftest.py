@@ -17,3 +17,11 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ["MPLCONFIGDIR"] = os.path.join(_SESSION_DIR, "mpl")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("TQDM_DISABLE", "1")
+
+# Property tests explore fresh random examples on every `make test` (that is how they find bugs),
+# but CI must judge a commit the same way every time: `.ci/run` selects the derandomized profile.
+from hypothesis import settings as _hyp_settings  # noqa: E402
+
+_hyp_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+_hyp_settings.register_profile("dev", print_blob=True)
+_hyp_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
