@@ -19,8 +19,9 @@ connect + load + close (the checkpoint), without interpreter start-up and import
 
 * ``baseline_plain``: fresh DuckDB file, ``CREATE TABLE`` with the Parquet's columns, then
   ``INSERT INTO t SELECT * FROM read_parquet(...)``: the reference for the ratio target.
-* ``baseline_keyed``: the same into an ``observations``-like table (``unique_id, ds, y`` with the
-  primary key), i.e. the least any keyed load has to do.
+* ``baseline_keyed``: the same into an ``observations``-like table (``unique_id, ds, y``) with a
+  DuckDB ``PRIMARY KEY``: what an index-enforced key would cost. capplan's ``observations`` has
+  no index; the loader enforces the key (see ``capplan/warehouse/schema.py``).
 * ``capplan_first``: ``ingest_file`` on a fresh warehouse (hash, read, type + check, grid,
   upsert, gaps, audit), ``capplan_same``: the same file again (must be ``unchanged``),
   ``capplan_overlap``: the re-delivered overlapping file (the update path).
@@ -249,7 +250,8 @@ class _TimedResult:
 
 _SQL_LABELS = (
     (r"^SELECT count\(\*\) FILTER.*_stage_observations", "sql: classify rows (join vs observations)"),
-    (r"^INSERT INTO observations", "sql: upsert observations (INSERT ON CONFLICT)"),
+    (r"^INSERT INTO observations", "sql: insert observations (series new to the warehouse)"),
+    (r"^MERGE INTO observations", "sql: merge observations by key (update / insert)"),
     (r"_stage_series", "sql: upsert series"),
     (r"JOIN _touched", "sql: gaps, read back observations (to pandas)"),
     (r"^DELETE FROM gaps", "sql: gaps, delete old"),

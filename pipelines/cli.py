@@ -67,6 +67,7 @@ def cmd_ingest(args) -> int:
 
 def cmd_status(args) -> int:
     from capplan.warehouse.connection import warehouse
+    from capplan.warehouse.schema import duplicate_keys
 
     from .console import table
 
@@ -91,6 +92,11 @@ def cmd_status(args) -> int:
         }
         print(f"Warehouse {cfg.warehouse_path}")
         print(table([counts], [(k, k) for k in counts]))
+        dup = duplicate_keys(con, "observations")
+        print(
+            "Key (unique_id, ds) of observations: "
+            + ("holds" if dup == 0 else f"VIOLATED, {dup} rows repeat a key (re-ingest or report a bug)")
+        )
         batches = con.execute(
             "SELECT source, path, status, rows_in, rows_loaded, rows_quarantined, loaded_at "
             "FROM load_batches ORDER BY loaded_at DESC LIMIT ?",

@@ -388,15 +388,33 @@ def _touched(con, obs: pd.DataFrame, step_of: dict[str, int], refreq: dict[str, 
 
 
 def _upsert_observations(con, obs: pd.DataFrame, touched: pd.DataFrame) -> tuple[int, int, int]:
-    """Upsert ``obs`` (unique keys); a batch of series without stored rows is a plain INSERT."""
-    if int(touched["stored"].sum()) > 0:
-        return _upsert(con, "observations", obs, ("unique_id", "ds"), ("y",))
+    """Merge ``obs`` (unique keys) into ``observations`` by ``(unique_id, ds)``.
+
+    ``observations`` has no index (see :mod:`capplan.warehouse.schema`): a batch of series without
+    stored rows is a plain ``INSERT``; otherwise one ``MERGE`` updates changed values and inserts
+    new keys, so the key stays unique. Returns (inserted, updated, unchanged).
+    """
     con.register("_stage_observations", obs)
     try:
-        con.execute("INSERT INTO observations SELECT unique_id, ds, y FROM _stage_observations")
+        if int(touched["stored"].sum()) == 0:
+            con.execute("INSERT INTO observations SELECT unique_id, ds, y FROM _stage_observations")
+            return len(obs), 0, 0
+        ins, upd, same = con.execute(
+            """SELECT count(*) FILTER (WHERE t.ds IS NULL),
+                      count(*) FILTER (WHERE t.ds IS NOT NULL AND s.y IS DISTINCT FROM t.y),
+                      count(*) FILTER (WHERE t.ds IS NOT NULL AND s.y IS NOT DISTINCT FROM t.y)
+               FROM _stage_observations s
+               LEFT JOIN observations t ON s.unique_id = t.unique_id AND s.ds = t.ds"""
+        ).fetchall()[0]
+        con.execute(
+            """MERGE INTO observations t USING _stage_observations s
+               ON (t.unique_id = s.unique_id AND t.ds = s.ds)
+               WHEN MATCHED AND t.y IS DISTINCT FROM s.y THEN UPDATE SET y = s.y
+               WHEN NOT MATCHED THEN INSERT (unique_id, ds, y) VALUES (s.unique_id, s.ds, s.y)"""
+        ).fetchall()
     finally:
         con.unregister("_stage_observations")
-    return len(obs), 0, 0
+    return int(ins), int(upd), int(same)
 
 
 _GAPS_SQL = """

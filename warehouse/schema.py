@@ -3,6 +3,13 @@
 Column names match the frames (``unique_id, ds, y``) so data moves between memory and storage
 without renaming. Every table is created with ``IF NOT EXISTS``: opening a warehouse never
 changes existing data.
+
+Keys (``KEYS``) are declared for every table. DuckDB enforces them as ``PRIMARY KEY`` on all
+tables but ``observations``: there the key ``(unique_id, ds)`` is declared in ``KEYS`` and in the
+table's comment, and enforced by the loader (each batch is de-duplicated, then merged by key in
+one transaction; see ``load.py``), because DuckDB's ART index made a bulk load of 10M rows cost
+6-10x a plain insert (measured: ``benchmarks/ingest.py``). :func:`duplicate_keys` checks it; a
+test runs it after every kind of load, and ``capplan status`` reports it.
 """
 
 from __future__ import annotations
@@ -23,8 +30,7 @@ TABLES: dict[str, str] = {
         CREATE TABLE IF NOT EXISTS observations (
             unique_id VARCHAR NOT NULL,
             ds TIMESTAMP NOT NULL,
-            y DOUBLE NOT NULL,
-            PRIMARY KEY (unique_id, ds)
+            y DOUBLE NOT NULL
         )""",
     "gaps": """
         CREATE TABLE IF NOT EXISTS gaps (
@@ -106,6 +112,34 @@ TABLES: dict[str, str] = {
 }
 
 
+KEYS: dict[str, tuple[str, ...]] = {
+    "series": ("unique_id",),
+    "observations": ("unique_id", "ds"),
+    "gaps": ("unique_id", "gap_start"),
+    "kpis": ("kpi", "ds"),
+    "events": ("name", "start"),
+    "inventory": ("service", "resource"),
+    "loadtests": ("service", "point"),
+    "load_batches": ("batch_id",),
+}
+
+# Tables whose key the loader enforces instead of an index (see the module docstring).
+LOADER_KEYED = ("observations",)
+
+
 def create_all(con) -> None:
     for ddl in TABLES.values():
         con.execute(ddl)
+    for table in LOADER_KEYED:
+        cols = ", ".join(KEYS[table])
+        con.execute(f"COMMENT ON TABLE {table} IS 'key ({cols}): unique, enforced by the capplan loader'")
+
+
+def duplicate_keys(con, table: str = "observations") -> int:
+    """How many rows of ``table`` repeat a key of another row (0 when the key holds)."""
+    cols = ", ".join(f'"{c}"' for c in KEYS[table])
+    return int(
+        con.execute(
+            f"SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM {table} GROUP BY {cols})"
+        ).fetchall()[0][0]
+    )

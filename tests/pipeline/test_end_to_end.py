@@ -157,3 +157,14 @@ def test_plan_fail_on_returns_nonzero_when_alerts_reach_the_level(run):
     severities = {r[0] for r in con.execute("SELECT severity FROM alerts").fetchall()}
     assert severities, "the tiny company should raise at least one alert (weak forecasts are info)"
     assert main(["plan", "--config", str(folder / "capplan.toml"), "--fail-on", "info"]) == 1
+
+
+def test_status_reports_counts_batches_and_that_the_observation_key_holds(run, capsys):
+    folder, _, db = run
+    capsys.readouterr()
+    assert main(["status", "--config", str(folder / "capplan.toml")]) == 0
+    out = capsys.readouterr().out
+    n = db.execute("SELECT count(*) FROM observations").fetchall()[0][0]
+    assert f"{n:,}" in out or str(n) in out
+    assert "Key (unique_id, ds) of observations: holds" in out
+    assert "Last" in out and "batches" in out
