@@ -43,6 +43,7 @@ HTML_NAME = "capplan_report.html"
 CSV_DIR = "csv"
 FORMATS = ("xlsx", "csv", "html")
 EXPECTED_SCENARIO = "expected"
+PLANNED = "planned_demand"  # forecasts column: the expected scenario's demand at each ts
 MAX_CHARTS = 4
 HTML_MAX_ROWS = 500
 NO_ROWS = "no rows"
@@ -89,6 +90,7 @@ TABLES: tuple[TableSpec, ...] = (
             "resource",
             "scenario",
             "period",
+            "days_planned",
             "demand_peak",
             "unit",
             "usable_capacity",
@@ -273,13 +275,17 @@ def scenario_totals(plan: pd.DataFrame) -> pd.DataFrame:
     """
     period = _period_column(plan)
     values = [c for c in ("monthly_cost", "required_instances", "instances") if c in plan]
+    days = plan.get("days_planned")
     if period is None or not values or not {"service", "scenario"} <= set(plan.columns) or plan.empty:
         return pd.DataFrame(columns=["scenario", "period", *values])
     frame = plan[["service", "scenario", period, *values]].rename(columns={period: "period"})
     frame[values] = frame[values].apply(pd.to_numeric, errors="coerce")
     per_service = frame.groupby(["service", "scenario", "period"], sort=False)[values].max()
-    totals = per_service.groupby(level=["scenario", "period"], sort=False).sum(min_count=1)
-    return totals.reset_index().sort_values("period", kind="stable", ignore_index=True)
+    totals = per_service.groupby(level=["scenario", "period"], sort=False).sum(min_count=1).reset_index()
+    if days is not None:
+        covered = pd.to_numeric(days, errors="coerce").groupby(frame["period"].to_numpy()).max()
+        totals["days_planned"] = totals["period"].map(covered)
+    return totals.sort_values("period", kind="stable", ignore_index=True)
 
 
 def _pivot(totals: pd.DataFrame, value: str) -> pd.DataFrame:
@@ -345,7 +351,9 @@ def _pick_metric(metrics: Sequence[str], resource: object) -> str:
 
 @dataclass(frozen=True)
 class Fan:
-    """Data of one fan chart: ``frame`` has ``ts``, ``actual`` (maybe), lo, mid, hi, ``capacity`` (maybe)."""
+    """Data of one fan chart: ``frame`` has ``ts``, ``actual``, lo, mid, hi, ``capacity`` and
+    ``planned_demand`` (the last three when present: the plan's demand, forecast plus events and
+    drivers, which is what runway and sizing use)."""
 
     service: object
     metric: object
@@ -356,6 +364,7 @@ class Fan:
     hi: str
     capacity: str | None
     actual: str | None
+    planned: str | None = None
 
 
 def fan_data(forecasts: pd.DataFrame, history: pd.DataFrame | None, service, resource) -> Fan | None:
@@ -377,7 +386,8 @@ def fan_data(forecasts: pd.DataFrame, history: pd.DataFrame | None, service, res
         counts = rows["model"].value_counts(sort=False)
         rows = rows[rows["model"] == counts.idxmax()]
     capacity = "capacity" if "capacity" in rows and rows["capacity"].notna().any() else None
-    keep = ["ts", *dict.fromkeys(cols), *([capacity] if capacity else [])]
+    planned = PLANNED if PLANNED in rows and rows[PLANNED].notna().any() else None
+    keep = ["ts", *dict.fromkeys(cols), *(c for c in (capacity, planned) if c)]
     frame = rows[keep].assign(ts=_ns(rows["ts"])).drop_duplicates("ts").sort_values("ts")
     actual = None
     past = _history_rows(history, service, metric, frame["ts"].min(), 2 * len(frame))
@@ -385,7 +395,7 @@ def fan_data(forecasts: pd.DataFrame, history: pd.DataFrame | None, service, res
         frame = past.merge(frame, on="ts", how="outer").sort_values("ts", ignore_index=True)
         actual = "actual"
     title = f"{service} · {metric}" if metric is not None else str(service)
-    return Fan(service, metric, title, frame.reset_index(drop=True), *cols, capacity, actual)
+    return Fan(service, metric, title, frame.reset_index(drop=True), *cols, capacity, actual, planned)
 
 
 def _ns(values: pd.Series) -> pd.Series:
@@ -603,12 +613,14 @@ _FAN_STYLE = {
     "mid": {"color": "#08519C", "width": 2.25},
     "hi": {"color": "#6BAED6", "width": 1.25, "dash_type": "dash"},
     "capacity": {"color": "#CB181D", "width": 2.0, "dash_type": "long_dash"},
+    "planned": {"color": "#E6550D", "width": 1.75},
 }
 
 
 def _fan_chart(wb, cd: _ChartData, fan: Fan):
-    """Line chart: actuals, lo, mid, hi and capacity over ts, data on ChartData."""
+    """Line chart: actuals, lo, mid, hi, capacity and planned demand over ts, data on ChartData."""
     roles = {"actual": fan.actual, "lo": fan.lo, "mid": fan.mid, "hi": fan.hi, "capacity": fan.capacity}
+    roles["planned"] = fan.planned
     roles = {role: col for role, col in roles.items() if col is not None}
     frame = fan.frame[["ts", *dict.fromkeys(roles.values())]]
     ts_kind = column_kind("ts", frame["ts"])
@@ -804,17 +816,31 @@ def _summary_cards(summary: pd.DataFrame) -> str:
     return f'<div class="cards">{"".join(cards)}</div>'
 
 
+def _partial_months(totals: pd.DataFrame) -> dict:
+    """period -> "(N of M days)" for the months the plan covers only in part."""
+    if "days_planned" not in totals:
+        return {}
+    out = {}
+    for period, days in totals.drop_duplicates("period")[["period", "days_planned"]].itertuples(index=False):
+        stamp = pd.Timestamp(period)
+        if pd.notna(days) and int(days) < stamp.days_in_month:
+            out[period] = f"({int(days)} of {stamp.days_in_month} days)"
+    return out
+
+
 def _scenario_figures(plan: pd.DataFrame) -> list[str]:
     totals = scenario_totals(plan)
     out = []
     if totals.empty:
         return out
+    notes = _partial_months(totals)
     if "monthly_cost" in totals:
         png = plots.scenario_chart(
             _pivot(totals, "monthly_cost"),
-            title="Monthly cost per scenario",
+            title="Monthly cost per scenario (run rate at each month's peak)",
             ylabel="monthly cost",
             money=True,
+            notes=notes,
         )
         out.append(_img(png, "Monthly cost per scenario"))
     if "required_instances" in totals:
@@ -825,6 +851,7 @@ def _scenario_figures(plan: pd.DataFrame) -> list[str]:
             ylabel="instances",
             reference=ref,
             reference_label="current instances",
+            notes=notes,
         )
         out.append(_img(png, "Required instances per scenario"))
     return out
@@ -841,6 +868,7 @@ def _fan_figures(tables: dict[str, pd.DataFrame], n: int) -> list[str]:
             hi=fan.hi,
             capacity=fan.capacity,
             actual=fan.actual,
+            planned=fan.planned,
         )
         out.append(_img(png, f"Forecast fan: {fan.title}"))
     return out

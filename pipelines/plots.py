@@ -24,6 +24,7 @@ _BAND = "#9ecae1"
 _MID = "#08519c"
 _CAPACITY = "#cb181d"
 _ACTUAL = "#252525"
+_PLANNED = "#e6550d"
 _STATUS_COLOURS = {"already_short": "#cb181d", "within_horizon": "#fd8d3c", "not_within_horizon": "#74c476"}
 _PALETTE = ("#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363", "#d6616b", "#8c6d31")
 MAX_RUNWAY_BARS = 40
@@ -65,13 +66,16 @@ def fan_chart(
     hi: str,
     capacity: str | None = None,
     actual: str | None = None,
+    planned: str | None = None,
     ylabel: str = "",
 ) -> bytes:
     """Forecast fan against capacity.
 
     ``frame``: one row per ``ts`` (sorted), the quantile columns ``lo <= mid <= hi`` (NaN before
-    the forecast starts), optionally a ``capacity`` column and an ``actual`` column (recent history,
-    NaN over the forecast). Draws the ``lo``-``hi`` band, the ``mid`` line, the actuals and capacity.
+    the forecast starts), optionally a ``capacity`` column, an ``actual`` column (recent history,
+    NaN over the forecast) and a ``planned`` column (the plan's demand: the forecast with events
+    and business drivers applied). Draws the ``lo``-``hi`` band, the ``mid`` line, the actuals,
+    the planned demand and capacity.
     """
     fig = _figure(7.5, 3.4)
     ax = fig.subplots()
@@ -80,6 +84,8 @@ def fan_chart(
         ax.plot(ts, frame[actual], color=_ACTUAL, lw=1.0, label="actual")
     ax.fill_between(ts, frame[lo], frame[hi], color=_BAND, alpha=0.6, lw=0, label=plain(f"{lo}–{hi}"))
     ax.plot(ts, frame[mid], color=_MID, lw=1.8, label=plain(mid))
+    if planned is not None and planned in frame and frame[planned].notna().any():
+        ax.plot(ts, frame[planned], color=_PLANNED, lw=1.6, label="planned demand (events, drivers)")
     if capacity is not None and capacity in frame and frame[capacity].notna().any():
         ax.plot(ts, frame[capacity], color=_CAPACITY, lw=1.5, ls="--", label="usable capacity")
     ax.set_title(plain(title), fontsize=10, loc="left")
@@ -172,11 +178,13 @@ def scenario_chart(
     money: bool = False,
     reference: pd.Series | None = None,
     reference_label: str = "current",
+    notes: dict | None = None,
 ) -> bytes:
     """Grouped bars per scenario over periods.
 
     ``table``: index = period (month start), one column per scenario (values in the same unit).
     ``reference`` (indexed like ``table``) is drawn as a dashed line, e.g. current instances.
+    ``notes``: period -> text shown under its label, e.g. "(2 of 31 days)" for a partial month.
     """
     fig = _figure(7.5, 3.4)
     ax = fig.subplots()
@@ -197,7 +205,13 @@ def scenario_chart(
         ax.hlines(ref, x - 0.45, x + 0.45, colors="k", linestyles="--", lw=1.2, label=plain(reference_label))
         top = max(top, np.nanmax(ref, initial=0.0))
     ax.set_ylim(0, top * 1.3 if top > 0 else 1.0)
-    ax.set_xticks(x, labels=_period_labels(table.index), fontsize=8, rotation=45 if len(x) > 8 else 0)
+    labels = _period_labels(table.index)
+    if notes:
+        labels = [
+            f"{lab}\n{plain(notes[p])}" if p in notes else lab
+            for lab, p in zip(labels, table.index, strict=True)
+        ]
+    ax.set_xticks(x, labels=labels, fontsize=8, rotation=45 if len(x) > 8 else 0)
     if money:
         _money_axis(ax.yaxis)
     ax.set_ylabel(plain(ylabel))

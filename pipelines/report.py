@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from capplan.core.config import Config
@@ -18,12 +19,17 @@ def _table(con, name: str, have: set[str]) -> pd.DataFrame:
 
 
 def monthly_plan(plan: pd.DataFrame) -> pd.DataFrame:
-    """Daily plan rows rolled up per service, resource, scenario and month (peaks)."""
+    """Daily plan rows rolled up per service, resource, scenario and month (peaks).
+
+    ``days_planned``: the days of the month the plan covers (a horizon ends mid-month); the
+    month's ``monthly_cost`` is the run rate at that month's peak over those days.
+    """
     if plan.empty:
         return plan
-    p = plan.assign(period=plan["ds"].dt.to_period("M").dt.to_timestamp())
-    g = p.groupby(["service", "resource", "scenario", "period"], as_index=False, observed=True)
+    p = plan.assign(period=plan["ds"].dt.to_period("M").dt.to_timestamp(), _day=plan["ds"].dt.floor("D"))
+    g = p.groupby(["service", "resource", "scenario", "period"], as_index=False, observed=True, sort=False)
     out = g.agg(
+        days_planned=("_day", "nunique"),
         demand_peak=("demand", "max"),
         unit=("unit", "first"),
         usable_capacity=("usable_capacity", "min"),
@@ -37,10 +43,42 @@ def monthly_plan(plan: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns="cost_per_hour")
 
 
+def _expected(cfg: Config) -> str:
+    return "expected" if "expected" in cfg.scenarios else next(iter(cfg.scenarios))
+
+
+def planned_demand(fc: pd.DataFrame, plan: pd.DataFrame, scenario: str) -> np.ndarray:
+    """Per forecast row (``service, resource, ds``), the ``scenario``'s planned demand.
+
+    The plan holds one demand per service, resource and planning period (the forecast's quantile
+    with events and business drivers applied, what runway and sizing use); each forecast
+    timestamp takes the demand of the period that contains it, NaN outside the plan.
+    """
+    out = np.full(len(fc), np.nan)
+    rows = plan[plan["scenario"] == scenario] if len(plan) else plan
+    if rows.empty or fc.empty:
+        return out
+    periods = np.sort(rows["ds"].unique())
+    step = pd.Timedelta(np.median(np.diff(periods))) if len(periods) > 1 else pd.Timedelta(days=1)
+    left = fc[["service", "resource", "ds"]].assign(_row=np.arange(len(fc)))
+    left = left.assign(ds=left["ds"].astype("datetime64[ns]")).sort_values("ds", kind="stable")
+    right = rows[["service", "resource", "ds", "demand"]].assign(ds=rows["ds"].astype("datetime64[ns]"))
+    merged = pd.merge_asof(
+        left,
+        right.sort_values("ds", kind="stable"),
+        on="ds",
+        by=["service", "resource"],
+        direction="backward",
+        tolerance=step - pd.Timedelta(1, "ns"),
+    )
+    out[merged["_row"].to_numpy()] = merged["demand"].to_numpy(dtype=float)
+    return out
+
+
 def _summary(cfg: Config, t: dict[str, pd.DataFrame]) -> pd.DataFrame:
     rows = []
     runway, cost, alerts, right = t["runway"], t["cost"], t["alerts"], t["rightsizing"]
-    exp = "expected" if "expected" in cfg.scenarios else next(iter(cfg.scenarios))
+    exp = _expected(cfg)
     if len(runway):
         r = runway[runway["scenario"] == exp]
         short = r[r["days_left"] <= cfg.planning.runway_alert_days]
@@ -120,8 +158,17 @@ def bundle_from_warehouse(con, cfg: Config) -> PlanBundle:
             cap.rename(columns={"usable_capacity": "capacity"}), on=["service", "resource"], how="left"
         )
     qcols = quantile_columns(fc.columns)
+    fc = fc.assign(planned_demand=planned_demand(fc, t["plan"], _expected(cfg)))
     forecasts = fc.rename(columns={"ds": "ts"})[
-        ["service", "metric", "ts", "model", *qcols, *(["capacity"] if cap is not None else [])]
+        [
+            "service",
+            "metric",
+            "ts",
+            "model",
+            *qcols,
+            *(["capacity"] if cap is not None else []),
+            "planned_demand",
+        ]
     ]
     start = fc["ds"].min() - pd.Timedelta(days=14)
     hist = con.execute(

@@ -582,3 +582,103 @@ def test_import_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_fan_charts_show_the_planned_demand_when_the_forecasts_carry_it(tmp_path):
+    from dataclasses import replace
+
+    bundle = make_bundle()
+    fc = bundle.forecasts.copy()
+    fc["planned_demand"] = np.where(fc["service"] == "api", 20.0, np.nan)
+    out = export_bundle(replace(bundle, forecasts=fc), tmp_path, formats=("xlsx", "html"))
+    charts = _zip_texts(out["xlsx"], r"xl/charts/chart\d+\.xml")
+    fans = [x for x in charts.values() if "<c:lineChart>" in x]
+    # only api has a planned demand: its fan gets a sixth series, the others keep five
+    assert sorted(x.count("<c:ser>") for x in fans) == [5, 5, 6]
+    api = next(x for x in fans if x.count("<c:ser>") == 6)
+    assert "<c:v>planned_demand</c:v>" in api
+    wb = openpyxl.load_workbook(out["xlsx"])
+    rows = list(wb["ChartData"].iter_rows(values_only=True))
+    start = next(i for i, r in enumerate(rows) if r[0] == "api · cpu")
+    header = list(rows[start + 1])
+    j = header.index("planned_demand")
+    planned = [r[j] for r in rows[start + 2 : start + 2 + 10] if r[0] is not None and r[j] is not None]
+    assert planned and set(planned) == {20.0}
+    assert wb["Forecasts"]["A1"].value == "service"
+    assert "planned_demand" in [c.value for c in wb["Forecasts"][1]]
+
+
+def test_planned_demand_maps_each_timestamp_to_its_plan_period():
+    from capplan.pipelines.report import planned_demand
+
+    plan = pd.DataFrame(
+        {
+            "service": ["api"] * 4 + ["db"] * 2,
+            "resource": ["cpu"] * 4 + ["cpu"] * 2,
+            "scenario": ["expected", "expected", "aggressive", "aggressive", "expected", "expected"],
+            "ds": pd.to_datetime(["2025-01-01", "2025-01-02"] * 3),
+            "demand": [10.0, 30.0, 99.0, 99.0, 5.0, 6.0],
+        }
+    )
+    ts = pd.date_range("2024-12-31 23:00", "2025-01-03 05:00", freq="6h")
+    fc = pd.DataFrame({"service": "api", "resource": "cpu", "ds": ts})
+    fc = pd.concat([fc, pd.DataFrame({"service": ["web"], "resource": ["cpu"], "ds": [ts[2]]})])
+    got = planned_demand(fc.reset_index(drop=True), plan, "expected")
+    # before the plan: NaN; each day's hours take that day's demand; after the last day: NaN
+    # (ts: 23:00 on Dec 31, then every 6 h up to 05:00 on Jan 3); web has no plan: NaN
+    want = [np.nan] + [10.0] * 4 + [30.0] * 4 + [np.nan] + [np.nan]
+    np.testing.assert_array_equal(got, np.array(want))
+
+
+def test_fan_png_draws_the_planned_demand():
+    frame = pd.DataFrame(
+        {
+            "ts": pd.date_range("2025-01-01", periods=4, freq="h"),
+            "p10": [1.0, 1, 1, 1],
+            "p50": [2.0, 2, 2, 2],
+            "p90": [3.0, 3, 3, 3],
+            "planned_demand": [2.5, 2.5, 9.0, 9.0],
+        }
+    )
+    with_plan = plots.fan_chart(frame, title="x", lo="p10", mid="p50", hi="p90", planned="planned_demand")
+    without = plots.fan_chart(frame, title="x", lo="p10", mid="p50", hi="p90")
+    assert with_plan.startswith(b"\x89PNG") and with_plan != without
+
+
+def test_monthly_plan_counts_the_days_each_month_covers_and_keeps_scenario_order():
+    from capplan.pipelines.export import _partial_months
+    from capplan.pipelines.report import monthly_plan
+
+    ds = pd.date_range("2026-11-20", "2026-12-01", freq="D")
+    plan = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "service": "api",
+                    "resource": "cpu",
+                    "scenario": scenario,
+                    "ds": ds,
+                    "demand": np.arange(len(ds), dtype=float) * factor,
+                    "unit": "cores",
+                    "usable_capacity": 50.0,
+                    "instances": 4,
+                    "required_instances": 4 + np.arange(len(ds)) // 6,
+                    "capped": False,
+                    "cost_per_hour": 1.0 + np.arange(len(ds)) // 6,
+                    "sizing_basis": "linear",
+                }
+            )
+            for scenario, factor in (("expected", 1.0), ("aggressive", 2.0))
+        ],
+        ignore_index=True,
+    )
+    monthly = monthly_plan(plan)
+    assert list(dict.fromkeys(monthly["scenario"])) == ["expected", "aggressive"]
+    nov = monthly[(monthly["scenario"] == "aggressive") & (monthly["period"] == pd.Timestamp("2026-11-01"))]
+    assert nov["days_planned"].item() == 11 and nov["demand_peak"].item() == 20.0
+    assert nov["monthly_cost"].item() == 2.0 * 730  # the month's peak hourly cost, as a run rate
+    totals = scenario_totals(monthly)
+    assert _partial_months(totals) == {
+        pd.Timestamp("2026-11-01"): "(11 of 30 days)",
+        pd.Timestamp("2026-12-01"): "(1 of 31 days)",
+    }
