@@ -230,44 +230,13 @@ def cmd_plan(args) -> int:
     print(
         f"Capacity plan as of {result.as_of} (forecast run {result.run_id[:8]}), scenarios: {', '.join(cfg.scenarios)}"
     )
-    rw = t["runway"]
-    short = rw[rw["status"] != "not_within_horizon"].sort_values("days_left")
-    if len(short):
-        print("\nRunway (demand crosses usable capacity):")
-        cols = [
-            ("service", "service"),
-            ("resource", "resource"),
-            ("scenario", "scenario"),
-            ("status", "status"),
-            ("crossing", "date"),
-            ("days_left", "days"),
-            ("days_left_min", "earliest"),
-            ("days_left_max", "latest"),
-        ]
-        print(table(short.to_dict("records"), cols))
-    else:
-        print("\nNo service runs out of capacity within the horizon in any scenario.")
-    cost = t["cost"].groupby("scenario", as_index=False)["monthly_cost"].sum()
-    print("\nMonthly cost per scenario:")
+    _print_runway(t["runway"], list(cfg.scenarios))
+    cost = t["cost"].groupby("scenario")["monthly_cost"].sum()
+    cost = cost.reindex([s for s in cfg.scenarios if s in cost.index]).reset_index()
+    print("\nMonthly cost per scenario (run rate at the horizon's peak):")
     print(table(cost.to_dict("records"), [("scenario", "scenario"), ("monthly_cost", "monthly cost")]))
     al = t["alerts"]
-    if len(al):
-        print(
-            f"\nAlerts ({(al['severity'] == 'critical').sum()} critical, {(al['severity'] == 'warning').sum()} warning):"
-        )
-        shown = al[al["severity"] != "info"].head(20)
-        print(
-            table(
-                shown.to_dict("records"),
-                [
-                    ("severity", "severity"),
-                    ("service", "service"),
-                    ("resource", "resource"),
-                    ("scenario", "scenario"),
-                    ("message", "message"),
-                ],
-            )
-        )
+    _print_alerts(al)
     print(
         "\nPlan tables stored in the warehouse (plan, runway, bottlenecks, rightsizing, cost, frontier, alerts, ...)."
     )
@@ -279,6 +248,91 @@ def cmd_plan(args) -> int:
         print(f"failing: alerts at or above '{args.fail_on}'", file=sys.stderr)
         return 1
     return 0
+
+
+def _print_runway(rw, scenarios: list[str]) -> None:
+    """One line per service and resource short in any scenario: days left per scenario."""
+    from .console import table
+
+    short = rw[rw["status"] != "not_within_horizon"]
+    if short.empty:
+        print("\nNo service runs out of capacity within the horizon in any scenario.")
+        return
+    keys = short[["service", "resource"]].drop_duplicates()
+    rows = keys.merge(rw, on=["service", "resource"])
+    days = rows.pivot_table(
+        index=["service", "resource"], columns="scenario", values="days_left", aggfunc="min"
+    )
+    days = days.reindex(columns=[s for s in scenarios if s in days.columns])
+    first = rows[rows["status"] != "not_within_horizon"].groupby(["service", "resource"])["crossing"].min()
+    days = days.assign(_first=days.min(axis=1)).sort_values("_first", kind="stable")
+    out = []
+    for (service, resource), r in days.iterrows():
+        line = {"service": service, "resource": resource, "first": first.get((service, resource))}
+        for sc in days.columns[:-1]:
+            v = r[sc]
+            text = "beyond" if v == float("inf") or v != v else ("short now" if v <= 0 else f"{v:.1f}")
+            line[sc] = text.rjust(max(len(str(sc)), 9))  # numbers and words line up on the right
+        out.append(line)
+    print(
+        f"\nRunway: days until demand crosses usable capacity ({len(out)} service/resources short in some "
+        "scenario; 'beyond': not within the horizon):"
+    )
+    cols = [("service", "service"), ("resource", "resource")] + [(c, c) for c in days.columns[:-1]]
+    print(table(out, [*cols, ("first", "earliest date")]))
+
+
+def _print_alerts(al, limit: int = 12) -> None:
+    """Counts per severity and kind, one line per service, then the most urgent alerts."""
+    from .console import table
+
+    if al.empty:
+        print("\nNo alerts.")
+        return
+    counts = al.groupby(["severity", "kind"]).size()
+    summary = ", ".join(f"{n} {sev} {kind.replace('_', ' ')}" for (sev, kind), n in counts.items())
+    print(f"\nAlerts: {summary}")
+    serious = al[al["severity"] != "info"]
+    if serious.empty:
+        return
+    per = serious.groupby("service", sort=False).agg(
+        critical=("severity", lambda s: int((s == "critical").sum())),
+        warning=("severity", lambda s: int((s == "warning").sum())),
+        resources=("resource", lambda r: ", ".join(sorted({str(x) for x in r}))),
+        scenarios=("scenario", lambda r: ", ".join(dict.fromkeys(str(x) for x in r))),
+    )
+    per = per.sort_values(["critical", "warning"], ascending=False, kind="stable").reset_index()
+    print(
+        table(
+            per.to_dict("records"),
+            [
+                ("service", "service"),
+                ("critical", "critical"),
+                ("warning", "warning"),
+                ("resources", "resources"),
+                ("scenarios", "scenarios"),
+            ],
+        )
+    )
+    rank = {"critical": 0, "warning": 1}
+    first = serious.assign(_r=serious["severity"].map(rank)).sort_values("_r", kind="stable").head(limit)
+    more = len(serious) - len(first)
+    print(
+        f"\nFirst {len(first)} alerts"
+        + (f" ({more} more in the alerts table and the Alerts sheet):" if more else ":")
+    )
+    print(
+        table(
+            first.to_dict("records"),
+            [
+                ("severity", "severity"),
+                ("service", "service"),
+                ("resource", "resource"),
+                ("scenario", "scenario"),
+                ("message", "message"),
+            ],
+        )
+    )
 
 
 def cmd_export(args) -> int:

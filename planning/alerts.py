@@ -35,9 +35,10 @@ def _runway_alerts(runway: pd.DataFrame, threshold: float) -> list[dict]:
             sev, msg = "critical", f"demand already exceeds usable capacity ({r.crossing:%Y-%m-%d})"
         elif r.days_left < threshold:
             sev = "critical" if r.days_left < threshold / 2 else "warning"
+            upper = "beyond the horizon" if r.days_left_max == float("inf") else f"{r.days_left_max:.1f} days"
             msg = (
                 f"capacity runs out in {r.days_left:.1f} days (on {r.crossing:%Y-%m-%d}; "
-                f"range {r.days_left_min:.1f}-{r.days_left_max:.1f} days); alert threshold {threshold:g} days"
+                f"range {r.days_left_min:.1f} days to {upper}); alert threshold {threshold:g} days"
             )
         else:
             continue
