@@ -619,8 +619,9 @@ _FAN_STYLE = {
 
 def _fan_chart(wb, cd: _ChartData, fan: Fan):
     """Line chart: actuals, lo, mid, hi, capacity and planned demand over ts, data on ChartData."""
-    roles = {"actual": fan.actual, "lo": fan.lo, "mid": fan.mid, "hi": fan.hi, "capacity": fan.capacity}
-    roles["planned"] = fan.planned
+    roles = dict(
+        actual=fan.actual, lo=fan.lo, mid=fan.mid, hi=fan.hi, capacity=fan.capacity, planned=fan.planned
+    )
     roles = {role: col for role, col in roles.items() if col is not None}
     frame = fan.frame[["ts", *dict.fromkeys(roles.values())]]
     ts_kind = column_kind("ts", frame["ts"])
