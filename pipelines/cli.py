@@ -264,22 +264,21 @@ def _print_runway(rw, scenarios: list[str]) -> None:
         index=["service", "resource"], columns="scenario", values="days_left", aggfunc="min"
     )
     days = days.reindex(columns=[s for s in scenarios if s in days.columns])
-    first = rows[rows["status"] != "not_within_horizon"].groupby(["service", "resource"])["crossing"].min()
+    first = short.groupby(["service", "resource"])["crossing"].min()
     days = days.assign(_first=days.min(axis=1)).sort_values("_first", kind="stable")
     out = []
     for (service, resource), r in days.iterrows():
         line = {"service": service, "resource": resource, "first": first.get((service, resource))}
         for sc in days.columns[:-1]:
             v = r[sc]
-            text = "beyond" if v == float("inf") or v != v else ("short now" if v <= 0 else f"{v:.1f}")
-            line[sc] = text.rjust(max(len(str(sc)), 9))  # numbers and words line up on the right
+            line[sc] = "beyond" if v == float("inf") or v != v else ("short now" if v <= 0 else f"{v:.1f}")
         out.append(line)
     print(
         f"\nRunway: days until demand crosses usable capacity ({len(out)} service/resources short in some "
         "scenario; 'beyond': not within the horizon):"
     )
     cols = [("service", "service"), ("resource", "resource")] + [(c, c) for c in days.columns[:-1]]
-    print(table(out, [*cols, ("first", "earliest date")]))
+    print(table(out, [*cols, ("first", "earliest date")], right=set(days.columns[:-1])))
 
 
 def _print_alerts(al, limit: int = 12) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 
@@ -17,8 +17,13 @@ def file_line(report) -> str:
     return f"  loaded    {r.source:<12} {name}: {r.rows_loaded}/{r.rows_in} rows{q}"
 
 
-def table(rows: Sequence[dict], columns: Sequence[tuple[str, str]]) -> str:
-    """Render ``rows`` as a fixed-width table; ``columns`` are (key, header) pairs."""
+def table(rows: Sequence[dict], columns: Sequence[tuple[str, str]], right: Collection[str] = ()) -> str:
+    """Render ``rows`` as a fixed-width table; ``columns`` are (key, header) pairs.
+
+    Numbers are right-aligned, other text left-aligned, except in the ``right`` columns (by key),
+    where everything is right-aligned (e.g. days that may also read "beyond").
+    """
+    align_right = [k in right for k, _ in columns]
     cells = [[_fmt(r.get(k)) for k, _ in columns] for r in rows]
     widths = [
         max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, (_, h) in enumerate(columns)
@@ -27,7 +32,10 @@ def table(rows: Sequence[dict], columns: Sequence[tuple[str, str]]) -> str:
     out.append("  ".join("-" * w for w in widths))
     for c in cells:
         out.append(
-            "  ".join(v.rjust(w) if _numeric(v) else v.ljust(w) for v, w in zip(c, widths, strict=True))
+            "  ".join(
+                v.rjust(w) if r or _numeric(v) else v.ljust(w)
+                for v, w, r in zip(c, widths, align_right, strict=True)
+            )
         )
     return "\n".join(out)
 

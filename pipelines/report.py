@@ -9,7 +9,7 @@ from capplan.core.config import Config
 from capplan.core.contracts import quantile_columns
 from capplan.core.errors import CapplanError
 
-from .export import PlanBundle
+from .export import EXPECTED_SCENARIO, PlanBundle
 
 HOURS_PER_MONTH = 730.0
 
@@ -44,7 +44,7 @@ def monthly_plan(plan: pd.DataFrame) -> pd.DataFrame:
 
 
 def _expected(cfg: Config) -> str:
-    return "expected" if "expected" in cfg.scenarios else next(iter(cfg.scenarios))
+    return EXPECTED_SCENARIO if EXPECTED_SCENARIO in cfg.scenarios else next(iter(cfg.scenarios))
 
 
 def planned_demand(fc: pd.DataFrame, plan: pd.DataFrame, scenario: str) -> np.ndarray:
