@@ -12,7 +12,7 @@ absent. The M4 files are read in place, never copied.
 
 What runs, all in this process:
 
-* **engine**: ``capplan.pipelines.engine.train_group`` on the training part (rolling-origin backtests
+* **engine**: ``capplan.evaluation.engine.train_group`` on the training part (rolling-origin backtests
   of the ``--models``, ensemble of the best, champion per series by backtest MASE, final fits),
   then ``forecast_group(result, 48)``: the champion forecasts, scored on the test part.
 * **per model**: ``build_model(name, spec).fit(train).predict(48)`` for each model on all series,
@@ -229,10 +229,10 @@ def run_engine(
     train: pd.DataFrame, spec, models: Sequence[str], folds: int
 ) -> tuple[object, pd.DataFrame, dict]:
     """``train_group`` then ``forecast_group`` exactly as the pipeline calls them; timings per phase."""
-    from capplan.pipelines.engine import forecast_group, train_group
+    from capplan.evaluation.engine import TrainParams, forecast_group, train_group
 
     timeline = Timeline()
-    result = train_group(train, spec, list(models), H, folds, progress=timeline)
+    result = train_group(train, spec, TrainParams(tuple(models), H, folds, progress=timeline))
     t_train = timeline.clock.read()
     champion = forecast_group(result, H)
     wall, cpu = timeline.clock.read()
@@ -273,7 +273,7 @@ def served(result, forecasts: dict[str, pd.DataFrame], name: str, conformal: boo
     With ``conformal`` the engine's backtest-calibrated intervals apply (as the engine serves them);
     without, the adapters' own intervals (``ensemble``: the median of its members' raw quantiles).
     """
-    from capplan.pipelines.engine import forecast_group
+    from capplan.evaluation.engine import forecast_group
 
     uids = sorted(forecasts[next(iter(forecasts))]["unique_id"].unique())
     members = result.ensemble_members if name == "ensemble" else [name]

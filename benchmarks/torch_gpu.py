@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def _import_capplan() -> None:
     """Use the installed capplan, or map the source folders into a temporary package."""
     try:
-        import capplan.pipelines.engine  # noqa: F401
+        import capplan.evaluation.engine  # noqa: F401
 
         return
     except ImportError:
@@ -63,11 +63,11 @@ def _data(days: int):
 def run(accelerator: str, df, epochs: int, folds: int, h: int) -> dict:
     from capplan.evaluation import evaluate
     from capplan.models import ModelSpec, neural
-    from capplan.pipelines.engine import backtest_one
+    from capplan.evaluation.engine import TrainParams, backtest_one
 
     neural.TRAINER_KWARGS["accelerator"] = accelerator
     spec = ModelSpec(freq="h", season_length=24, seasonalities=(168,), epochs=epochs, seed=42)
-    bt, secs = backtest_one("nhits", df, spec, h, folds, None, None)
+    bt, secs = backtest_one("nhits", df, spec, TrainParams(("nhits",), h, folds), None)
     mase = float(evaluate(bt, df, season=24, quantiles=spec.quantiles)["mase"].mean())
     return {"accelerator": accelerator, "seconds": secs, "mase": mase, "rows": len(bt)}
 

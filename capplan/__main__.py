@@ -1,5 +1,5 @@
 import sys
 
-from capplan.pipelines.cli import main
+from capplan.cli import main
 
 sys.exit(main())

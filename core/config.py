@@ -95,7 +95,6 @@ def parse_duration(text: str) -> tuple[int, str]:
 class BacktestConfig(_Model):
     folds: int = Field(3, ge=1, le=50)
     stride: int | None = Field(None, ge=1, description="steps between cutoffs (default: the horizon)")
-    horizon: int | str | None = Field(None, description="backtest horizon (default: forecast horizon)")
 
 
 class ForecastConfig(_Model):
@@ -196,6 +195,12 @@ class PlanningConfig(_Model):
     rightsizing_window_days: int = Field(28, ge=1)
     latency_slo_ms: dict[str, float] = Field(default_factory=dict, description="service -> p99 latency SLO")
     low_confidence_mase: float = Field(1.0, gt=0)
+    expected_scenario: str = Field(
+        "expected", description="the scenario the workbook's charts, summary and frontier show"
+    )
+    scaling_quantile: float = Field(
+        0.9, gt=0, lt=1, description="forecast quantile predictive autoscaling sizes for (a [forecast] quantile)"
+    )
 
 
 class ExportConfig(_Model):
@@ -221,7 +226,31 @@ class Config(_Model):
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"source names must be unique; repeated: {', '.join(dup)}")
+        if not self.scenarios:
+            raise ValueError("scenarios: at least one [scenarios.NAME] is needed")
+        if self.planning.expected_scenario not in self.scenarios:
+            raise ValueError(
+                f"planning.expected_scenario {self.planning.expected_scenario!r} is not one of the scenarios "
+                f"({', '.join(self.scenarios)}); set it to the scenario planners should see first"
+            )
+        self._quantiles_are_forecast()
         return self
+
+    def _quantiles_are_forecast(self) -> None:
+        """Every quantile a planning step reads must be a forecast quantile."""
+        have = self.forecast.quantiles
+        need = {f"scenarios.{n}.quantile": sc.quantile for n, sc in self.scenarios.items()}
+        need["planning.scaling_quantile"] = self.planning.scaling_quantile
+        for key, q in need.items():
+            if q not in have:
+                raise ValueError(
+                    f"{key} = {q:g} is not a forecast quantile; add it to [forecast] quantiles "
+                    f"(now {', '.join(f'{x:g}' for x in have)}) or pick one of those"
+                )
+
+    def resource_of(self, metric: str) -> str | None:
+        """The inventory resource ``metric`` consumes (None: it sizes nothing)."""
+        return self.metric_spec(metric).resource
 
     def metric_spec(self, metric: str) -> MetricSpec:
         if metric in self.metrics:
@@ -241,7 +270,9 @@ def _format_validation_error(err: ValidationError, source: str) -> str:
     lines = [f"{source}: invalid configuration"]
     for e in err.errors():
         loc = ".".join(str(x) for x in e["loc"])
-        if e["type"] == "extra_forbidden":
+        if not loc:  # a rule across keys: the message names them
+            lines.append(f"  - {e['msg'].removeprefix('Value error, ')}")
+        elif e["type"] == "extra_forbidden":
             lines.append(f"  - unknown key '{loc}' (check the spelling; see README 'Configuration')")
         else:
             lines.append(f"  - {loc}: {e['msg']} (found {e.get('input')!r})")

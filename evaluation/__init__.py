@@ -6,11 +6,16 @@ a new metric means rescoring a stored backtest frame, never retraining.
 
 from .backtest import apply_conformal, backtest, conformal_quantiles, horizon_step, repair_quantiles
 from .champion import choose_champions
-from .ledger import flag_degradation, score_forecasts
+from .engine import GroupResult, TrainParams, forecast_group, train_group
+from .ledger import flag_degradation, score_forecasts, score_vintages
 from .metrics import default_metrics, evaluate, seasonal_scale
 from .splits import backtest_splits, plan_folds, rolling_origin_cutoffs
 
 __all__ = [
+    "GroupResult",
+    "TrainParams",
+    "forecast_group",
+    "train_group",
     "apply_conformal",
     "backtest",
     "backtest_splits",
@@ -24,5 +29,6 @@ __all__ = [
     "repair_quantiles",
     "rolling_origin_cutoffs",
     "score_forecasts",
+    "score_vintages",
     "seasonal_scale",
 ]

@@ -134,3 +134,41 @@ def _recommend(out: pd.DataFrame, metric: str, threshold: float, source: str) ->
     ok = "ok: " + detail
     no_ref = pd.Series(f"no reference to compare with ({source} missing)", index=out.index)
     return flagged.where(out["degraded"], ok.where(out["reference"].notna() & out[metric].notna(), no_ref))
+
+
+HEALTH_COLUMNS = ["unique_id", "run_id", "created_at", "mase", "reference", "change", "degraded", "recommendation"]
+
+
+def score_vintages(
+    forecasts: pd.DataFrame,
+    actuals: pd.DataFrame,
+    frequencies: dict[str, str],
+    reference: pd.DataFrame,
+    threshold: float,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every published vintage scored against the actuals that arrived, and each series' health.
+
+    ``actuals`` and ``frequencies``: observations at the planning frequency; ``reference``:
+    backtest MASE per ``run_id, unique_id, model`` (a vintage is compared with the backtest of
+    the run that published it). Returns ``(accuracy, health)``; both empty when no actual has
+    arrived for any published forecast yet.
+    """
+    from capplan.core.contracts import seasonalities
+
+    from .metrics import seasonal_scale
+
+    arrived = forecasts[[ID, DS]].merge(actuals[[ID, DS]], on=[ID, DS]).shape[0]
+    if not arrived:
+        return pd.DataFrame(), pd.DataFrame(columns=HEALTH_COLUMNS)
+    seasons = {u: seasonalities(f)[0] for u, f in frequencies.items()}
+    cutoffs = forecasts[[ID, CUTOFF]].drop_duplicates()
+    scales = []
+    for season in sorted(set(seasons.values())):
+        uids = [u for u, s in seasons.items() if s == season]
+        sub = cutoffs[cutoffs[ID].isin(uids)]
+        if len(sub):
+            scales.append(seasonal_scale(actuals[actuals[ID].isin(uids)], season, sub))
+    acc = score_forecasts(forecasts, actuals, pd.concat(scales, ignore_index=True))
+    latest = acc.sort_values(CREATED_AT).groupby(ID).tail(1)[[ID, RUN_ID, MODEL]]
+    ref = latest.merge(reference, on=[ID, RUN_ID, MODEL], how="left")[[ID, "mase"]] if len(reference) else None
+    return acc, flag_degradation(acc, threshold, reference=ref)

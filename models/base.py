@@ -15,34 +15,13 @@ Contract:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
+from capplan.core.contracts import Covariates, ModelSpec
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """What every model needs to know about the data it forecasts."""
-
-    freq: str  # pandas alias: 'min', '5min', 'h', 'D'
-    season_length: int  # main seasonal period in steps (24 for hourly data)
-    quantiles: Sequence[float] = (0.1, 0.5, 0.9, 0.95, 0.99)
-    seasonalities: Sequence[int] = field(default_factory=tuple)  # extra periods (168 for weekly on hourly)
-    seed: int = 42
-    epochs: int = 15  # torch models only
-
-
-@dataclass(frozen=True)
-class Covariates:
-    future: pd.DataFrame | None = None  # unique_id, ds, feature columns; known ahead
-    past: pd.DataFrame | None = None  # unique_id, ds, feature columns; known up to the origin only
-
-    def truncate_past(self, cutoff: pd.Timestamp) -> Covariates:
-        if self.past is None:
-            return self
-        return Covariates(future=self.future, past=self.past[self.past["ds"] <= cutoff])
+__all__ = ["Covariates", "Forecaster", "ModelSpec"]
 
 
 @runtime_checkable

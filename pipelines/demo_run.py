@@ -1,41 +1,32 @@
 """``capplan demo``: generate the embedded demo company and run the whole pipeline on it.
 
-Steps: generate -> ingest -> train "as of" two weeks before the end of the data with the
-quick models and publish that forecast (a past vintage) -> train on all data with every
-configured model and publish (the champion alias moves on; the previous version stays as
-``fallback``) -> score the past vintage against the two weeks of actuals -> plan -> export.
+The pipeline runs twice (:func:`capplan.pipelines.refresh.pipeline_flow`): first as of two weeks
+before the end of the data with the quick models, publishing that forecast (a past vintage);
+then on all data with every configured model through score, plan and export (the champion alias
+moves on; the previous version stays as ``fallback``; the past vintage is scored against the two
+weeks of actuals).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
-from capplan.core.config import Config, load_config
+from capplan.core.config import load_config
 
 QUICK_MODELS = ("seasonal_naive", "seasonal_profile", "theta")
-
-
-def demo_config(out: Path, config: str | None) -> Config:
-    """The generated config, rewritten to track into this folder's ``mlruns/`` (what `make ui`
-    serves), so later commands with ``--config <out>/capplan.toml`` use the same MLflow store."""
-    if config:
-        return load_config(config)
-    path = out / "capplan.toml"
-    mlruns = Path(os.path.relpath(Path("mlruns").resolve(), out.resolve()))
-    text = path.read_text()
-    text = re.sub(
-        r'(?m)^tracking_uri = ".*"$', f'tracking_uri = "sqlite:///{(mlruns / "mlflow.db").as_posix()}"', text
-    )
-    text = re.sub(
-        r'(?m)^artifact_location = ".*"$', f'artifact_location = "{(mlruns / "artifacts").as_posix()}"', text
-    )
-    path.write_text(text)
-    return load_config(path)
+_SAY = {
+    "ingest": "Ingesting into DuckDB (validated with Great Expectations)",
+    "train": "Training on all data with every configured model",
+    "forecast": "Publishing the champions' forecast",
+    "score": "Scoring published forecasts against the actuals that arrived since",
+    "plan": "Planning capacity per scenario",
+    "export": "Exporting the workbook, CSV tables and HTML report",
+}
 
 
 class _Steps:
@@ -47,87 +38,61 @@ class _Steps:
         print(f"\n[{self.n}/{self.total}] {text}  (+{time.perf_counter() - self.t0:.0f} s)", flush=True)
 
 
-def run_demo(out: Path, size: str = "small", seed: int = 7, config: str | None = None) -> int:
-    from .cli import with_models
-    from .demo import generate_demo, write_demo
+def _generate(out: Path, size: str, seed: int, step: _Steps):
+    from capplan.demo import generate_demo, write_demo
 
-    step = _Steps(8)
     step(f"Generating the demo company (size {size}, seed {seed}) into {out}/")
     data = generate_demo(seed=seed, size=size)
-    write_demo(data, out, warehouse_path="warehouse.duckdb")
+    mlruns = os.path.relpath(Path("mlruns").resolve(), out.resolve())  # what `make ui` serves
+    path = write_demo(data, out, warehouse_path="warehouse.duckdb", mlruns=mlruns)
     print(f"      {len(data.metrics):,} metric rows, {len(data.services)} services, up to {data.end}")
-    cfg = demo_config(out, config)
+    return data, path
 
-    step("Ingesting into DuckDB (validated with Great Expectations)")
-    from .ingest import ingest_flow
 
-    reports = ingest_flow(cfg, quiet=True)
-    rejected = [r for r in reports if r["status"] == "rejected"]
-    print(
-        f"      {sum(r['rows_loaded'] for r in reports):,} rows loaded, "
-        f"{sum(r['rows_quarantined'] for r in reports)} quarantined (the planted bad rows), {len(rejected)} files rejected"
-    )
-
-    from .forecast import forecast_flow, score_flow
-    from .train import train_flow
-
-    past = pd.Timestamp(data.end) - pd.Timedelta(days=14)
-    step(
-        f"Training as of {past:%Y-%m-%d} with quick models ({', '.join(QUICK_MODELS)}) and publishing that forecast"
-    )
-    s = train_flow(with_models(cfg, QUICK_MODELS), as_of=past)
-    forecast_flow(cfg)
-    print(f"      past vintage published (run {s.run_id[:8]}, champions v{s.model_version})")
-
-    step(f"Training on all data with {', '.join(cfg.forecast.models)}")
-    s = train_flow(cfg)
-    print(s.leaderboard.to_string(index=False))
-    print(
-        "      champions: " + ", ".join(f"{k} {v}" for k, v in s.champions["champion"].value_counts().items())
-    )
-
-    step("Publishing the champions' forecast")
-    csv = cfg.resolve(cfg.export.out_dir) / "forecast.csv"
-    pub = forecast_flow(cfg, out=str(csv))
-    print(
-        f"      {pub.forecasts['unique_id'].nunique()} series, champions v{pub.model_version} (previous kept as 'fallback')"
-    )
-
-    step("Scoring published forecasts against the actuals that arrived since")
-    health = score_flow(cfg)
-    scored = health[health["reference"].notna()] if len(health) else health
-    print(
-        f"      {len(scored)} series scored; {int(health['degraded'].sum()) if len(health) else 0} flagged for retraining"
-    )
-
-    step("Planning capacity per scenario")
-    from .plan import plan_flow
-
-    plan = plan_flow(cfg)
-    alerts = plan.tables["alerts"]
-    print(
-        f"      {len(plan.tables['runway'])} runways, {(alerts['severity'] == 'critical').sum()} critical alerts"
-    )
-
-    step("Exporting the workbook, CSV tables and HTML report")
-    from capplan.warehouse.connection import warehouse
-
-    from .export import export_bundle
-    from .report import bundle_from_warehouse
-
-    with warehouse(cfg.warehouse_path, read_only=True) as con:
-        paths = export_bundle(
-            bundle_from_warehouse(con, cfg), cfg.resolve(cfg.export.out_dir), cfg.export.formats
+def _report(r) -> None:
+    """What each step of the full run did, in a line or two."""
+    if r.ingest is not None:
+        rejected = sum(x["status"] == "rejected" for x in r.ingest)
+        print(
+            f"      {sum(x['rows_loaded'] for x in r.ingest):,} rows loaded, "
+            f"{sum(x['rows_quarantined'] for x in r.ingest)} quarantined (the planted bad rows), {rejected} files rejected"
         )
+    if r.training is not None:
+        print(r.training.leaderboard.to_string(index=False))
+        counts = r.training.champions["champion"].value_counts()
+        print("      champions: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if r.health is not None:
+        scored = r.health[r.health["reference"].notna()] if len(r.health) else r.health
+        flagged = int(r.health["degraded"].sum()) if len(r.health) else 0
+        print(f"      {len(scored)} series scored; {flagged} flagged for retraining")
+    if r.plan is not None:
+        alerts = r.plan.tables.alerts
+        print(f"      {len(r.plan.tables.runway)} runways, {(alerts['severity'] == 'critical').sum()} critical alerts")
 
-    conf = out / "capplan.toml"
+
+def run_demo(out: Path, size: str = "small", seed: int = 7, config: str | None = None) -> int:
+    from .refresh import RefreshOptions, pipeline_flow
+
+    step = _Steps(7)
+    data, path = _generate(out, size, seed, step)
+    cfg = load_config(config or path)
+    past = pd.Timestamp(data.end) - pd.Timedelta(days=14)
+    step(f"Past vintage: ingest, train as of {past:%Y-%m-%d} with {', '.join(QUICK_MODELS)}, publish")
+    first = pipeline_flow(cfg, RefreshOptions(as_of=past, models=QUICK_MODELS, through="forecast"))
+    _report(first)
+    print(f"      past vintage published (run {first.training.run_id[:8]}, champions v{first.training.model_version})")
+    csv = cfg.resolve(cfg.export.out_dir) / "forecast.csv"
+    result = pipeline_flow(
+        cfg, RefreshOptions(forecast_csv=str(csv)), progress=lambda s: s != "ingest" and step(_SAY[s])
+    )
+    _report(replace(result, ingest=None))  # the files were loaded by the first run
+    paths = result.exports or {}
     print(f"\nDone in {time.perf_counter() - step.t0:.0f} s. Results:")
     print(f"  workbook     {paths.get('xlsx')}")
     print(f"  report       {paths.get('html')}")
     print(f"  forecast CSV {csv}")
     print(f"  warehouse    {cfg.warehouse_path}   (duckdb {cfg.warehouse_path} -c 'SELECT * FROM runway')")
     print("  MLflow UI    make ui   then open http://127.0.0.1:5000")
-    print(
-        f"  next         .venv/bin/capplan plan --config {conf}   |   .venv/bin/capplan status --config {conf}"
-    )
-    return 1 if rejected else 0
+    conf = out / "capplan.toml"
+    print(f"  next         .venv/bin/capplan plan --config {conf}   |   .venv/bin/capplan status --config {conf}")
+    return 1 if any(r["status"] == "rejected" for r in first.ingest) else 0

@@ -11,7 +11,6 @@ from __future__ import annotations
 from capplan.core.config import Config, SourceConfig
 
 from ._env import configure
-from .console import file_line
 
 configure()
 
@@ -32,8 +31,9 @@ def _io_only(task_, task_run, state) -> bool:
 
 @task(name="load-source", retries=2, retry_delay_seconds=1, retry_condition_fn=_io_only, cache_policy=NONE)
 def load_source(source: SourceConfig, cfg: Config, engine: str = "auto", quiet: bool = False) -> list[dict]:
-    from capplan.warehouse.connection import warehouse
-    from capplan.warehouse.load import ingest_file, ingest_source, source_files
+    from capplan.warehouse import ingest_file, ingest_source, source_files, warehouse
+
+    from capplan.reporting import file_line
 
     files = source_files(source, cfg)
     reports = []
@@ -57,5 +57,6 @@ def ingest_flow(cfg: Config, engine: str = "auto", quiet: bool = False) -> list[
     """Load every source; returns one report row per file (see ``warehouse.load.BatchReport``)."""
     reports: list[dict] = []
     for source in cfg.sources:
-        reports.extend(load_source(source, cfg, engine, quiet))
+        task_ = load_source.with_options(retries=source.retries)  # [[sources]] retries, on I/O errors only
+        reports.extend(task_(source, cfg, engine, quiet))
     return reports

@@ -1,13 +1,21 @@
-"""The scheduled refresh: ingest -> train -> forecast -> score -> plan -> export, as one flow.
+"""The pipeline, chained once: ingest -> train -> forecast -> score -> plan -> export.
 
-``capplan serve --cron "0 3 * * *"`` registers it as a Prefect deployment with that schedule
-and serves it (a long-running process; needs a Prefect server: ``PREFECT_API_URL``). Each
-step is the same flow the CLI runs, called as a subflow, so the Prefect UI shows them nested.
+:func:`pipeline_flow` is the one chain; ``capplan refresh``, ``capplan demo`` and the scheduled
+deployment of ``capplan serve`` all run it (the demo twice: a past vintage, then today's). Each
+step is the same flow the single-step CLI commands run, called as a subflow, so the Prefect UI
+shows them nested. ``capplan serve --cron "0 3 * * *"`` registers :func:`refresh_flow` (the
+pipeline on a config path, what a deployment can carry) with that schedule and serves it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+
+import pandas as pd
+
+from capplan.core.config import Config
 
 from ._env import configure
 
@@ -15,40 +23,89 @@ configure()
 
 from prefect import flow  # noqa: E402
 
+STEPS = ("ingest", "train", "forecast", "score", "plan", "export")
 
-@flow(name="capplan-refresh")
-def refresh_flow(config: str, retrain: bool = True, export: bool = True) -> dict:
-    """Run the whole pipeline on ``config`` (a path); ``retrain=False`` reuses the champions."""
-    from capplan.core.config import load_config
 
+@dataclass(frozen=True)
+class RefreshOptions:
+    retrain: bool = True  # False: forecast with the registered champions
+    as_of: pd.Timestamp | None = None  # train as if it were then (later data unseen)
+    models: tuple[str, ...] | None = None  # override [forecast] models for this training
+    through: str = "export"  # the last step to run
+    forecast_csv: str | None = None  # also write the published forecast as CSV
+    quiet: bool = True  # no per-file and per-model progress lines
+
+
+@dataclass
+class RefreshResult:
+    ingest: list[dict] | None = None
+    training: object | None = None  # TrainSummary
+    publication: object | None = None  # Publication
+    health: pd.DataFrame | None = None
+    plan: object | None = None  # PlanResult
+    exports: dict | None = None
+
+    def summary(self) -> dict:
+        """What a scheduled run returns (shown in the Prefect UI): counts and paths."""
+        out: dict = {}
+        if self.ingest is not None:
+            out["files"] = len(self.ingest)
+            out["rejected"] = sum(r["status"] == "rejected" for r in self.ingest)
+        if self.training is not None:
+            out["run_id"] = self.training.run_id
+        if self.publication is not None:
+            out["forecast_run"] = self.publication.run_id
+        if self.health is not None:
+            out["degraded"] = int(self.health["degraded"].sum()) if len(self.health) else 0
+        if self.plan is not None:
+            out["plan_id"] = self.plan.plan_id
+            out["critical_alerts"] = int((self.plan.tables.alerts["severity"] == "critical").sum())
+        if self.exports is not None:
+            out["exports"] = {k: str(v if not isinstance(v, list) else Path(v[0]).parent) for k, v in self.exports.items()}
+        return out
+
+
+@flow(name="capplan-pipeline")
+def pipeline_flow(
+    cfg: Config, options: RefreshOptions | None = None, progress: Callable[[str], None] | None = None
+) -> RefreshResult:
+    """Run the steps up to ``options.through``; ``progress`` hears each step's name before it runs."""
+    from .export import export_flow
     from .forecast import forecast_flow, score_flow
     from .ingest import ingest_flow
     from .plan import plan_flow
-    from .train import train_flow
+    from .train import train_flow, with_models
 
-    cfg = load_config(config)
-    reports = ingest_flow(cfg, quiet=True)
-    out = {"files": len(reports), "rejected": sum(r["status"] == "rejected" for r in reports)}
-    if retrain:
-        out["run_id"] = train_flow(cfg, quiet=True).run_id
-    out["forecast_run"] = forecast_flow(cfg).run_id
-    out["degraded"] = int(score_flow(cfg)["degraded"].sum())
-    plan = plan_flow(cfg)
-    out["critical_alerts"] = int((plan.tables["alerts"]["severity"] == "critical").sum())
-    if export:
-        from capplan.warehouse.connection import warehouse
-
-        from .export import export_bundle
-        from .report import bundle_from_warehouse
-
-        with warehouse(cfg.warehouse_path, read_only=True) as con:
-            paths = export_bundle(
-                bundle_from_warehouse(con, cfg), cfg.resolve(cfg.export.out_dir), cfg.export.formats
-            )
-        out["exports"] = {
-            k: str(v) if not isinstance(v, list) else str(Path(v[0]).parent) for k, v in paths.items()
-        }
+    opt = options or RefreshOptions()
+    last = STEPS.index(opt.through)
+    say = progress or (lambda _step: None)
+    out = RefreshResult()
+    say("ingest")
+    out.ingest = ingest_flow(cfg, quiet=opt.quiet)
+    if opt.retrain:
+        say("train")
+        out.training = train_flow(with_models(cfg, opt.models), quiet=opt.quiet, as_of=opt.as_of)
+    say("forecast")
+    out.publication = forecast_flow(cfg, out=opt.forecast_csv)
+    if last >= STEPS.index("score"):
+        say("score")
+        out.health = score_flow(cfg)
+    if last >= STEPS.index("plan"):
+        say("plan")
+        out.plan = plan_flow(cfg)
+    if last >= STEPS.index("export"):
+        say("export")
+        out.exports = export_flow(cfg)
     return out
+
+
+@flow(name="capplan-refresh")
+def refresh_flow(config: str, retrain: bool = True, export: bool = True) -> dict:
+    """The scheduled run: the whole pipeline on the config at ``config`` (a path)."""
+    from capplan.core.config import load_config
+
+    options = RefreshOptions(retrain=retrain, through="export" if export else "plan")
+    return pipeline_flow(load_config(config), options).summary()
 
 
 def deployment(config: str, cron: str, name: str = "capplan-refresh", retrain: bool = True):
@@ -59,3 +116,19 @@ def deployment(config: str, cron: str, name: str = "capplan-refresh", retrain: b
         parameters={"config": str(Path(config).resolve()), "retrain": retrain},
         description="capplan: ingest, retrain, forecast, score, plan and export on a schedule",
     )
+
+
+def serve(config: str, cron: str, name: str = "capplan-refresh", retrain: bool = True) -> None:
+    """Register the refresh deployment on a Prefect server and serve it (blocks; Ctrl+C stops)."""
+    import os
+
+    from prefect import serve as prefect_serve
+
+    from capplan.core.errors import CapplanError
+
+    if not os.environ.get("PREFECT_API_URL"):
+        raise CapplanError(
+            "serve needs a Prefect server to hold the schedule: start one with "
+            "`.venv/bin/prefect server start --host 127.0.0.1` and set PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
+    prefect_serve(deployment(config, cron, name=name, retrain=retrain))

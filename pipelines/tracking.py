@@ -133,7 +133,7 @@ def _pyfunc_class():
                 self.champions = pickle.load(fh)
 
         def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-            from .engine import forecast_group
+            from capplan.evaluation import forecast_group
 
             h = int(model_input["horizon"].iloc[0]) if "horizon" in model_input else None
             parts = [forecast_group(g, h or g.horizon, cov) for g, cov in self.champions.groups]
@@ -214,5 +214,11 @@ def load_champions(cfg: Config, alias: str = "champion") -> tuple[ChampionSet, s
         raise CapplanError(
             f"no registered model '{name}' with alias '{alias}' in {tracking_uri(cfg)}; run `capplan train` first"
         ) from None
-    model = mlflow.pyfunc.load_model(f"models:/{name}@{alias}")
+    try:
+        model = mlflow.pyfunc.load_model(f"models:/{name}@{alias}")
+    except (ModuleNotFoundError, AttributeError) as err:  # pickled by a capplan whose modules moved
+        raise CapplanError(
+            f"registered model '{name}' version {mv.version} was saved by an older capplan ({err}); "
+            "run `capplan train` to register the champions again"
+        ) from None
     return model.unwrap_python_model().champions, mv.version

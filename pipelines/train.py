@@ -1,6 +1,6 @@
 """Training flow: backtest the model zoo, choose champions, track in MLflow, register.
 
-Thin Prefect flow over :mod:`capplan.pipelines.engine`. One task per frequency group (each
+Thin Prefect flow over :mod:`capplan.evaluation.engine`. One task per frequency group (each
 backtests every model on all of the group's series: batching, not a task per series); the
 MLflow parent run holds one child run per model.
 """
@@ -34,100 +34,79 @@ class TrainSummary:
     notes: dict
 
 
+def with_models(cfg: Config, models) -> Config:
+    """``cfg`` with another model list (validated against the registry); ``None`` keeps it."""
+    if not models:
+        return cfg
+    from capplan.core.config import ForecastConfig
+    from capplan.core.errors import CapplanError
+    from capplan.models import available_models
+
+    unknown = [m for m in models if m not in available_models()]
+    if unknown:
+        raise CapplanError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(available_models())}")
+    fc = ForecastConfig.model_validate({**cfg.forecast.model_dump(), "models": tuple(models)})
+    return cfg.model_copy(update={"forecast": fc})
+
+
 def _progress(quiet: bool):
     return None if quiet else (lambda text: print(f"  {text}", flush=True))
 
 
 @task(name="read-training-data", cache_policy=NONE, retries=2, retry_delay_seconds=1)
 def read_training_data(cfg: Config, as_of: pd.Timestamp | None = None):
-    from capplan.warehouse.connection import warehouse
-
-    from .data import load_training_data
+    from capplan.features.training import training_data
+    from capplan.warehouse import store, warehouse
 
     with warehouse(cfg.warehouse_path, read_only=True) as con:
-        return load_training_data(con, cfg, as_of=as_of)
+        inputs = store.training_inputs(con, as_of)
+    return training_data(inputs, cfg)
+
+
+def _params(group, cfg: Config, quiet: bool):
+    from capplan.evaluation import TrainParams
+
+    return TrainParams.from_config(cfg.forecast, group.horizon, _progress(quiet))
 
 
 @task(name="train-group", cache_policy=NONE)
 def train_frequency_group(group, cfg: Config, quiet: bool = False):
-    from .engine import train_group
+    from capplan.evaluation import train_group
 
-    fc = cfg.forecast
-    return train_group(
-        group.df,
-        group.spec,
-        fc.models,
-        group.horizon,
-        fc.backtest.folds,
-        fc.backtest.stride,
-        cov=group.cov,
-        min_history=fc.min_history,
-        ensemble_size=fc.ensemble_size,
-        progress=_progress(quiet),
-    )
+    return train_group(group.df, group.spec, _params(group, cfg, quiet), group.cov)
 
 
 @task(name="backtest-model", cache_policy=NONE)
-def backtest_model(name: str, df: pd.DataFrame, spec, h: int, folds: int, stride, cov):
-    from .engine import backtest_one
+def backtest_model(name: str, df: pd.DataFrame, spec, params, cov):
+    from capplan.evaluation.engine import backtest_one
 
-    return backtest_one(name, df, spec, h, folds, stride, cov)
+    return backtest_one(name, df, spec, params, cov)
 
 
 def train_group_parallel(group, cfg: Config, quiet: bool = False):
     """The models' backtests as concurrent tasks (one per model) on the flow's task runner."""
-    from .engine import finish_group, model_names, split_short
+    from capplan.evaluation.engine import finish_group, model_names, split_short
 
-    fc = cfg.forecast
-    say = _progress(quiet) or (lambda _t: None)
-    long_df, short, notes = split_short(
-        group.df, group.spec.season_length, group.horizon, fc.backtest.folds, fc.min_history
-    )
-    names = model_names(fc.models) if len(long_df) else []
+    params = _params(group, cfg, quiet)
+    say = params.progress or (lambda _t: None)
+    runs = split_short(group.df, group.spec, params)
+    names = model_names(params.models) if len(runs.long_df) else []
     say(f"submitting {len(names)} backtests ({', '.join(names)}) to the task runner")
-    futures = {
-        n: backtest_model.submit(
-            n, long_df, group.spec, group.horizon, fc.backtest.folds, fc.backtest.stride, group.cov
-        )
-        for n in names
-    }
-    backtests, timings = {}, {}
+    futures = {n: backtest_model.submit(n, runs.long_df, group.spec, params, group.cov) for n in names}
     for n, fut in futures.items():
-        backtests[n], timings[n] = fut.result()
-        say(f"  {n}: {timings[n]:.1f} s")
-    return finish_group(
-        group.df, long_df, group.spec, fc.models, group.horizon, backtests, timings, short, notes, group.cov,
-        fc.ensemble_size, _progress(quiet),
-    )  # fmt: skip
+        runs.backtests[n], runs.timings[n] = fut.result()
+        say(f"  {n}: {runs.timings[n]:.1f} s")
+    return finish_group(group.df, group.spec, params, runs, group.cov)
 
 
 @task(name="store-training-outputs", cache_policy=NONE, retries=2, retry_delay_seconds=1)
 def store_outputs(
     cfg: Config, run_id: str, champions: pd.DataFrame, backtests: pd.DataFrame, metrics: pd.DataFrame
 ):
-    from capplan.warehouse.connection import warehouse
-    from capplan.warehouse.frames import replace_rows
+    from capplan.warehouse import store, warehouse
 
     with warehouse(cfg.warehouse_path, lock_timeout_s=cfg.warehouse.lock_timeout_s) as con:
-        con.execute("BEGIN TRANSACTION")
-        replace_rows(
-            con, "champions", champions.assign(run_id=run_id), ("run_id", "unique_id"), {"run_id": run_id}
-        )
-        replace_rows(
-            con,
-            "backtests",
-            backtests.assign(run_id=run_id),
-            ("run_id", "unique_id", "model", "cutoff", "ds"),
-            {"run_id": run_id},
-        )
-        replace_rows(
-            con,
-            "backtest_metrics",
-            metrics.assign(run_id=run_id),
-            ("run_id", "unique_id", "model"),
-            {"run_id": run_id},
-        )
-        con.execute("COMMIT")
+        store.save_training(con, run_id, champions, backtests, metrics)
 
 
 @flow(name="capplan-train")
@@ -204,8 +183,8 @@ def train_flow(
         notes = {u: n for u, n in notes.items() if n}
         slim = [(replace(r, backtests=r.backtests.iloc[:0]), g.cov) for r, g in results]
         champion_set = tracking.ChampionSet(slim, data.series, trained_at, run_id)
-        version, previous = tracking.register_champions(cfg, champion_set)
-    store_outputs(cfg, run_id, champions, backtests, metrics)
+        store_outputs(cfg, run_id, champions, backtests, metrics)  # the warehouse first:
+        version, previous = tracking.register_champions(cfg, champion_set)  # the alias moves last
     leaderboard = metrics.groupby("model")[["mase", "smape"]].mean().sort_values("mase").reset_index()
     return TrainSummary(run_id, exp_id, version, previous, champions, leaderboard, notes)
 

@@ -1,9 +1,10 @@
 """Capacity-planning math: pure kernels over frames (no I/O).
 
-The verbs a pipeline calls; helpers and kernels live in the submodules.
+The verbs a pipeline calls (``build_plan`` above all); helpers and kernels live in the submodules.
 """
 
 from .alerts import build_alerts
+from .build import build_plan
 from .bottlenecks import find_bottlenecks
 from .cost import capacity_cost_frontier, headroom_cost, monthly_cost
 from .drivers import add_uplift, apply_kpi_scenario, fit_driver_model, learned_event_uplift
@@ -11,16 +12,22 @@ from .policies import compare_policies, recommend_schedule, replay_predictive, r
 from .queueing import erlang_c, servers_for_latency
 from .rightsizing import compare_alternatives, rightsizing
 from .runway import runway, runway_frame
-from .sizing import plan_instances, required_instances, size_with_usl
+from .rollup import monthly_plan, plan_summary, scenario_totals
+from .sizing import plan_instances, required_instances, size_plan, size_with_usl
 from .usl import fit_usl, fit_usl_frame, usl_capacity
 
 __all__ = [
+    "build_plan",
+    "size_plan",
+    "monthly_plan",
+    "scenario_totals",
+    "plan_summary",
     "fit_usl",
     "fit_usl_frame",
     "usl_capacity",
     "erlang_c",
     "servers_for_latency",
-    "required_instances",
+    "instances_required",
     "plan_instances",
     "size_with_usl",
     "runway",

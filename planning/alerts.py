@@ -90,13 +90,13 @@ def _plan_alerts(plan: pd.DataFrame) -> list[dict]:
 
 
 def _cap_message(h: pd.Series) -> str:
-    need = float(h["uncapped_instances"])
+    need = float(h["instances_uncapped"])
     if not np.isfinite(need):  # USL sizing: demand beyond the peak throughput of scaling out
         return (
             f"demand on {h['ds']:%Y-%m-%d} exceeds what scaling out can serve (past the load-tested "
-            f"throughput peak); capped at max_instances {int(h['required_instances'])}"
+            f"throughput peak); capped at max_instances {int(h['instances_required'])}"
         )
-    return f"needs {int(need)} instances on {h['ds']:%Y-%m-%d} but max_instances is {int(h['required_instances'])}"
+    return f"needs {int(need)} instances on {h['ds']:%Y-%m-%d} but max_instances is {int(h['instances_required'])}"
 
 
 def _accuracy_alerts(accuracy: pd.DataFrame, limit: float) -> list[dict]:
@@ -123,7 +123,7 @@ def build_alerts(
 
     ``runway``: :func:`runway_frame` output. ``utilization``: :func:`plan_instances` output
     (``service, resource, scenario, ds, utilization_at_current, target_utilization, capped,
-    required_instances, uncapped_instances``). ``accuracy``: ``unique_id, mase`` (one row per
+    instances_required, instances_uncapped``). ``accuracy``: ``unique_id, mase`` (one row per
     series, e.g. the champion's backtest score) or None. Returns :data:`ALERT_COLUMNS`.
     """
     require_columns(
@@ -150,8 +150,8 @@ def build_alerts(
             "utilization_at_current",
             "target_utilization",
             "capped",
-            "required_instances",
-            "uncapped_instances",
+            "instances_required",
+            "instances_uncapped",
         ],
         "plan frame",
     )

@@ -16,44 +16,46 @@ from capplan.core.config import PlanningConfig
 from capplan.core.contracts import quantile_col, quantile_columns, quantile_from_col
 
 from ._common import HOURS_PER_MONTH, require_columns
-from .sizing import plan_instances
+from .sizing import size_plan
 
-COST_COLUMNS = ("service", "scenario", "instances", "cost_per_hour", "monthly_cost")
+COST_COLUMNS = ("service", "scenario", "instances_required", "cost_per_hour", "monthly_cost")
 
 
 def monthly_cost(plan: pd.DataFrame) -> pd.DataFrame:
     """Peak instances and monthly cost per ``service, scenario`` of a :func:`plan_instances` frame.
 
-    At each ds the service needs the largest ``required_instances`` over its resources (at that
+    At each ds the service needs the largest ``instances_required`` over its resources (at that
     row's price); the plan provisions the peak over ds. Sum ``monthly_cost`` over services for a
     scenario total.
     """
-    require_columns(plan, ["service", "scenario", "ds", "required_instances", "cost_per_hour"], "plan frame")
+    require_columns(plan, ["service", "scenario", "ds", "instances_required", "cost_per_hour"], "plan frame")
     if plan.empty:
         return pd.DataFrame(columns=list(COST_COLUMNS))
-    at_ds = plan.sort_values("required_instances", ascending=False, kind="stable").drop_duplicates(
+    at_ds = plan.sort_values("instances_required", ascending=False, kind="stable").drop_duplicates(
         ["service", "scenario", "ds"]
     )
     peak = at_ds.sort_values("cost_per_hour", ascending=False, kind="stable").drop_duplicates(
         ["service", "scenario"]
     )
-    out = peak[["service", "scenario", "required_instances", "cost_per_hour"]].rename(
-        columns={"required_instances": "instances"}
-    )
+    out = peak[["service", "scenario", "instances_required", "cost_per_hour"]].copy()
     out["monthly_cost"] = out["cost_per_hour"] * HOURS_PER_MONTH
     return out.sort_values(["service", "scenario"], ignore_index=True)[list(COST_COLUMNS)]
 
 
 def headroom_cost(
-    demand_frame: pd.DataFrame, inventory: pd.DataFrame, planning_cfg: PlanningConfig
+    demand_frame: pd.DataFrame,
+    inventory: pd.DataFrame,
+    planning_cfg: PlanningConfig,
+    fits: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Monthly cost with the configured headroom, without it (headroom 0), and the difference.
 
+    Sized by :func:`capplan.planning.sizing.size_plan` (with the USL ``fits``), as the plan is.
     Returns ``service, scenario, monthly_cost, monthly_cost_no_headroom, headroom_cost``.
     """
-    with_h = monthly_cost(plan_instances(demand_frame, inventory, planning_cfg))
+    with_h = monthly_cost(size_plan(demand_frame, inventory, fits, planning_cfg))
     no_cfg = planning_cfg.model_copy(update={"headroom": 0.0})
-    without = monthly_cost(plan_instances(demand_frame, inventory, no_cfg))
+    without = monthly_cost(size_plan(demand_frame, inventory, fits, no_cfg))
     out = with_h[["service", "scenario", "monthly_cost"]].merge(
         without[["service", "scenario", "monthly_cost"]].rename(
             columns={"monthly_cost": "monthly_cost_no_headroom"}
@@ -73,13 +75,15 @@ def capacity_cost_frontier(
     inventory: pd.DataFrame,
     planning_cfg: PlanningConfig,
     quantiles: Sequence[float] | None = None,
+    fits: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Instances and monthly cost per service if the plan were sized on each forecast quantile.
 
     ``forecast``: ``service, resource, ds`` and quantile columns (``p50``, ``p90``...); by default
     every quantile column present. Returns ``service, quantile, instances, monthly_cost,
     extra_monthly_cost`` (cost over the next lower quantile's; 0 for the lowest), sorted by
-    service and quantile: the price of choosing a higher quantile.
+    service and quantile: the price of choosing a higher quantile. Sized as the plan is
+    (:func:`capplan.planning.sizing.size_plan`, with the USL ``fits``).
     """
     qs = sorted(quantiles) if quantiles is not None else _quantile_columns(forecast)
     require_columns(forecast, ["service", "resource", "ds", *map(quantile_col, qs)], "forecast frame")
@@ -88,9 +92,9 @@ def capacity_cost_frontier(
         demand = forecast[["service", "resource", "ds"]].assign(
             scenario=quantile_col(q), demand=forecast[quantile_col(q)]
         )
-        cost = monthly_cost(plan_instances(demand, inventory, planning_cfg))
+        cost = monthly_cost(size_plan(demand, inventory, fits, planning_cfg))
         parts.append(cost.assign(quantile=q))
-    cols = ["service", "quantile", "instances", "monthly_cost", "extra_monthly_cost"]
+    cols = ["service", "quantile", "instances_required", "monthly_cost", "extra_monthly_cost"]
     if not parts:
         return pd.DataFrame(columns=cols)
     out = pd.concat(parts, ignore_index=True).sort_values(["service", "quantile"], ignore_index=True)

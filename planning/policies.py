@@ -51,7 +51,7 @@ SCORE_KEYS = (
     "over_provisioned_share",
 )
 COMPARE_COLUMNS = ("service", "resource", "policy", *SCORE_KEYS, "monthly_cost", "winner")
-SCHEDULE_COLUMNS = ("service", "resource", "ds", "instances", "capped")
+SCHEDULE_COLUMNS = ("service", "resource", "ds", "instances_recommended", "capped")
 _TOL = 1e-9
 
 
@@ -360,7 +360,7 @@ def recommend_schedule(
                     "service": service,
                     "resource": resource,
                     "ds": grp["ds"].to_numpy(),
-                    "instances": inst,
+                    "instances_recommended": inst,
                     "capped": uncapped > inst,
                 }
             )

@@ -28,8 +28,8 @@ from .sizing import INVENTORY_COLUMNS, Redundancy, _cap, _required_array
 USAGE_COLUMNS = ("service", "resource", "ds", "y")
 RIGHTSIZING_COLUMNS = (
     "service",
-    "current_instances",
-    "recommended_instances",
+    "instances",
+    "instances_recommended",
     "binding_resource",
     "max_p95_utilization",
     "over_provisioned",
@@ -62,7 +62,7 @@ def rightsizing(
     """Recommend instance counts per service from trailing p95 usage (see the module docstring).
 
     ``usage``: ``service, resource, ds, y`` observed usage in the inventory's unit. Returns one
-    row per service with :data:`RIGHTSIZING_COLUMNS`; ``recommended_instances`` equals the
+    row per service with :data:`RIGHTSIZING_COLUMNS`; ``instances_recommended`` equals the
     current count unless the service is over-provisioned and fewer would do.
     """
     require_columns(usage, USAGE_COLUMNS, "usage frame")
@@ -91,8 +91,8 @@ def rightsizing(
         rows.append(
             {
                 "service": service,
-                "current_instances": current,
-                "recommended_instances": rec,
+                "instances": current,
+                "instances_recommended": rec,
                 "binding_resource": top["resource"],
                 "max_p95_utilization": float(grp["p95_utilization"].max()),
                 "over_provisioned": over,
@@ -140,7 +140,7 @@ def compare_alternatives(
         )
         counts = np.maximum(counts, np.where(ok, req, np.inf))
     out = pd.DataFrame({"instance_type": catalogue["instance_type"].to_numpy()})
-    out["instances"] = counts
+    out["instances_required"] = counts
     out["monthly_cost"] = counts * catalogue["cost_per_instance_hour"].to_numpy(float) * HOURS_PER_MONTH
     out["fits"] = fits
     out = out.sort_values(

@@ -147,8 +147,8 @@ def plan_instances(
 
     Returns the demand frame's columns plus: ``instances`` (current), ``target_utilization``,
     ``usable_capacity`` (instances * capacity * target_utilization, resource unit),
-    ``required_instances`` (after the cap), ``uncapped_instances``, ``capped``,
-    ``cost_per_hour`` (required_instances * cost_per_instance_hour, currency/hour) and
+    ``instances_required`` (after the cap), ``instances_uncapped``, ``capped``,
+    ``cost_per_hour`` (instances_required * cost_per_instance_hour, currency/hour) and
     ``utilization_at_current`` (demand / (instances * capacity); ``inf`` with no instances
     and positive demand).
     """
@@ -165,8 +165,8 @@ def plan_instances(
     out["instances"] = inst
     out["target_utilization"] = util
     out["usable_capacity"] = inst * cap * util
-    out["required_instances"] = required.astype("int64")
-    out["uncapped_instances"] = uncapped.astype("int64")
+    out["instances_required"] = required.astype("int64")
+    out["instances_uncapped"] = uncapped.astype("int64")
     out["capped"] = capped
     out["cost_per_hour"] = required * m["cost_per_instance_hour"].to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -194,7 +194,7 @@ def size_with_usl(plan: pd.DataFrame, fits: pd.DataFrame, planning_cfg: Planning
     out = plan.assign(sizing_basis="linear")
     if fits.empty:
         return out
-    for col in ("uncapped_instances", "required_instances", "usable_capacity", "cost_per_hour"):
+    for col in ("instances_uncapped", "instances_required", "usable_capacity", "cost_per_hour"):
         out[col] = out[col].astype(float)  # USL sizing may need more than any cap allows (inf)
     pc = planning_cfg
     for r in fits.itertuples(index=False):
@@ -216,13 +216,30 @@ def size_with_usl(plan: pd.DataFrame, fits: pd.DataFrame, planning_cfg: Planning
         need = add_redundancy(need, pc.redundancy, pc.zones)
         cap = out.loc[rows, "max_instances"].to_numpy(float)
         required, capped = _cap(np.where(np.isfinite(need), need, cap), cap)
-        out.loc[rows, "uncapped_instances"] = need
-        out.loc[rows, "required_instances"] = required
+        out.loc[rows, "instances_uncapped"] = need
+        out.loc[rows, "instances_required"] = required
         out.loc[rows, "capped"] = capped | ~np.isfinite(need)
         out.loc[rows, "sizing_basis"] = basis
         out.loc[rows, "usable_capacity"] = (
             usl_capacity(fit, out.loc[rows, "instances"].to_numpy(float)) * util
         )
         out.loc[rows, "cost_per_hour"] = required * out.loc[rows, "cost_per_instance_hour"].to_numpy(float)
-    out["required_instances"] = out["required_instances"].astype("int64")
+    out["instances_required"] = out["instances_required"].astype("int64")
     return out
+
+
+def size_plan(
+    demand_frame: pd.DataFrame,
+    inventory: pd.DataFrame,
+    fits: pd.DataFrame | None,
+    planning_cfg: PlanningConfig,
+) -> pd.DataFrame:
+    """The one sizing every planning figure uses: :func:`plan_instances`, then :func:`size_with_usl`.
+
+    Required instances, cost, the cost of headroom and the frontier all come from here, so the
+    numbers a planner compares agree by construction. ``fits``: USL fits (or None/empty).
+    """
+    plan = plan_instances(demand_frame, inventory, planning_cfg)
+    extra = [c for c in ("max_instances", "cost_per_instance_hour", "unit") if c in inventory]
+    plan = plan.merge(inventory[[*KEYS, *extra]], on=KEYS, how="left")
+    return size_with_usl(plan, fits if fits is not None else pd.DataFrame(), planning_cfg)

@@ -43,7 +43,7 @@ def test_stages_import_only_core():
 
 def test_help_is_fast_and_imports_nothing_heavy():
     code = (
-        "import sys; from capplan.pipelines.cli import build_parser; build_parser().format_help();"
+        "import sys; from capplan.cli import build_parser; build_parser().format_help();"
         "heavy=[m for m in ('torch','great_expectations','darts','prefect','mlflow','lightgbm') if m in sys.modules];"
         "print(heavy)"
     )

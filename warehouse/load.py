@@ -27,6 +27,7 @@ import pandas as pd
 
 from capplan.core.config import Config, SourceConfig
 from capplan.core.errors import InputError
+from capplan.core.tables import TABLES
 
 from .grid import (
     find_gaps_sorted,
@@ -39,28 +40,15 @@ from .grid import (
 from .readers import read_raw
 from .validation import Engine, check_frame
 
-TABLE_KEYS = {
-    "kpis": ("kpis", ("kpi", "ds"), ("value",)),
-    "events": ("events", ("name", "start"), ("kind", "end", "services", "expected_uplift")),
-    "inventory": (
-        "inventory",
-        ("service", "resource"),
-        (
-            "capacity_per_instance",
-            "unit",
-            "instances",
-            "target_utilization",
-            "max_instances",
-            "cost_per_instance_hour",
-            "instance_type",
-        ),
-    ),
-    "loadtests": (
-        "loadtests",
-        ("service", "point"),
-        ("instances", "concurrency", "throughput", "latency_p99_ms"),
-    ),
-}
+
+
+def _keys_and_values(kind: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """The table an input kind loads into, its key and its other columns (from the declaration)."""
+    t = TABLES[kind]
+    return kind, t.key, tuple(c for c in t.column_names if c not in t.key)
+
+
+TABLE_KEYS = {kind: _keys_and_values(kind) for kind in ("kpis", "events", "inventory", "loadtests")}
 
 
 @dataclass

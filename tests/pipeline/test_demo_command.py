@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from capplan.pipelines.cli import main
+from capplan.cli import main
 
 pytestmark = pytest.mark.slow
 

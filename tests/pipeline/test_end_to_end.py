@@ -13,7 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from synthetic import END, write_company  # noqa: E402
 
-from capplan.pipelines.cli import main  # noqa: E402
+from capplan.cli import main  # noqa: E402
 
 
 @pytest.fixture(scope="module")

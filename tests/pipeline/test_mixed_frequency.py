@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 
 from capplan.core.config import config_from_dict
-from capplan.pipelines.data import load_training_data
-from capplan.pipelines.engine import forecast_group, train_group
+from capplan.evaluation import TrainParams, forecast_group, train_group
+from capplan.features.training import training_data
+from capplan.warehouse import store
 from capplan.warehouse.connection import connect
 from capplan.warehouse.load import ingest_source
 
@@ -43,11 +44,11 @@ def test_each_series_is_forecast_on_its_own_grid(tmp_path):
             "mid:cpu": "30min",
             "slow:cpu": "h",
         }
-        data = load_training_data(con, cfg)
+        data = training_data(store.training_inputs(con), cfg)
     groups = {g.freq: g for g in data.groups}
     assert {f: g.horizon for f, g in groups.items()} == {"5min": 24, "30min": 4, "h": 2}
     for freq, g in groups.items():
-        result = train_group(g.df, g.spec, ["seasonal_naive"], g.horizon, folds=1, min_history=1)
+        result = train_group(g.df, g.spec, TrainParams(("seasonal_naive",), g.horizon, folds=1, min_history=1))
         fc = forecast_group(result, g.horizon)
         steps = fc["ds"].diff().dropna().unique()
         assert list(steps) == [pd.Timedelta(freq if freq != "h" else "1h")]

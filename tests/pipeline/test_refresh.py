@@ -8,7 +8,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from synthetic import write_company  # noqa: E402
 
-from capplan.pipelines.cli import main  # noqa: E402
+from capplan.cli import main  # noqa: E402
 
 
 def test_deployment_carries_the_schedule_and_an_absolute_config(tmp_path):

@@ -41,8 +41,8 @@ def _plan():
                     utilization_at_current=u,
                     target_utilization=0.7,
                     capped=c,
-                    required_instances=8 if c else 5,
-                    uncapped_instances=12 if c else 5,
+                    instances_required=8 if c else 5,
+                    instances_uncapped=12 if c else 5,
                 )
             )
     return pd.DataFrame(rows)
@@ -94,8 +94,8 @@ def test_cap_hit_beyond_the_usl_peak_has_a_readable_message():
             "utilization_at_current": [0.5],
             "target_utilization": [0.7],
             "capped": [True],
-            "required_instances": [40],
-            "uncapped_instances": [np.inf],
+            "instances_required": [40],
+            "instances_uncapped": [np.inf],
         }
     )
     runway = pd.DataFrame(

@@ -40,7 +40,7 @@ def test_monthly_cost_provisions_the_peak_of_the_largest_resource():
     out = monthly_cost(plan_instances(_demand(), _inventory(), CFG))
     assert len(out) == 1
     row = out.iloc[0]
-    assert row["instances"] == 10
+    assert row["instances_required"] == 10
     assert row["cost_per_hour"] == pytest.approx(2.0)
     assert row["monthly_cost"] == pytest.approx(2.0 * 730)
 
@@ -66,6 +66,6 @@ def test_frontier_prices_each_quantile():
     )
     out = capacity_cost_frontier(forecast, _inventory(), CFG)
     assert out["quantile"].tolist() == [0.5, 0.9]
-    assert out["instances"].tolist() == [10, 16]
+    assert out["instances_required"].tolist() == [10, 16]
     assert out["monthly_cost"].tolist() == pytest.approx([1460.0, 2336.0])
     assert out["extra_monthly_cost"].tolist() == pytest.approx([0.0, 876.0])

@@ -215,16 +215,16 @@ def test_recommend_schedule_exact_counts():
         }
     )
     out = recommend_schedule(forecast, inv, "p90", PlanningConfig(headroom=0.1))
-    assert list(out.columns) == ["service", "resource", "ds", "instances", "capped"]
+    assert list(out.columns) == ["service", "resource", "ds", "instances_recommended", "capped"]
     # api (min 2, rows sorted by ds): 0 -> 2, 100 * 1.1 / 10 = 11
     # db (u = 0.5): 0 -> 1; 9.9 / 5 -> 2; 11 / 5 -> 3; 34.1 / 5 -> 7, cut to 6
     assert out["service"].tolist() == ["api"] * 4 + ["db"] * 4
     assert out["ds"].tolist() == list(ds) * 2
-    assert out["instances"].tolist() == [2, 2, 2, 11, 1, 2, 3, 6]
+    assert out["instances_recommended"].tolist() == [2, 2, 2, 11, 1, 2, 3, 6]
     assert out["capped"].tolist() == [False] * 7 + [True]
     # without cfg there is no headroom: 31 / 5 -> 7 still capped, 10 / 5 -> 2
     plain = recommend_schedule(forecast, inv, "p90")
-    assert plain["instances"].tolist() == [2, 2, 2, 10, 1, 2, 2, 6]
+    assert plain["instances_recommended"].tolist() == [2, 2, 2, 10, 1, 2, 2, 6]
 
 
 def test_bad_kernel_inputs_raise():

@@ -43,13 +43,13 @@ def test_over_provisioned_service_gets_fewer_instances():
     # api: p95 cpu 6 / (10*4) = 0.15, memory 40 / 160 = 0.25, both < 0.4 -> over-provisioned
     # needed: cpu ceil(6 / 2) + 1 = 4; memory ceil(40 / 12.8) + 1 = 5 -> 5, bound by memory
     assert bool(api["over_provisioned"])
-    assert api["recommended_instances"] == 5
+    assert api["instances_recommended"] == 5
     assert api["binding_resource"] == "memory"
     assert api["max_p95_utilization"] == pytest.approx(0.25)
     assert api["monthly_saving"] == pytest.approx(5 * 0.2 * 730)
     db = out.loc["db"]  # 20 / 32 = 0.625 >= 0.4: keep as is
     assert not bool(db["over_provisioned"])
-    assert db["recommended_instances"] == 4 and db["monthly_saving"] == 0.0
+    assert db["instances_recommended"] == 4 and db["monthly_saving"] == 0.0
 
 
 def test_needs_one_instance_count_per_service():
@@ -70,8 +70,8 @@ def test_compare_alternatives_picks_cheapest_that_fits():
     )
     out = compare_alternatives({"cpu": 16.0, "memory": 100.0}, catalogue).set_index("instance_type")
     # small: max(8, 25) = 25 -> 25*0.05 = 1.25/h; large: max(2, 4) = 4 -> 1.20/h; highmem: max(4, 2) = 4 -> 1.00/h
-    assert out.loc["small", "instances"] == 25
-    assert out.loc["large", "instances"] == 4
+    assert out.loc["small", "instances_required"] == 25
+    assert out.loc["large", "instances_required"] == 4
     assert out.loc["highmem", "monthly_cost"] == pytest.approx(4 * 0.25 * 730)
     assert not out.loc["gpu", "fits"]
     assert out.index[0] == "highmem" and bool(out.loc["highmem", "cheapest"])

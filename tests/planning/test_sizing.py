@@ -82,8 +82,8 @@ def test_plan_instances_by_hand():
     # api cpu: ceil(18 / (4 * 0.5)) = 9, +1 = 10; usable = 10 * 4 * 0.5 = 20; util = 18 / 40
     # api mem: ceil(100 / 12.8) = 8, +1 = 9; util = 100 / 160
     # db cpu: ceil(30 / 4.8) = 7, +1 = 8 > cap 4 -> 4, capped; util = 30 / 24
-    assert out["required_instances"].tolist() == [10, 9, 4]
-    assert out["uncapped_instances"].tolist() == [10, 9, 8]
+    assert out["instances_required"].tolist() == [10, 9, 4]
+    assert out["instances_uncapped"].tolist() == [10, 9, 8]
     assert out["capped"].tolist() == [False, False, True]
     assert out["usable_capacity"].tolist() == pytest.approx([20.0, 128.0, 14.4])
     assert out["utilization_at_current"].tolist() == pytest.approx([0.45, 0.625, 1.25])
@@ -166,8 +166,8 @@ def test_size_with_usl_uses_throughput_curve_redundancy_and_cap():
             "instances": 4.0,
             "max_instances": 20.0,
             "cost_per_instance_hour": 1.0,
-            "uncapped_instances": 1,
-            "required_instances": 1,
+            "instances_uncapped": 1,
+            "instances_required": 1,
             "usable_capacity": 0.0,
             "cost_per_hour": 0.0,
             "capped": False,
@@ -175,10 +175,10 @@ def test_size_with_usl_uses_throughput_curve_redundancy_and_cap():
     )
     out = size_with_usl(plan, fits, PlanningConfig(redundancy="n+1", headroom=0.0))
     # X(3) = 250 < 280 <= X(4) = 307.7: 4 instances, +1 for N+1
-    assert out["required_instances"].tolist()[0] == 5 and out["sizing_basis"].iloc[0] == "usl"
+    assert out["instances_required"].tolist()[0] == 5 and out["sizing_basis"].iloc[0] == "usl"
     assert not out["capped"].iloc[0] and out["cost_per_hour"].iloc[0] == 5.0
     assert abs(out["usable_capacity"].iloc[0] - 400 / 1.3) < 1e-6
     # 5000/s is past the 1000/s peak: no count serves it, capped at max_instances
     assert out["sizing_basis"].iloc[1] == "usl: beyond peak throughput"
-    assert bool(out["capped"].iloc[1]) and out["required_instances"].iloc[1] == 20
-    assert out["sizing_basis"].iloc[2] == "linear" and out["required_instances"].iloc[2] == 1
+    assert bool(out["capped"].iloc[1]) and out["instances_required"].iloc[1] == 20
+    assert out["sizing_basis"].iloc[2] == "linear" and out["instances_required"].iloc[2] == 1

@@ -1,6 +1,6 @@
-"""The forecasting engine, free of Prefect and MLflow: the flows and the benchmarks call it.
+"""The training engine, free of Prefect and MLflow: the flows and the benchmarks call it.
 
-``train_group`` takes one frequency group (series sharing a grid) and does split, generate,
+``train_group(df, spec, params, cov)`` takes one frequency group (series sharing a grid) and does split, generate,
 score: rolling-origin backtests of every configured model (one fit per fold for all series),
 an ensemble of the best models, metrics, a champion per series, then final fits of the
 champions on full history. ``forecast_group`` turns the fitted champions into quantile
@@ -18,18 +18,13 @@ import numpy as np
 import pandas as pd
 
 from capplan.core.contracts import quantile_cols
-from capplan.evaluation import (
-    apply_conformal,
-    backtest,
-    choose_champions,
-    conformal_quantiles,
-    evaluate,
-    repair_quantiles,
-)
-from capplan.models import Covariates, ModelSpec, build_model
+from capplan.models import Covariates, ModelSpec, build_model, has_native_intervals
+
+from .backtest import apply_conformal, backtest, conformal_quantiles, repair_quantiles
+from .champion import choose_champions
+from .metrics import evaluate
 
 BASELINE = "seasonal_naive"
-NATIVE_INTERVALS = {"ets", "lightgbm", "nhits"}
 Progress = Callable[[str], None]
 
 
@@ -85,20 +80,59 @@ def _pick_members(metrics: pd.DataFrame, k: int) -> list[str]:
 
 
 def _calibrate(name: str, bt: pd.DataFrame, quantiles: Sequence[float], season: int) -> pd.DataFrame | None:
-    if name in NATIVE_INTERVALS or name == "ensemble":
+    """Split-conformal offsets for a model without intervals of its own (None for the others)."""
+    if name == "ensemble" or has_native_intervals(name):
         return None
     return conformal_quantiles(bt, quantiles=quantiles, pool=season)
 
 
-def split_short(
-    df: pd.DataFrame, season: int, h: int, folds: int, min_history: int
-) -> tuple[pd.DataFrame, list[str], dict[str, str]]:
-    """Series long enough for ``folds`` backtests of ``h`` steps, the short ones, and notes."""
+@dataclass(frozen=True)
+class TrainParams:
+    """How one frequency group is trained: which models, horizon, folds and the ensemble."""
+
+    models: Sequence[str]
+    horizon: int  # steps
+    folds: int = 3
+    stride: int | None = None  # steps between cutoffs (default: the horizon)
+    min_history: int = 3  # seasons a series needs before it is backtested
+    ensemble_size: int = 3
+    fit_final: bool = True  # fit the champions on all data (False: backtests and choice only)
+    progress: Progress | None = None
+
+    @classmethod
+    def from_config(cls, fc, horizon: int, progress: Progress | None = None) -> TrainParams:
+        """From a :class:`capplan.core.config.ForecastConfig` and the group's horizon in steps."""
+        return cls(
+            models=tuple(fc.models),
+            horizon=horizon,
+            folds=fc.backtest.folds,
+            stride=fc.backtest.stride,
+            min_history=fc.min_history,
+            ensemble_size=fc.ensemble_size,
+            progress=progress,
+        )
+
+
+@dataclass
+class BacktestRuns:
+    """The backtests of one group before scoring: which series were long enough, and each
+    model's rolling-origin forecasts with its seconds."""
+
+    long_df: pd.DataFrame  # series with enough history for the folds
+    short: list[str]  # the others (seasonal naive fallback)
+    notes: dict[str, str]
+    backtests: dict[str, pd.DataFrame] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def split_short(df: pd.DataFrame, spec: ModelSpec, params: TrainParams) -> BacktestRuns:
+    """Series long enough for ``folds`` backtests of ``horizon`` steps, the short ones, and notes."""
+    season = spec.season_length
     n = df.groupby("unique_id", observed=True).size()
-    need = max(min_history * season, h * folds + 2 * season)
+    need = max(params.min_history * season, params.horizon * params.folds + 2 * season)
     short = sorted(n[n < need].index)
     notes = {u: f"only {n[u]} points (< {need} for backtests); seasonal naive fallback" for u in short}
-    return df[~df["unique_id"].isin(short)], short, notes
+    return BacktestRuns(df[~df["unique_id"].isin(short)], short, notes)
 
 
 def model_names(models: Sequence[str]) -> list[str]:
@@ -108,100 +142,60 @@ def model_names(models: Sequence[str]) -> list[str]:
 
 
 def backtest_one(
-    name: str,
-    df: pd.DataFrame,
-    spec: ModelSpec,
-    h: int,
-    folds: int,
-    stride: int | None,
-    cov: Covariates | None,
+    name: str, df: pd.DataFrame, spec: ModelSpec, params: TrainParams, cov: Covariates | None
 ) -> tuple[pd.DataFrame, float]:
     """One model's rolling-origin backtest on every series (one fit per fold) and its seconds."""
     t0 = time.perf_counter()
-    bt = backtest(lambda: build_model(name, spec), df, h, folds, stride, cov=cov)
+    bt = backtest(lambda: build_model(name, spec), df, params.horizon, params.folds, params.stride, cov=cov)
     return bt, time.perf_counter() - t0
 
 
 def train_group(
-    df: pd.DataFrame,
-    spec: ModelSpec,
-    models: Sequence[str],
-    h: int,
-    folds: int,
-    stride: int | None = None,
-    cov: Covariates | None = None,
-    min_history: int = 3,
-    ensemble_size: int = 3,
-    progress: Progress | None = None,
-    fit_final: bool = True,
+    df: pd.DataFrame, spec: ModelSpec, params: TrainParams, cov: Covariates | None = None
 ) -> GroupResult:
-    """Backtest ``models`` on ``df`` (gap-free, one grid), choose champions, fit them on all data."""
-    long_df, short, notes = split_short(df, spec.season_length, h, folds, min_history)
-    backtests, timings = {}, {}
-    for name in model_names(models) if len(long_df) else []:
-        _say(progress, f"backtest {name}: {long_df['unique_id'].nunique()} series x {folds} folds, h={h}")
-        backtests[name], timings[name] = backtest_one(name, long_df, spec, h, folds, stride, cov)
-        _say(progress, f"  {name}: {timings[name]:.1f} s")
-    return finish_group(
-        df,
-        long_df,
-        spec,
-        models,
-        h,
-        backtests,
-        timings,
-        short,
-        notes,
-        cov,
-        ensemble_size,
-        progress,
-        fit_final,
-    )
+    """Backtest ``params.models`` on ``df`` (gap-free, one grid), choose champions, fit them."""
+    runs = split_short(df, spec, params)
+    n_series = runs.long_df["unique_id"].nunique()
+    for name in model_names(params.models) if len(runs.long_df) else []:
+        _say(params.progress, f"backtest {name}: {n_series} series x {params.folds} folds, h={params.horizon}")
+        runs.backtests[name], runs.timings[name] = backtest_one(name, runs.long_df, spec, params, cov)
+        _say(params.progress, f"  {name}: {runs.timings[name]:.1f} s")
+    return finish_group(df, spec, params, runs, cov)
 
 
 def finish_group(
-    df: pd.DataFrame,
-    long_df: pd.DataFrame,
-    spec: ModelSpec,
-    models: Sequence[str],
-    h: int,
-    backtests: dict[str, pd.DataFrame],
-    timings: dict[str, float],
-    short: Sequence[str],
-    notes: dict[str, str],
-    cov: Covariates | None,
-    ensemble_size: int = 3,
-    progress: Progress | None = None,
-    fit_final: bool = True,
+    df: pd.DataFrame, spec: ModelSpec, params: TrainParams, runs: BacktestRuns, cov: Covariates | None
 ) -> GroupResult:
     """Score the backtests, add the ensemble, choose champions and fit them on all data."""
-    season = spec.season_length
+    season, h = spec.season_length, params.horizon
     qcols = quantile_cols(spec.quantiles)
+    backtests, long_df = dict(runs.backtests), runs.long_df
     conformal = {}
     for name, bt in backtests.items():
         cal = _calibrate(name, bt, spec.quantiles, season)
         if cal is not None:
             conformal[name] = cal
-    buckets = horizon_buckets(h, season)
     metrics = _score(backtests, long_df, season, spec.quantiles)
     members: list[str] = []
-    if "ensemble" in models and len(backtests) > 2:
-        members = _pick_members(metrics, ensemble_size)
+    if "ensemble" in params.models and len(backtests) > 2:
+        members = _pick_members(metrics, params.ensemble_size)
         if len(members) >= 2:
             backtests["ensemble"] = ensemble_backtest(backtests, members, qcols)
             metrics = _score(backtests, long_df, season, spec.quantiles)
     bt_all = pd.concat(backtests.values(), ignore_index=True) if backtests else pd.DataFrame()
     by_h = (
-        evaluate(bt_all, long_df, season=season, quantiles=spec.quantiles, horizon_buckets=buckets)
+        evaluate(
+            bt_all, long_df, season=season, quantiles=spec.quantiles, horizon_buckets=horizon_buckets(h, season)
+        )
         if len(bt_all)
         else pd.DataFrame()
     )
-    champions = _champions(metrics, short, spec)
+    champions = _champions(metrics, runs.short, spec)
     result = GroupResult(
-        spec, h, bt_all, metrics, by_h, champions, members, conformal, timings=timings, notes=notes
+        spec, h, bt_all, metrics, by_h, champions, members, conformal, timings=runs.timings, notes=runs.notes
     )
-    if fit_final:
-        fit_champions(result, df, cov, progress)
+    if params.fit_final:
+        fit_champions(result, df, cov, params.progress)
     return result
 
 

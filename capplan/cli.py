@@ -1,4 +1,5 @@
-"""The ``capplan`` command line. ``--help`` stays fast: heavy imports happen inside commands."""
+"""The ``capplan`` command line: argument parsing and printing; each command runs one flow of
+:mod:`capplan.pipelines`. ``--help`` stays fast: heavy imports happen inside commands."""
 
 from __future__ import annotations
 
@@ -28,12 +29,12 @@ def _config(args):
 
 
 def cmd_ingest(args) -> int:
-    from .console import table
+    from capplan.reporting import table
 
     cfg = _config(args)
     if not cfg.sources:
         raise CapplanError(f"{args.config}: no [[sources]] entries to ingest")
-    from .ingest import ingest_flow
+    from capplan.pipelines.ingest import ingest_flow
 
     t0 = time.perf_counter()
     print(f"Ingesting {len(cfg.sources)} source(s) into {cfg.warehouse_path}")
@@ -66,10 +67,8 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from capplan.warehouse.connection import warehouse
-    from capplan.warehouse.schema import duplicate_keys
-
-    from .console import table
+    from capplan.reporting import table
+    from capplan.warehouse import store, warehouse
 
     cfg = _config(args)
     if not cfg.warehouse_path.exists():
@@ -77,42 +76,21 @@ def cmd_status(args) -> int:
             f"{cfg.warehouse_path}: no warehouse yet; run `capplan ingest --config {args.config}`"
         )
     with warehouse(cfg.warehouse_path, read_only=True) as con:
-        counts = {
-            t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
-            for t in (
-                "series",
-                "observations",
-                "gaps",
-                "kpis",
-                "events",
-                "inventory",
-                "loadtests",
-                "quarantine",
-            )
-        }
-        print(f"Warehouse {cfg.warehouse_path}")
-        print(table([counts], [(k, k) for k in counts]))
-        dup = duplicate_keys(con, "observations")
-        print(
-            "Key (unique_id, ds) of observations: "
-            + ("holds" if dup == 0 else f"VIOLATED, {dup} rows repeat a key (re-ingest or report a bug)")
-        )
-        batches = con.execute(
-            "SELECT source, path, status, rows_in, rows_loaded, rows_quarantined, loaded_at "
-            "FROM load_batches ORDER BY loaded_at DESC LIMIT ?",
-            [args.limit],
-        ).df()
-        print(f"\nLast {len(batches)} batches:")
-        rows = batches.assign(path=batches["path"].map(lambda p: Path(p).name)).to_dict("records")
-        print(table(rows, [(c, c) for c in batches.columns]))
-        q = con.execute(
-            'SELECT source, path, line, "check", reason FROM quarantine ORDER BY batch_id, line LIMIT ?',
-            [args.limit],
-        ).df()
-        if len(q):
-            print(f"\nQuarantined rows (first {len(q)}):")
-            rows = q.assign(path=q["path"].map(lambda p: Path(p).name)).to_dict("records")
-            print(table(rows, [(c, c) for c in q.columns]))
+        st = store.status(con, args.limit)
+    print(f"Warehouse {cfg.warehouse_path}")
+    rows = [dict(t, check="holds" if t["repeats"] == 0 else f"VIOLATED: {t['repeats']} rows repeat a key") for t in st["tables"]]
+    print(table(rows, [("table", "table"), ("rows", "rows"), ("key", "key"), ("check", "key check")], right={"rows"}))
+    bad = [t["table"] for t in st["tables"] if t["repeats"]]
+    print("Every table's key holds." if not bad else f"Keys VIOLATED in {', '.join(bad)}: re-ingest or report a bug.")
+    batches = st["batches"]
+    print(f"\nLast {len(batches)} batches:")
+    rows = batches.assign(path=batches["path"].map(lambda p: Path(p).name)).to_dict("records")
+    print(table(rows, [(c, c) for c in batches.columns]))
+    q = st["quarantine"]
+    if len(q):
+        print(f"\nQuarantined rows (first {len(q)}):")
+        rows = q.assign(path=q["path"].map(lambda p: Path(p).name)).to_dict("records")
+        print(table(rows, [(c, c) for c in q.columns]))
     return 0
 
 
@@ -130,21 +108,9 @@ def _as_of(text):
     return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts
 
 
-def with_models(cfg, models):
-    """``cfg`` with another model list (validated against the registry)."""
-    from capplan.core.config import ForecastConfig
-    from capplan.models import available_models
-
-    unknown = [m for m in models if m not in available_models()]
-    if unknown:
-        raise CapplanError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(available_models())}")
-    fc = ForecastConfig.model_validate({**cfg.forecast.model_dump(), "models": tuple(models)})
-    return cfg.model_copy(update={"forecast": fc})
-
-
 def cmd_train(args) -> int:
-    from .console import table
-    from .train import train_flow
+    from capplan.reporting import table
+    from capplan.pipelines.train import train_flow, with_models
 
     cfg = _config(args)
     if args.models:
@@ -155,7 +121,7 @@ def cmd_train(args) -> int:
         f"{cfg.forecast.backtest.folds} backtest folds, horizon {cfg.forecast.horizon}"
     )
     if args.dask:
-        from .train import dask_train_flow
+        from capplan.pipelines.train import dask_train_flow
 
         s = dask_train_flow(cfg, workers=args.dask, quiet=args.quiet, as_of=_as_of(args.as_of))
     else:
@@ -177,7 +143,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_forecast(args) -> int:
-    from .forecast import forecast_flow
+    from capplan.pipelines.forecast import forecast_flow
 
     cfg = _config(args)
     pub = forecast_flow(cfg, horizon=args.horizon, out=args.out)
@@ -192,8 +158,8 @@ def cmd_forecast(args) -> int:
 
 
 def cmd_score(args) -> int:
-    from .console import table
-    from .forecast import score_flow
+    from capplan.reporting import table
+    from capplan.pipelines.forecast import score_flow
 
     cfg = _config(args)
     health = score_flow(cfg)
@@ -221,8 +187,8 @@ def cmd_score(args) -> int:
 
 
 def cmd_plan(args) -> int:
-    from .console import table
-    from .plan import plan_flow
+    from capplan.reporting import table
+    from capplan.pipelines.plan import plan_flow
 
     cfg = _config(args)
     result = plan_flow(cfg)
@@ -230,15 +196,16 @@ def cmd_plan(args) -> int:
     print(
         f"Capacity plan as of {result.as_of} (forecast run {result.run_id[:8]}), scenarios: {', '.join(cfg.scenarios)}"
     )
-    _print_runway(t["runway"], list(cfg.scenarios))
-    cost = t["cost"].groupby("scenario")["monthly_cost"].sum()
+    _print_runway(t.runway, list(cfg.scenarios))
+    cost = t.cost.groupby("scenario")["monthly_cost"].sum()
     cost = cost.reindex([s for s in cfg.scenarios if s in cost.index]).reset_index()
     print("\nMonthly cost per scenario (run rate at the horizon's peak):")
     print(table(cost.to_dict("records"), [("scenario", "scenario"), ("monthly_cost", "monthly cost")]))
-    al = t["alerts"]
+    al = t.alerts
     _print_alerts(al)
     print(
-        "\nPlan tables stored in the warehouse (plan, runway, bottlenecks, rightsizing, cost, frontier, alerts, ...)."
+        f"\nPlan {result.plan_id} stored in the warehouse (plan_runs, plan, runway, cost, alerts, ...; "
+        "earlier plans are kept)."
     )
     print(
         f"Export for planners: capplan export --config {args.config} --format xlsx --out {cfg.resolve(cfg.export.out_dir)}"
@@ -252,7 +219,7 @@ def cmd_plan(args) -> int:
 
 def _print_runway(rw, scenarios: list[str]) -> None:
     """One line per service and resource short in any scenario: days left per scenario."""
-    from .console import table
+    from capplan.reporting import table
 
     short = rw[rw["status"] != "not_within_horizon"]
     if short.empty:
@@ -283,7 +250,7 @@ def _print_runway(rw, scenarios: list[str]) -> None:
 
 def _print_alerts(al, limit: int = 12) -> None:
     """Counts per severity and kind, one line per service, then the most urgent alerts."""
-    from .console import table
+    from capplan.reporting import table
 
     if al.empty:
         print("\nNo alerts.")
@@ -335,46 +302,41 @@ def _print_alerts(al, limit: int = 12) -> None:
 
 
 def cmd_export(args) -> int:
-    from capplan.warehouse.connection import warehouse
-
-    from .export import export_bundle
-    from .report import bundle_from_warehouse
+    from capplan.pipelines.export import export_flow
 
     cfg = _config(args)
-    out = Path(args.out) if args.out else cfg.resolve(cfg.export.out_dir)
-    formats = tuple(args.format) if args.format else cfg.export.formats
-    with warehouse(cfg.warehouse_path, read_only=True) as con:
-        bundle = bundle_from_warehouse(con, cfg)
-    paths = export_bundle(bundle, out, formats)
+    paths = export_flow(cfg, out=args.out, formats=args.format, plan_id=args.plan)
     for fmt, p in paths.items():
         shown = f"{len(p)} files in {Path(p[0]).parent}" if isinstance(p, list) else str(p)
         print(f"  {fmt:5} {shown}")
     return 0
 
 
-def cmd_serve(args) -> int:
-    import os
+def cmd_refresh(args) -> int:
+    from capplan.pipelines.refresh import RefreshOptions, pipeline_flow
 
+    cfg = _config(args)
+    t0 = time.perf_counter()
+    options = RefreshOptions(retrain=not args.no_retrain, quiet=args.quiet)
+    result = pipeline_flow(cfg, options, progress=lambda s: print(f"[{s}]  (+{time.perf_counter() - t0:.0f} s)", flush=True))
+    for key, value in result.summary().items():
+        print(f"  {key:16} {value}")
+    return 1 if any(r["status"] == "rejected" for r in result.ingest or []) else 0
+
+
+def cmd_serve(args) -> int:
     from capplan.core.config import load_config
 
     load_config(args.config)  # fail now, not at 3 a.m.
-    if not os.environ.get("PREFECT_API_URL"):
-        raise CapplanError(
-            "serve needs a Prefect server to hold the schedule: start one with "
-            "`.venv/bin/prefect server start --host 127.0.0.1` and set PREFECT_API_URL=http://127.0.0.1:4200/api"
-        )
-    from prefect import serve
+    from capplan.pipelines.refresh import serve
 
-    from .refresh import deployment
-
-    dep = deployment(args.config, args.cron, name=args.name, retrain=not args.no_retrain)
     print(f"Serving '{args.name}' on cron '{args.cron}' (Ctrl+C to stop); runs appear in the Prefect UI.")
-    serve(dep)
+    serve(args.config, args.cron, name=args.name, retrain=not args.no_retrain)
     return 0
 
 
 def cmd_demo(args) -> int:
-    from .demo_run import run_demo
+    from capplan.pipelines.demo_run import run_demo
 
     return run_demo(out=Path(args.out), size=args.size, seed=args.seed, config=args.config)
 
@@ -469,6 +431,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="repeatable (default: [export] formats)",
     )
     sp.add_argument("--out", default=None, help="output folder (default: [export] out_dir)")
+    sp.add_argument("--plan", default=None, help="plan_id of an earlier plan (default: the latest)")
+    sp = add(
+        "refresh",
+        "Run the whole pipeline once: ingest, train, forecast, score, plan and export.",
+        cmd_refresh,
+    )
+    sp.add_argument("--no-retrain", action="store_true", help="forecast with the registered champions")
+    sp.add_argument("--quiet", action="store_true", help="no per-file and per-model progress lines")
     sp = add(
         "serve",
         "Run the whole pipeline (ingest, train, forecast, score, plan, export) on a cron schedule "

@@ -1,0 +1,97 @@
+"""Training frames: observations -> per-frequency groups of gap-free, windowed series with covariates.
+
+Pure: takes the :class:`capplan.core.bundles.TrainingInputs` a flow read from the warehouse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from capplan.core.bundles import TrainingInputs
+from capplan.core.config import Config, horizon_steps
+from capplan.core.contracts import seasonalities
+from capplan.core.errors import CapplanError
+from capplan.core.contracts import Covariates, ModelSpec
+
+from .covariates import event_features, kpi_features
+from .frames import fill_gaps, history_status, to_planning_frequency
+
+
+@dataclass
+class Group:
+    """Series sharing one grid: trained together."""
+
+    freq: str
+    df: pd.DataFrame  # unique_id, ds, y (gap-filled, windowed)
+    spec: ModelSpec
+    horizon: int
+    cov: Covariates | None
+
+
+@dataclass
+class TrainingData:
+    groups: list[Group]
+    series: pd.DataFrame  # catalogue
+    status: pd.DataFrame  # per series: n, last, status, note
+    fingerprint: str
+    window: tuple[pd.Timestamp, pd.Timestamp]
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+def _window(df: pd.DataFrame, freq: str, window: int | str | None) -> pd.DataFrame:
+    if window is None:
+        return df
+    steps = horizon_steps(window, freq)
+    return df.groupby("unique_id", observed=True, group_keys=False).tail(steps).reset_index(drop=True)
+
+
+def _group(freq: str, uids: list[str], obs: pd.DataFrame, inputs: TrainingInputs, cfg: Config, horizon):
+    fc = cfg.forecast
+    season = seasonalities(freq)
+    h = horizon_steps(horizon or fc.horizon, freq)
+    filled = fill_gaps(obs[obs["unique_id"].isin(uids)], freq, fc.fill, season[0])
+    filled = _window(filled, freq, fc.train_window)
+    spec = ModelSpec(
+        freq=freq,
+        season_length=season[0],
+        quantiles=fc.quantiles,
+        seasonalities=season[1:],
+        seed=fc.seed,
+        epochs=fc.torch_epochs,
+    )
+    fut = event_features(filled, inputs.series, inputs.events, dict.fromkeys(uids, freq), h)
+    past = kpi_features(filled, inputs.kpis, dict.fromkeys(uids, freq))
+    cov = Covariates(future=fut, past=past) if (fut is not None or past is not None) else None
+    return Group(freq, filled, spec, h, cov)
+
+
+def training_data(inputs: TrainingInputs, cfg: Config, horizon: int | str | None = None) -> TrainingData:
+    """Resample to the planning frequency, fill gaps, window and build covariates per frequency.
+
+    Series that stopped reporting are left out (with a note); no series left is an error.
+    """
+    fc = cfg.forecast
+    if inputs.series.empty:
+        raise CapplanError(f"{cfg.warehouse_path}: the warehouse holds no series; run `capplan ingest` first")
+    if inputs.observations.empty:
+        raise CapplanError("no observations to train on (at or before --as-of, if given)")
+    obs, freq_of = to_planning_frequency(inputs.observations, inputs.series, fc.frequency, fc.peak)
+    status = history_status(obs, freq_of, min_points=2, stale_after=fc.stale_after)
+    stopped = set(status.loc[status["status"] == "stopped", "unique_id"])
+    notes = dict(zip(status["unique_id"], status["note"], strict=True))
+    groups = []
+    for freq in sorted(set(freq_of.values())):
+        uids = [u for u, f in freq_of.items() if f == freq and u not in stopped]
+        if uids:
+            groups.append(_group(freq, uids, obs, inputs, cfg, horizon))
+    if not groups:
+        raise CapplanError("no series left to train: every series stopped reporting")
+    window = (obs["ds"].min(), obs["ds"].max())
+    return TrainingData(groups, inputs.series, status, inputs.fingerprint, window, notes)
+
+
+def planning_actuals(observations: pd.DataFrame, series: pd.DataFrame, cfg: Config):
+    """Observations at the planning frequency (what forecasts are scored against), and frequencies."""
+    return to_planning_frequency(observations, series, cfg.forecast.frequency, cfg.forecast.peak)

@@ -1,0 +1,156 @@
+"""``build_plan(PlanInputs, cfg) -> PlanTables``: the whole capacity plan, pure.
+
+Steps: scenario demand (:mod:`.demand`) -> one sizing (:func:`.sizing.size_plan`: linear per
+inventory, USL / Erlang C where load tests exist) -> runway, bottlenecks -> right-sizing and
+instance-type alternatives on recent usage -> cost, the cost of headroom and the frontier
+(all from the same sizing) -> alerts -> autoscaling replay and schedule -> assumptions ->
+the monthly roll-up, scenario totals and summary.
+
+Cross-table invariants (``tests/planning/test_build.py`` pins them on hand-built inputs):
+``cost.monthly_cost`` is the peak of ``plan.cost_per_hour`` x 730 per service and scenario;
+``cost.monthly_cost - cost.headroom_cost`` is the same plan sized without headroom; the
+frontier at the expected scenario's quantile (multiplier 1, no events) equals its cost.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from capplan.core.bundles import PlanInputs, PlanTables
+from capplan.core.config import Config
+from capplan.core.contracts import quantile_col
+from capplan.core.errors import CapplanError
+
+from .alerts import build_alerts
+from .assumptions import assumptions
+from .bottlenecks import find_bottlenecks
+from .cost import capacity_cost_frontier, headroom_cost, monthly_cost
+from .demand import resources, scenario_demand
+from .policies import compare_policies, recommend_schedule
+from .rightsizing import compare_alternatives, rightsizing
+from .rollup import monthly_plan, plan_summary, scenario_totals
+from .runway import runway_frame
+from .scenarios import resource_demand
+from .sizing import size_plan
+from .usl import fit_usl_frame
+
+SCHEDULE_HOURS = 48
+
+
+def usage(history: pd.DataFrame, series: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """Observed usage per ``service, resource, ds`` (regions summed): what right-sizing reads."""
+    if history.empty:
+        return pd.DataFrame(columns=["service", "resource", "ds", "y"])
+    h = history.merge(series[["unique_id", "service", "metric"]], on="unique_id")
+    h["resource"] = h["metric"].map(resources(cfg, series))
+    h = h[h["resource"].notna()]
+    return h.groupby(["service", "resource", "ds"], as_index=False)["y"].sum()
+
+
+def alternatives(use: pd.DataFrame, inv: pd.DataFrame, cfg: Config, as_of) -> pd.DataFrame:
+    """Every instance type in the inventory, costed for each service's p95 needs."""
+    if "instance_type" not in inv or inv["instance_type"].isna().all() or use.empty:
+        return pd.DataFrame()
+    typed = inv.dropna(subset=["instance_type"])
+    cat = typed.pivot_table(
+        index="instance_type", columns="resource", values="capacity_per_instance", aggfunc="max"
+    )
+    catalogue = cat.assign(
+        cost_per_instance_hour=typed.groupby("instance_type")["cost_per_instance_hour"].max()
+    )
+    catalogue = catalogue.reset_index()
+    window = use[use["ds"] > as_of - pd.Timedelta(days=cfg.planning.rightsizing_window_days)]
+    p95 = window.groupby(["service", "resource"])["y"].quantile(0.95)
+    p = cfg.planning
+    parts = []
+    for service, needs in p95.groupby(level=0):
+        need = {r: v for (_, r), v in needs.items() if r in catalogue.columns}
+        util = float(inv.loc[inv["service"] == service, "target_utilization"].min())
+        alt = compare_alternatives(
+            need,
+            catalogue,
+            target_utilization=util,
+            redundancy=p.redundancy,
+            zones=p.zones,
+            headroom=p.headroom,
+        )
+        current = set(inv.loc[inv["service"] == service, "instance_type"].dropna())
+        parts.append(alt.assign(service=service, current=alt["instance_type"].isin(current)))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def champion_accuracy(inputs: PlanInputs) -> pd.DataFrame | None:
+    """The champions' backtest MASE per series (None before any training)."""
+    bm = inputs.backtest_metrics
+    return None if bm.empty else bm[["unique_id", "mase"]]
+
+
+def autoscaling(inputs: PlanInputs, cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Would a predictive policy have beaten the reactive one over the champions' backtest period,
+    and the predictive instance schedule for the next :data:`SCHEDULE_HOURS` hours."""
+    q = quantile_col(cfg.planning.scaling_quantile)
+    series, inv, fc = inputs.series, inputs.inventory, inputs.forecasts
+    if q not in fc:
+        raise CapplanError(
+            f"planning.scaling_quantile {cfg.planning.scaling_quantile:g}: the published forecast has no {q}; "
+            "run `capplan forecast` again with the current [forecast] quantiles"
+        )
+    resource_of, sized = resources(cfg, series), set(inv["resource"])
+    bt, replay = inputs.champion_backtests, pd.DataFrame()
+    if len(bt) and q in bt:
+        bt = bt.sort_values("cutoff").drop_duplicates(["unique_id", "ds"], keep="last")  # latest fold wins
+        past = resource_demand(bt[["unique_id", "ds", "y", q]], series, resource_of, ["y", q])
+        replay = compare_policies(past[past["resource"].isin(sized)], inv, quantile_col=q, cfg=cfg.planning)
+    nxt = fc[fc["ds"] <= fc["ds"].min() + pd.Timedelta(hours=SCHEDULE_HOURS - 1)]
+    demand = resource_demand(nxt[["unique_id", "ds", q]], series, resource_of, [q])
+    schedule = recommend_schedule(
+        demand[demand["resource"].isin(sized)], inv, quantile_col=q, cfg=cfg.planning
+    )
+    return replay, schedule
+
+
+def _costs(demand: pd.DataFrame, qcols: list[str], plan: pd.DataFrame, inputs: PlanInputs, usl, cfg: Config):
+    """Cost per scenario with the cost of headroom, and the expected scenario's frontier."""
+    inv = inputs.inventory
+    head = headroom_cost(demand[["service", "resource", "scenario", "ds", "demand"]], inv, cfg.planning, usl)
+    cost = monthly_cost(plan).merge(
+        head[["service", "scenario", "monthly_cost_no_headroom", "headroom_cost"]],
+        on=["service", "scenario"],
+        how="left",
+    )
+    exp = demand[demand["scenario"] == cfg.planning.expected_scenario]
+    frontier = capacity_cost_frontier(exp[["service", "resource", "ds", *qcols]], inv, cfg.planning, fits=usl)
+    return cost, frontier
+
+
+def build_plan(inputs: PlanInputs, cfg: Config) -> PlanTables:
+    """The capacity plan for every scenario (see the module docstring)."""
+    as_of, inv = inputs.as_of, inputs.inventory
+    sd = scenario_demand(inputs, cfg)
+    usl = fit_usl_frame(inputs.loadtests) if len(inputs.loadtests) else pd.DataFrame()
+    plan = size_plan(sd.demand, inv, usl, cfg.planning)
+    runway = runway_frame(plan, as_of=as_of, low="demand_low", mid="demand", high="demand_high")
+    use = usage(inputs.history, inputs.series, cfg)
+    right = rightsizing(use, inv, cfg.planning, as_of=as_of) if len(use) else pd.DataFrame()
+    cost, frontier = _costs(sd.demand, sd.qcols, plan, inputs, usl, cfg)
+    alerts = build_alerts(runway, plan, champion_accuracy(inputs), cfg.planning)
+    replay, schedule = autoscaling(inputs, cfg)
+    months = monthly_plan(plan)
+    return PlanTables(
+        plan=plan,
+        runway=runway,
+        bottlenecks=find_bottlenecks(runway, plan),
+        rightsizing=right,
+        alternatives=alternatives(use, inv, cfg, as_of),
+        cost=cost,
+        frontier=frontier,
+        alerts=alerts.assign(alert=range(1, len(alerts) + 1)),
+        plan_assumptions=assumptions(inputs, cfg, sd.windows, sd.notes, usl, sd.effects),
+        driver_effects=sd.effects,
+        capacity_models=usl,
+        autoscaling=replay,
+        scaling_schedule=schedule,
+        plan_months=months,
+        plan_totals=scenario_totals(months, list(cfg.scenarios)),
+        plan_summary=plan_summary(runway, cost, alerts, right, cfg),
+    )

@@ -1,0 +1,96 @@
+"""The plan rolled up for people: per month, per scenario, and the summary a planner reads first.
+
+* :func:`monthly_plan`: the daily plan per ``service, resource, scenario, period`` (a month):
+  ``demand_peak``, ``instances_required`` (the month's peak), ``days_planned`` (the days of the
+  month the horizon covers) and ``monthly_cost``.
+* :func:`scenario_totals`: per ``scenario, period``, each service counted once with its largest
+  value over resources, summed over services.
+* :func:`plan_summary`: the figures the workbook and report open with.
+
+``monthly_cost`` means one thing everywhere: 730 hours at the cost per hour of the peak of the
+row's period (the horizon in ``cost``, the month here).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from capplan.core.bundles import HOURS_PER_MONTH
+from capplan.core.config import Config
+
+MONTH_COLUMNS = (
+    "service", "resource", "scenario", "period", "days_planned", "demand_peak", "unit", "usable_capacity",
+    "instances", "instances_required", "capped", "monthly_cost", "sizing_basis",
+)  # fmt: skip
+TOTAL_COLUMNS = ("scenario", "period", "monthly_cost", "instances_required", "instances", "days_planned")
+
+
+def monthly_plan(plan: pd.DataFrame) -> pd.DataFrame:
+    """Daily plan rows rolled up per service, resource, scenario and month (peaks)."""
+    if plan.empty:
+        return pd.DataFrame(columns=list(MONTH_COLUMNS))
+    p = plan.assign(period=plan["ds"].dt.to_period("M").dt.to_timestamp(), _day=plan["ds"].dt.floor("D"))
+    g = p.groupby(["service", "resource", "scenario", "period"], as_index=False, observed=True, sort=False)
+    out = g.agg(
+        days_planned=("_day", "nunique"),
+        demand_peak=("demand", "max"),
+        unit=("unit", "first"),
+        usable_capacity=("usable_capacity", "min"),
+        instances=("instances", "first"),
+        instances_required=("instances_required", "max"),
+        capped=("capped", "any"),
+        cost_per_hour=("cost_per_hour", "max"),
+        sizing_basis=("sizing_basis", "first"),
+    )
+    out["monthly_cost"] = out["cost_per_hour"] * HOURS_PER_MONTH
+    return out[list(MONTH_COLUMNS)]
+
+
+def scenario_totals(months: pd.DataFrame, scenarios: list[str] | None = None) -> pd.DataFrame:
+    """Per ``scenario, period``: ``monthly_cost``, ``instances_required`` and ``instances`` totals.
+
+    Each service counts once per period with its largest value over resources; the totals sum
+    those over services. Scenarios in ``scenarios`` order (else first appearance).
+    """
+    values = ["monthly_cost", "instances_required", "instances"]
+    if months.empty:
+        return pd.DataFrame(columns=list(TOTAL_COLUMNS))
+    frame = months[["service", "scenario", "period", *values]].copy()
+    frame[values] = frame[values].apply(pd.to_numeric, errors="coerce")
+    per_service = frame.groupby(["service", "scenario", "period"], sort=False)[values].max()
+    totals = per_service.groupby(level=["scenario", "period"], sort=False).sum(min_count=1).reset_index()
+    covered = months.groupby("period")["days_planned"].max()
+    totals["days_planned"] = totals["period"].map(covered)
+    order = {s: i for i, s in enumerate(scenarios or dict.fromkeys(months["scenario"]))}
+    totals = totals.assign(_o=totals["scenario"].map(order)).sort_values(["period", "_o"], kind="stable")
+    return totals.drop(columns="_o").reset_index(drop=True)[list(TOTAL_COLUMNS)]
+
+
+def _row(metric: str, value: float, note: str = "") -> dict:
+    return {"metric": metric, "value": float(value), "note": note}
+
+
+def plan_summary(
+    runway: pd.DataFrame, cost: pd.DataFrame, alerts: pd.DataFrame, rightsizing: pd.DataFrame, cfg: Config
+) -> pd.DataFrame:
+    """The figures a planner reads first: who runs short, cost per scenario, savings, alerts."""
+    rows = []
+    exp, days = cfg.planning.expected_scenario, cfg.planning.runway_alert_days
+    if len(runway):
+        r = runway[runway["scenario"] == exp]
+        short = r[r["days_left"] <= days]
+        names = ", ".join(f"{a}/{b}" for a, b in short[["service", "resource"]].itertuples(index=False))
+        rows.append(_row(f"service/resources short within {days:g} days ({exp})", len(short), names))
+    if len(cost):
+        totals = cost.groupby("scenario", sort=False)["monthly_cost"].sum()
+        for sc in [s for s in cfg.scenarios if s in totals.index]:
+            rows.append(_row(f"monthly cost {sc}", totals[sc], cfg.scenarios[sc].description))
+        head = cost.loc[cost["scenario"] == exp, "headroom_cost"].sum()
+        rows.append(_row(f"monthly cost of headroom ({exp})", head, f"headroom {cfg.planning.headroom:.0%}"))
+    if len(rightsizing):
+        over = ", ".join(rightsizing.loc[rightsizing["over_provisioned"], "service"])
+        rows.append(_row("monthly saving from right-sizing", rightsizing["monthly_saving"].sum(), over))
+    if len(alerts):
+        for sev in ("critical", "warning"):
+            rows.append(_row(f"{sev} alerts", (alerts["severity"] == sev).sum()))
+    return pd.DataFrame(rows, columns=["metric", "value", "note"])

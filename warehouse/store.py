@@ -1,0 +1,323 @@
+"""The store: every query and write of the project outside the loader, against declared tables.
+
+Flows read a bundle (:func:`training_inputs`, :func:`plan_inputs`, :func:`export_inputs`), call a
+stage and write its frames back with :func:`write`, which checks each frame against the table's
+declaration in :mod:`capplan.core.tables` (no undeclared column, key present, non-null and
+unique) and applies the table's write mode. Writes that belong together go in one
+:func:`transaction`: a failure leaves the warehouse as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from contextlib import contextmanager
+
+import pandas as pd
+
+from capplan.core.bundles import ExportInputs, PlanInputs, PlanTables, TrainingInputs
+from capplan.core.errors import CapplanError
+from capplan.core.tables import TABLES, table
+
+from .schema import add_family_columns, duplicate_keys, ensure_table, existing_tables, q
+
+HISTORY_DAYS = 400  # a plan looks this far back: last year's events, drivers, right-sizing
+EXPORT_HISTORY_DAYS = 14  # history drawn before the forecast in the workbook's charts
+
+
+@contextmanager
+def transaction(con):
+    """``BEGIN`` ... ``COMMIT``; ``ROLLBACK`` on any error (nothing half-written)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def read(con, name: str, where: str = "", params: list | None = None) -> pd.DataFrame:
+    """Rows of a declared table (an empty frame when the table does not exist yet)."""
+    table(name)
+    if name not in existing_tables(con):
+        return pd.DataFrame()
+    return con.execute(f"SELECT * FROM {name} {where}", params or []).df()
+
+
+def _storable(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for c in out.columns:
+        if out[c].dtype == object:
+            out[c] = out[c].map(
+                lambda v: v if v is None or isinstance(v, str | bool | int | float) else str(v)
+            )
+        elif isinstance(out[c].dtype, pd.CategoricalDtype | pd.StringDtype):
+            out[c] = out[c].astype(object).where(out[c].notna(), None)
+    return out
+
+
+def check_frame(name: str, frame: pd.DataFrame) -> None:
+    """Refuse a frame that does not fit ``name``'s declaration, naming table, column and key."""
+    t = table(name)
+    extra = [c for c in frame.columns if t.type_of(str(c)) is None]
+    if extra:
+        raise CapplanError(
+            f"table {name}: undeclared column(s) {', '.join(map(str, extra))} "
+            f"(declared: {', '.join(t.column_names)}{'; plus ' + t.family if t.family else ''})"
+        )
+    missing = [k for k in t.key if k not in frame.columns]
+    if missing:
+        raise CapplanError(f"table {name}: key column(s) {', '.join(missing)} missing from the rows written")
+    if len(frame) and frame[list(t.key)].isna().any().any():
+        raise CapplanError(f"table {name}: a key column ({', '.join(t.key)}) is empty in some rows")
+    dup = frame.duplicated(list(t.key))
+    if dup.any():
+        first = frame.loc[dup, list(t.key)].iloc[0].to_dict()
+        raise CapplanError(f"table {name}: {int(dup.sum())} rows repeat a key, e.g. {first}")
+
+
+def write(con, name: str, frame: pd.DataFrame, scope: dict | None = None) -> int:
+    """Write ``frame`` to ``name`` by its declared mode; returns the rows written.
+
+    ``replace``: the table's rows are replaced; ``scope``: the rows matching ``scope`` (column ->
+    value, e.g. ``{"run_id": ...}``) are replaced; ``append``: rows are added (a repeated key is
+    an error). ``merge`` tables are the loader's.
+    """
+    t = table(name)
+    if t.mode == "merge":
+        raise CapplanError(f"table {name} is loaded by `capplan ingest` (merge by key), not written directly")
+    check_frame(name, frame)
+    ensure_table(con, name)
+    add_family_columns(con, name, [str(c) for c in frame.columns])
+    if t.mode == "replace":
+        con.execute(f"DELETE FROM {name}").fetchall()
+    elif t.mode == "scope":
+        if not scope:
+            raise CapplanError(f"table {name}: a scoped write needs its scope (e.g. run_id)")
+        where = " AND ".join(f"{q(k)} = ?" for k in scope)
+        con.execute(f"DELETE FROM {name} WHERE {where}", list(scope.values())).fetchall()
+    if frame.empty:
+        return 0
+    con.register("_frame", _storable(frame))
+    try:
+        con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _frame").fetchall()
+    finally:
+        con.unregister("_frame")
+    return len(frame)
+
+
+# --- training ------------------------------------------------------------------------------------
+
+
+def data_fingerprint(con) -> str:
+    """A short hash of what the warehouse holds (per series: count, first, last, sum)."""
+    rows = con.execute(
+        "SELECT unique_id, count(*), min(ds), max(ds), round(sum(y), 6) FROM observations GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
+
+
+def observations(con, until: pd.Timestamp | None = None) -> pd.DataFrame:
+    if until is None:
+        return con.execute("SELECT * FROM observations").df()
+    return con.execute("SELECT * FROM observations WHERE ds <= ?", [until]).df()
+
+
+def training_inputs(con, as_of: pd.Timestamp | None = None) -> TrainingInputs:
+    """Training's inputs as if it were ``as_of``: observations and KPIs after it are not read
+    (events are a calendar, known ahead, and stay)."""
+    series = read(con, "series")
+    obs = observations(con, as_of)
+    kpis = read(con, "kpis")
+    if as_of is not None and len(kpis):
+        kpis = kpis[kpis["ds"] <= as_of]
+    return TrainingInputs(series, obs, read(con, "events"), kpis, data_fingerprint(con))
+
+
+def save_training(
+    con, run_id: str, champions: pd.DataFrame, backtests: pd.DataFrame, metrics: pd.DataFrame
+) -> None:
+    """A training run's champions, backtests and metrics, all or nothing."""
+    scope = {"run_id": run_id}
+    with transaction(con):
+        write(con, "champions", champions.assign(run_id=run_id), scope)
+        write(con, "backtests", backtests.assign(run_id=run_id), scope)
+        write(con, "backtest_metrics", metrics.assign(run_id=run_id), scope)
+
+
+# --- the forecast ledger -------------------------------------------------------------------------
+
+
+def latest_forecast_run(con) -> str:
+    """The run id of the newest published forecast."""
+    if "forecasts" not in existing_tables(con):
+        raise CapplanError("no published forecasts; run `capplan train` and `capplan forecast` first")
+    rows = con.execute("SELECT run_id FROM forecasts ORDER BY created_at DESC LIMIT 1").fetchall()
+    if not rows:
+        raise CapplanError("no published forecasts; run `capplan train` and `capplan forecast` first")
+    return rows[0][0]
+
+
+def forecasts(con, run_id: str | None = None) -> pd.DataFrame:
+    """One run's published forecast (every vintage with ``run_id=None``); empty quantiles dropped."""
+    where, params = ("WHERE run_id = ?", [run_id]) if run_id is not None else ("", [])
+    return read(con, "forecasts", where, params).dropna(axis=1, how="all")
+
+
+def save_forecasts(con, run_id: str, frame: pd.DataFrame) -> None:
+    with transaction(con):
+        write(con, "forecasts", frame, {"run_id": run_id})
+
+
+def backtest_reference(con) -> pd.DataFrame:
+    """Backtest MASE per run, series and model (what a published vintage is compared with)."""
+    if "backtest_metrics" not in existing_tables(con):
+        return pd.DataFrame(columns=["run_id", "unique_id", "model", "mase"])
+    return con.execute("SELECT run_id, unique_id, model, mase FROM backtest_metrics").df()
+
+
+def save_scores(con, accuracy: pd.DataFrame, health: pd.DataFrame) -> None:
+    with transaction(con):
+        write(con, "forecast_accuracy", accuracy)
+        write(con, "forecast_health", health)
+
+
+# --- plans ---------------------------------------------------------------------------------------
+
+
+def _champion_rows(con, name: str, run_id: str, have: set[str]) -> pd.DataFrame:
+    """Rows of ``name`` (backtests, backtest_metrics) for the champions of ``run_id``."""
+    if not {name, "champions"} <= have:
+        return pd.DataFrame()
+    return con.execute(
+        f"SELECT b.* FROM {name} b JOIN champions c ON b.run_id = c.run_id AND b.unique_id = c.unique_id "
+        "AND b.model = c.champion WHERE b.run_id = ? ORDER BY ALL",
+        [run_id],
+    ).df()
+
+
+def history(con, uids: list[str], since: pd.Timestamp, until: pd.Timestamp) -> pd.DataFrame:
+    """Observations of ``uids`` in ``[since, until]`` (a plan never looks past its cutoff)."""
+    con.register("_uids", pd.DataFrame({"unique_id": uids}))
+    try:
+        return con.execute(
+            "SELECT o.unique_id, o.ds, o.y FROM observations o JOIN _uids USING (unique_id) "
+            "WHERE o.ds >= ? AND o.ds <= ? ORDER BY 1, 2",
+            [since, until],
+        ).df()
+    finally:
+        con.unregister("_uids")
+
+
+def plan_inputs(con) -> PlanInputs:
+    run_id = latest_forecast_run(con)
+    have = existing_tables(con)
+    fc = forecasts(con, run_id)
+    inventory = read(con, "inventory")
+    if inventory.empty:
+        raise CapplanError("the warehouse has no inventory; add an [[sources]] entry of kind 'inventory'")
+    as_of = fc["cutoff"].max()
+    uids = list(fc["unique_id"].unique())
+    return PlanInputs(
+        run_id=run_id,
+        forecasts=fc,
+        series=read(con, "series"),
+        inventory=inventory,
+        loadtests=read(con, "loadtests"),
+        events=read(con, "events"),
+        kpis=read(con, "kpis"),
+        history=history(con, uids, as_of - pd.Timedelta(days=HISTORY_DAYS), as_of),
+        champions=read(con, "champions", "WHERE run_id = ?", [run_id]),
+        backtest_metrics=_champion_rows(con, "backtest_metrics", run_id, have),
+        champion_backtests=_champion_rows(con, "backtests", run_id, have),
+    )
+
+
+def save_plan(con, plan_id: str, run: dict, tables: PlanTables) -> None:
+    """Store one plan (``plan_runs`` row plus every plan table) under ``plan_id``, all or nothing."""
+    with transaction(con):
+        write(con, "plan_runs", pd.DataFrame([{**run, "plan_id": plan_id}]))
+        for name, frame in tables.items():
+            if frame is not None and len(frame.columns):
+                write(con, name, frame.assign(plan_id=plan_id))
+
+
+def latest_plan_id(con) -> str:
+    if "plan_runs" not in existing_tables(con):
+        raise CapplanError("no plan in the warehouse yet; run `capplan plan` first")
+    rows = con.execute("SELECT plan_id FROM plan_runs ORDER BY created_at DESC LIMIT 1").fetchall()
+    if not rows:
+        raise CapplanError("no plan in the warehouse yet; run `capplan plan` first")
+    return rows[0][0]
+
+
+def plan_tables(con, plan_id: str) -> dict[str, pd.DataFrame]:
+    """Every table of one stored plan, without its ``plan_id`` column."""
+    out = {}
+    for name in PlanTables.__dataclass_fields__:
+        frame = read(con, name, "WHERE plan_id = ?", [plan_id])
+        out[name] = frame.drop(columns="plan_id") if "plan_id" in frame else frame
+    return out
+
+
+def _accuracy(con, run_id: str, have: set[str]) -> pd.DataFrame:
+    parts = []
+    bm = _champion_rows(con, "backtest_metrics", run_id, have)
+    if len(bm):
+        parts.append(bm.assign(source="backtest (champion)"))
+    fa = read(con, "forecast_accuracy")
+    if len(fa):
+        parts.append(fa.assign(source="published vintage " + fa["run_id"].str[:8]))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def export_inputs(con, plan_id: str | None = None) -> ExportInputs:
+    """One stored plan (the latest by default) with the forecast it was built on."""
+    plan_id = plan_id or latest_plan_id(con)
+    run = con.execute(
+        "SELECT forecast_run_id, expected_scenario FROM plan_runs WHERE plan_id = ?", [plan_id]
+    ).fetchall()
+    if not run:
+        raise CapplanError(f"no plan {plan_id!r} in the warehouse")
+    run_id, expected = run[0]
+    have = existing_tables(con)
+    series = read(con, "series")
+    fc = forecasts(con, run_id).merge(series[["unique_id", "service", "metric", "unit"]], on="unique_id")
+    start = fc["ds"].min() - pd.Timedelta(days=EXPORT_HISTORY_DAYS)
+    hist = con.execute(
+        "SELECT s.service, s.metric, o.ds AS ts, o.y FROM observations o JOIN series s USING (unique_id) "
+        "WHERE o.ds >= ? ORDER BY 1, 2, 3",
+        [start],
+    ).df()
+    return ExportInputs(
+        plan_id=plan_id,
+        expected_scenario=expected,
+        tables=plan_tables(con, plan_id),
+        forecasts=fc,
+        history=hist,
+        accuracy=_accuracy(con, run_id, have),
+        series=series,
+    )
+
+
+# --- status --------------------------------------------------------------------------------------
+
+
+def status(con, limit: int = 20) -> dict:
+    """Row counts and the key check of every declared table, the last batches, quarantined rows."""
+    have = existing_tables(con)
+    tables = []
+    for name, t in TABLES.items():
+        if name not in have:
+            continue
+        rows = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
+        tables.append({"table": name, "rows": rows, "key": ", ".join(t.key), "repeats": duplicate_keys(con, name)})
+    batches = con.execute(
+        "SELECT source, path, status, rows_in, rows_loaded, rows_quarantined, loaded_at "
+        "FROM load_batches ORDER BY loaded_at DESC LIMIT ?",
+        [limit],
+    ).df()
+    quarantine = con.execute(
+        'SELECT source, path, line, "check", reason FROM quarantine ORDER BY batch_id, line LIMIT ?', [limit]
+    ).df()
+    return {"tables": tables, "batches": batches, "quarantine": quarantine}
