@@ -9,33 +9,14 @@ configured model and publish (the champion alias moves on; the previous version 
 from __future__ import annotations
 
 import os
-import re
 import time
 from pathlib import Path
 
 import pandas as pd
 
-from capplan.core.config import Config, load_config
+from capplan.core.config import load_config
 
 QUICK_MODELS = ("seasonal_naive", "seasonal_profile", "theta")
-
-
-def demo_config(out: Path, config: str | None) -> Config:
-    """The generated config, rewritten to track into this folder's ``mlruns/`` (what `make ui`
-    serves), so later commands with ``--config <out>/capplan.toml`` use the same MLflow store."""
-    if config:
-        return load_config(config)
-    path = out / "capplan.toml"
-    mlruns = Path(os.path.relpath(Path("mlruns").resolve(), out.resolve()))
-    text = path.read_text()
-    text = re.sub(
-        r'(?m)^tracking_uri = ".*"$', f'tracking_uri = "sqlite:///{(mlruns / "mlflow.db").as_posix()}"', text
-    )
-    text = re.sub(
-        r'(?m)^artifact_location = ".*"$', f'artifact_location = "{(mlruns / "artifacts").as_posix()}"', text
-    )
-    path.write_text(text)
-    return load_config(path)
 
 
 class _Steps:
@@ -48,15 +29,19 @@ class _Steps:
 
 
 def run_demo(out: Path, size: str = "small", seed: int = 7, config: str | None = None) -> int:
+    from capplan.demo import generate_demo, write_demo
+
     from .cli import with_models
-    from .demo import generate_demo, write_demo
 
     step = _Steps(8)
     step(f"Generating the demo company (size {size}, seed {seed}) into {out}/")
     data = generate_demo(seed=seed, size=size)
-    write_demo(data, out, warehouse_path="warehouse.duckdb")
+    # Track into ./mlruns (what `make ui` serves), so later commands with --config <out>/capplan.toml
+    # use the same MLflow store.
+    mlruns = os.path.relpath(Path("mlruns").resolve(), Path(out).resolve())
+    path = write_demo(data, out, warehouse_path="warehouse.duckdb", mlruns=mlruns)
     print(f"      {len(data.metrics):,} metric rows, {len(data.services)} services, up to {data.end}")
-    cfg = demo_config(out, config)
+    cfg = load_config(config or path)
 
     step("Ingesting into DuckDB (validated with Great Expectations)")
     from .ingest import ingest_flow
