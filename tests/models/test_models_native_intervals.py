@@ -24,7 +24,7 @@ def test_every_registered_model_is_listed_here():
 
 
 @pytest.mark.parametrize("name", available_models())
-def test_each_model_class_declares_the_flag_itself(name):
+def test_each_model_class_declares_the_flag(name):
     cls = model_class(name)
     declared = next((vars(c) for c in cls.__mro__ if "native_intervals" in vars(c)), None)
     assert declared is not None, f"{cls.__name__} ({name}) does not declare native_intervals"
