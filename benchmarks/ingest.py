@@ -83,7 +83,7 @@ def metrics_frame(rows: int, seed: int):
     import numpy as np
     import pandas as pd
 
-    from capplan.pipelines.demo import generate_demo
+    from capplan.demo import generate_demo
 
     data = generate_demo(seed, size="large")
     base = data.metrics
@@ -122,7 +122,7 @@ def overlap_frame(frame):
 
 def prepare(workdir: Path, rows: int, seed: int) -> dict:
     """Write ``metrics.parquet`` and ``overlap.parquet`` into ``workdir``; describe them."""
-    from capplan.pipelines.demo import write_metrics_parquet
+    from capplan.demo import write_metrics_parquet
 
     t0 = time.perf_counter()
     data, frame = metrics_frame(rows, seed)

@@ -42,8 +42,8 @@ def _data(days: int):
     import pandas as pd
 
     from capplan.core.contracts import make_unique_id
+    from capplan.demo import generate_demo
     from capplan.features import fill_gaps
-    from capplan.pipelines.demo import generate_demo
 
     m = generate_demo(seed=7, size="small").metrics
     df = pd.DataFrame(

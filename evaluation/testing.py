@@ -20,6 +20,7 @@ class SumAhead:
     """Stub Forecaster: exact, hand-checkable forecasts; one instance per fit."""
 
     complexity = 1
+    native_intervals = False
 
     def __init__(
         self,

@@ -5,7 +5,13 @@ Importing this package is cheap: Darts, LightGBM and torch are imported inside `
 
 from .base import Covariates, Forecaster, ModelSpec
 from .ensemble import EnsembleForecaster
-from .registry import DEFAULT_ENSEMBLE, available_models, build_ensemble, build_model
+from .registry import (
+    DEFAULT_ENSEMBLE,
+    available_models,
+    build_ensemble,
+    build_model,
+    has_native_intervals,
+)
 
 __all__ = [
     "Covariates",
@@ -16,4 +22,5 @@ __all__ = [
     "available_models",
     "build_ensemble",
     "build_model",
+    "has_native_intervals",
 ]

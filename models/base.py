@@ -28,6 +28,10 @@ __all__ = ["Covariates", "Forecaster", "ModelSpec"]
 class Forecaster(Protocol):
     name: str
     complexity: int  # ties in champion selection go to the lower number (simpler model)
+    native_intervals: bool
+    """True when the model's own quantiles are calibrated intervals (ets, lightgbm, nhits); False
+    when the pipeline should widen them with split-conformal offsets from the backtest. A class
+    attribute, so :func:`capplan.models.has_native_intervals` reads it without building a model."""
 
     def fit(self, df: pd.DataFrame, cov: Covariates | None = None) -> Forecaster: ...
 

@@ -25,6 +25,7 @@ class EnsembleForecaster:
 
     name = "ensemble"
     complexity = 4
+    native_intervals = False
 
     def __init__(self, members: Sequence[Forecaster], weights: Mapping[str, float] | None = None):
         if not members:

@@ -52,6 +52,7 @@ class LightGBM(GlobalDarts):
 
     name = "lightgbm"
     complexity = 2
+    native_intervals = True
     detrend = True
 
     def __init__(

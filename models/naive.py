@@ -36,6 +36,7 @@ class SeasonalNaive(Adapter):
 
     name = "seasonal_naive"
     complexity = 0
+    native_intervals = False
 
     def _fit(self, hists: list[History], cov) -> None:
         return None

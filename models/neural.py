@@ -36,6 +36,7 @@ class NHiTS(GlobalDarts):
 
     name = "nhits"
     complexity = 3
+    native_intervals = True
     dtype = "float32"
     # The most recent windows per series: an epoch over every hourly window of months of history
     # costs minutes on a CPU and adds little over the latest few hundred.

@@ -54,6 +54,7 @@ class SeasonalProfile(Adapter):
 
     name = "seasonal_profile"
     complexity = 1
+    native_intervals = False
 
     def __init__(self, spec, max_periods: int = 4):
         super().__init__(spec)

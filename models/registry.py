@@ -2,7 +2,7 @@
 
 ``build_model(name, spec)`` returns a fresh, unfitted Forecaster; ``"ensemble"`` is the median of
 :data:`DEFAULT_ENSEMBLE`; the pipeline builds its own from backtest winners with
-:func:`build_ensemble`.
+:func:`build_ensemble`. ``has_native_intervals(name)`` reads the class's ``native_intervals`` flag.
 """
 
 from __future__ import annotations
@@ -21,13 +21,17 @@ from .statistical import ETS, Theta
 
 DEFAULT_ENSEMBLE: tuple[str, ...] = ("seasonal_profile", "ets", "lightgbm")
 
-_BUILDERS: dict[str, Callable[[ModelSpec], Forecaster]] = {
+_CLASSES: dict[str, type] = {
     "seasonal_naive": SeasonalNaive,
     "seasonal_profile": SeasonalProfile,
     "ets": ETS,
     "theta": Theta,
     "lightgbm": LightGBM,
     "nhits": NHiTS,
+    "ensemble": EnsembleForecaster,
+}
+_BUILDERS: dict[str, Callable[[ModelSpec], Forecaster]] = {
+    **_CLASSES,
     "ensemble": lambda spec: build_ensemble(DEFAULT_ENSEMBLE, spec),
 }
 
@@ -37,11 +41,33 @@ def available_models() -> tuple[str, ...]:
     return tuple(_BUILDERS)
 
 
-def build_model(name: str, spec: ModelSpec) -> Forecaster:
-    """A fresh unfitted adapter for ``name``; ModelError listing the known names otherwise."""
+def _known(name: str) -> None:
     if name not in _BUILDERS:
         raise ModelError(f"unknown model {name!r}; expected one of {', '.join(_BUILDERS)}")
+
+
+def build_model(name: str, spec: ModelSpec) -> Forecaster:
+    """A fresh unfitted adapter for ``name``; ModelError listing the known names otherwise."""
+    _known(name)
     return _BUILDERS[name](spec)
+
+
+def model_class(name: str) -> type:
+    """The adapter class behind ``name`` (nothing is built or fitted); ModelError if unknown."""
+    _known(name)
+    return _CLASSES[name]
+
+
+def has_native_intervals(name: str) -> bool:
+    """Whether model ``name`` produces its own calibrated intervals (no split-conformal needed).
+
+    Read from the class attribute ``native_intervals`` without building or fitting the model;
+    ModelError if the name is unknown or its class does not declare the flag.
+    """
+    flag = getattr(model_class(name), "native_intervals", None)
+    if not isinstance(flag, bool):
+        raise ModelError(f"model {name!r} does not declare native_intervals (a bool class attribute)")
+    return flag
 
 
 def build_ensemble(

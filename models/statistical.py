@@ -82,6 +82,7 @@ class ETS(_LocalDarts):
 
     name = "ets"
     complexity = 1
+    native_intervals = True
 
     def __init__(self, spec, num_samples: int = 500, damped: bool = True):
         super().__init__(spec)
@@ -113,6 +114,7 @@ class Theta(_LocalDarts):
 
     name = "theta"
     complexity = 1
+    native_intervals = False
 
     def _fit_one(self, hist: History):
         from darts.models import FourTheta

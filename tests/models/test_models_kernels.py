@@ -111,6 +111,7 @@ class Stub:
     """Deterministic member returning fixed quantiles per step."""
 
     complexity = 0
+    native_intervals = False
 
     def __init__(self, name: str, p10: float, p50: float, p90: float):
         self.name, self.values = name, (p10, p50, p90)
