@@ -255,7 +255,7 @@ def plan_tables(con, plan_id: str) -> dict[str, pd.DataFrame]:
     """Every table of one stored plan, without its ``plan_id`` column."""
     out = {}
     for name in PlanTables.__dataclass_fields__:
-        frame = read(con, name, "WHERE plan_id = ?", [plan_id])
+        frame = read(con, name, "WHERE plan_id = ? ORDER BY rowid", [plan_id])  # as written
         out[name] = frame.drop(columns="plan_id") if "plan_id" in frame else frame
     return out
 
