@@ -28,7 +28,7 @@ def _config(args):
 
 
 def cmd_ingest(args) -> int:
-    from .console import table
+    from capplan.reporting import table
 
     cfg = _config(args)
     if not cfg.sources:
@@ -66,10 +66,9 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_status(args) -> int:
+    from capplan.reporting import table
     from capplan.warehouse.connection import warehouse
     from capplan.warehouse.schema import duplicate_keys
-
-    from .console import table
 
     cfg = _config(args)
     if not cfg.warehouse_path.exists():
@@ -143,7 +142,8 @@ def with_models(cfg, models):
 
 
 def cmd_train(args) -> int:
-    from .console import table
+    from capplan.reporting import table
+
     from .train import train_flow
 
     cfg = _config(args)
@@ -192,7 +192,8 @@ def cmd_forecast(args) -> int:
 
 
 def cmd_score(args) -> int:
-    from .console import table
+    from capplan.reporting import table
+
     from .forecast import score_flow
 
     cfg = _config(args)
@@ -221,7 +222,8 @@ def cmd_score(args) -> int:
 
 
 def cmd_plan(args) -> int:
-    from .console import table
+    from capplan.reporting import table
+
     from .plan import plan_flow
 
     cfg = _config(args)
@@ -252,7 +254,7 @@ def cmd_plan(args) -> int:
 
 def _print_runway(rw, scenarios: list[str]) -> None:
     """One line per service and resource short in any scenario: days left per scenario."""
-    from .console import table
+    from capplan.reporting import table
 
     short = rw[rw["status"] != "not_within_horizon"]
     if short.empty:
@@ -283,7 +285,7 @@ def _print_runway(rw, scenarios: list[str]) -> None:
 
 def _print_alerts(al, limit: int = 12) -> None:
     """Counts per severity and kind, one line per service, then the most urgent alerts."""
-    from .console import table
+    from capplan.reporting import table
 
     if al.empty:
         print("\nNo alerts.")
@@ -335,9 +337,9 @@ def _print_alerts(al, limit: int = 12) -> None:
 
 
 def cmd_export(args) -> int:
+    from capplan.reporting import export_bundle
     from capplan.warehouse.connection import warehouse
 
-    from .export import export_bundle
     from .report import bundle_from_warehouse
 
     cfg = _config(args)

@@ -110,9 +110,9 @@ def run_demo(out: Path, size: str = "small", seed: int = 7, config: str | None =
     )
 
     step("Exporting the workbook, CSV tables and HTML report")
+    from capplan.reporting import export_bundle
     from capplan.warehouse.connection import warehouse
 
-    from .export import export_bundle
     from .report import bundle_from_warehouse
 
     with warehouse(cfg.warehouse_path, read_only=True) as con:

@@ -36,9 +36,9 @@ def refresh_flow(config: str, retrain: bool = True, export: bool = True) -> dict
     plan = plan_flow(cfg)
     out["critical_alerts"] = int((plan.tables["alerts"]["severity"] == "critical").sum())
     if export:
+        from capplan.reporting import export_bundle
         from capplan.warehouse.connection import warehouse
 
-        from .export import export_bundle
         from .report import bundle_from_warehouse
 
         with warehouse(cfg.warehouse_path, read_only=True) as con:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from capplan.core.config import Config
 from capplan.core.contracts import quantile_columns
 from capplan.core.errors import CapplanError
-
-from .export import EXPECTED_SCENARIO, PlanBundle
+from capplan.reporting import PlanBundle, planned_demand
 
 HOURS_PER_MONTH = 730.0
 
@@ -44,35 +42,7 @@ def monthly_plan(plan: pd.DataFrame) -> pd.DataFrame:
 
 
 def _expected(cfg: Config) -> str:
-    return EXPECTED_SCENARIO if EXPECTED_SCENARIO in cfg.scenarios else next(iter(cfg.scenarios))
-
-
-def planned_demand(fc: pd.DataFrame, plan: pd.DataFrame, scenario: str) -> np.ndarray:
-    """Per forecast row (``service, resource, ds``), the ``scenario``'s planned demand.
-
-    The plan holds one demand per service, resource and planning period (the forecast's quantile
-    with events and business drivers applied, what runway and sizing use); each forecast
-    timestamp takes the demand of the period that contains it, NaN outside the plan.
-    """
-    out = np.full(len(fc), np.nan)
-    rows = plan[plan["scenario"] == scenario] if len(plan) else plan
-    if rows.empty or fc.empty:
-        return out
-    periods = np.sort(rows["ds"].unique())
-    step = pd.Timedelta(np.median(np.diff(periods))) if len(periods) > 1 else pd.Timedelta(days=1)
-    left = fc[["service", "resource", "ds"]].assign(_row=np.arange(len(fc)))
-    left = left.assign(ds=left["ds"].astype("datetime64[ns]")).sort_values("ds", kind="stable")
-    right = rows[["service", "resource", "ds", "demand"]].assign(ds=rows["ds"].astype("datetime64[ns]"))
-    merged = pd.merge_asof(
-        left,
-        right.sort_values("ds", kind="stable"),
-        on="ds",
-        by=["service", "resource"],
-        direction="backward",
-        tolerance=step - pd.Timedelta(1, "ns"),
-    )
-    out[merged["_row"].to_numpy()] = merged["demand"].to_numpy(dtype=float)
-    return out
+    return "expected" if "expected" in cfg.scenarios else next(iter(cfg.scenarios))
 
 
 def _summary(cfg: Config, t: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -176,7 +146,7 @@ def bundle_from_warehouse(con, cfg: Config) -> PlanBundle:
         [start],
     ).df()
     accuracy = _accuracy(con, have, series, latest)
-    right = t["rightsizing"].rename(columns={"binding_resource": "limiting_resource"})
+    right = t["rightsizing"]
     assumptions = t["plan_assumptions"]
     return PlanBundle(
         summary=_summary(cfg, t),
@@ -189,6 +159,7 @@ def bundle_from_warehouse(con, cfg: Config) -> PlanBundle:
         alerts=t["alerts"],
         frontier=t["frontier"],
         assumptions=assumptions,
+        expected_scenario=_expected(cfg),
         history=hist,
         autoscaling=t["autoscaling"] if len(t["autoscaling"]) else None,
         schedule=t["scaling_schedule"] if len(t["scaling_schedule"]) else None,
