@@ -9,6 +9,7 @@ ephemeral mode) or against ``PREFECT_API_URL`` when one is configured.
 from __future__ import annotations
 
 from capplan.core.config import Config, SourceConfig
+from capplan.reporting import file_line
 
 from ._env import configure
 

@@ -98,7 +98,7 @@ def log_model_run(
     """One child run: params, aggregate metrics, per-series metrics Parquet, backtest plot."""
     import mlflow
 
-    from .plots_backtest import backtest_figure
+    from capplan.reporting import backtest_figure
 
     with mlflow.start_run(run_name=name, nested=True):
         mlflow.log_params({**params, "model": name})

@@ -9,7 +9,7 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = ("warehouse", "features", "models", "evaluation", "planning", "demo")
+STAGES = ("warehouse", "features", "models", "evaluation", "planning", "reporting", "demo")
 ALLOWED = {"evaluation": {"models"}}
 
 

@@ -1,4 +1,4 @@
-"""Report figures as PNG bytes, drawn on matplotlib's Agg canvas (no pyplot, no display, no state).
+"""Report and MLflow figures as PNG bytes, drawn on matplotlib's Agg canvas (no pyplot, no display, no state).
 
 Invariants:
 
@@ -19,6 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from capplan.core.contracts import quantile_columns
+
 DPI = 100
 _BAND = "#9ecae1"
 _MID = "#08519c"
@@ -36,18 +38,18 @@ def plain(text: object) -> str:
     return " " + out if out.startswith("_") else out
 
 
-def _figure(width: float, height: float):
+def _figure(width: float, height: float, layout: str | None = "constrained"):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    fig = Figure(figsize=(width, height), dpi=DPI, layout=layout)
     FigureCanvasAgg(fig)
     return fig
 
 
-def _png(fig) -> bytes:
+def _png(fig, dpi: float | None = None) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
 
 
@@ -229,3 +231,25 @@ def _period_labels(index: Sequence) -> list[str]:
         )
         out.append(plain(stamp.strftime("%Y-%m") if stamp is not None else p))
     return out
+
+
+def backtest_figure(bt: pd.DataFrame, model: str, n_series: int = 4) -> bytes:
+    """Actuals vs p50 with the outer quantile band, for the first few series of a backtest.
+
+    ``bt``: ``unique_id, ds, cutoff, y``, ``p50`` and the quantile columns; one panel per series
+    (the first ``n_series``), one p50 line and band per cutoff.
+    """
+    qcols = quantile_columns(bt.columns)
+    uids = list(dict.fromkeys(bt["unique_id"]))[:n_series]
+    fig = _figure(10, 2.4 * max(len(uids), 1), layout="tight")
+    axes = fig.subplots(max(len(uids), 1), 1, squeeze=False)
+    for ax, uid in zip(axes[:, 0], uids, strict=False):
+        s = bt[bt["unique_id"] == uid].sort_values("ds")
+        ax.plot(s["ds"], s["y"], color="black", lw=0.8, label="actual")
+        for _, g in s.groupby("cutoff"):
+            ax.plot(g["ds"], g["p50"], color="tab:blue", lw=1)
+            if len(qcols) >= 2:
+                ax.fill_between(g["ds"], g[qcols[0]], g[qcols[-1]], color="tab:blue", alpha=0.2)
+        ax.set_title(plain(f"{model}: {uid}"), fontsize=9)
+        ax.tick_params(labelsize=7)
+    return _png(fig, dpi=80)

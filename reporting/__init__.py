@@ -1,0 +1,36 @@
+"""Reporting stage: a capacity plan as an Excel workbook, CSV tables, an HTML report, PNG figures
+and terminal tables.
+
+Imports only ``capplan.core``; matplotlib and xlsxwriter are imported when a figure or a
+workbook is made, so ``import capplan.reporting`` stays light. Modules: :mod:`.specs` (the
+:class:`PlanBundle`, its tables, column kinds and formats), :mod:`.fans` (fan chart data, the
+constrained-services pick, :func:`planned_demand`), :mod:`.xlsx` (+ ``xlsx_cells``,
+``xlsx_charts``), :mod:`.csv`, :mod:`.html`, :mod:`.plots`, :mod:`.console`, :mod:`.export`.
+"""
+
+from __future__ import annotations
+
+from .console import file_line, table
+from .csv import neutralise_csv, write_csv, write_safe_csv
+from .export import export_bundle
+from .fans import planned_demand
+from .html import render_html, write_html
+from .plots import backtest_figure
+from .specs import FORMATS, PlanBundle
+from .xlsx import write_xlsx
+
+__all__ = [
+    "FORMATS",
+    "PlanBundle",
+    "backtest_figure",
+    "export_bundle",
+    "file_line",
+    "neutralise_csv",
+    "planned_demand",
+    "render_html",
+    "table",
+    "write_csv",
+    "write_html",
+    "write_safe_csv",
+    "write_xlsx",
+]
