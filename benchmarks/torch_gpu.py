@@ -62,8 +62,8 @@ def _data(days: int):
 
 def run(accelerator: str, df, epochs: int, folds: int, h: int) -> dict:
     from capplan.evaluation import evaluate
-    from capplan.models import ModelSpec, neural
     from capplan.evaluation.engine import TrainParams, backtest_one
+    from capplan.models import ModelSpec, neural
 
     neural.TRAINER_KWARGS["accelerator"] = accelerator
     spec = ModelSpec(freq="h", season_length=24, seasonalities=(168,), epochs=epochs, seed=42)

@@ -78,10 +78,23 @@ def cmd_status(args) -> int:
     with warehouse(cfg.warehouse_path, read_only=True) as con:
         st = store.status(con, args.limit)
     print(f"Warehouse {cfg.warehouse_path}")
-    rows = [dict(t, check="holds" if t["repeats"] == 0 else f"VIOLATED: {t['repeats']} rows repeat a key") for t in st["tables"]]
-    print(table(rows, [("table", "table"), ("rows", "rows"), ("key", "key"), ("check", "key check")], right={"rows"}))
+    rows = [
+        dict(t, check="holds" if t["repeats"] == 0 else f"VIOLATED: {t['repeats']} rows repeat a key")
+        for t in st["tables"]
+    ]
+    print(
+        table(
+            rows,
+            [("table", "table"), ("rows", "rows"), ("key", "key"), ("check", "key check")],
+            right={"rows"},
+        )
+    )
     bad = [t["table"] for t in st["tables"] if t["repeats"]]
-    print("Every table's key holds." if not bad else f"Keys VIOLATED in {', '.join(bad)}: re-ingest or report a bug.")
+    print(
+        "Every table's key holds."
+        if not bad
+        else f"Keys VIOLATED in {', '.join(bad)}: re-ingest or report a bug."
+    )
     batches = st["batches"]
     print(f"\nLast {len(batches)} batches:")
     rows = batches.assign(path=batches["path"].map(lambda p: Path(p).name)).to_dict("records")
@@ -109,8 +122,8 @@ def _as_of(text):
 
 
 def cmd_train(args) -> int:
-    from capplan.reporting import table
     from capplan.pipelines.train import train_flow, with_models
+    from capplan.reporting import table
 
     cfg = _config(args)
     if args.models:
@@ -158,8 +171,8 @@ def cmd_forecast(args) -> int:
 
 
 def cmd_score(args) -> int:
-    from capplan.reporting import table
     from capplan.pipelines.forecast import score_flow
+    from capplan.reporting import table
 
     cfg = _config(args)
     health = score_flow(cfg)
@@ -187,8 +200,8 @@ def cmd_score(args) -> int:
 
 
 def cmd_plan(args) -> int:
-    from capplan.reporting import table
     from capplan.pipelines.plan import plan_flow
+    from capplan.reporting import print_alerts, print_runway, table
 
     cfg = _config(args)
     result = plan_flow(cfg)
@@ -196,13 +209,13 @@ def cmd_plan(args) -> int:
     print(
         f"Capacity plan as of {result.as_of} (forecast run {result.run_id[:8]}), scenarios: {', '.join(cfg.scenarios)}"
     )
-    _print_runway(t.runway, list(cfg.scenarios))
+    print_runway(t.runway, list(cfg.scenarios))
     cost = t.cost.groupby("scenario")["monthly_cost"].sum()
     cost = cost.reindex([s for s in cfg.scenarios if s in cost.index]).reset_index()
     print("\nMonthly cost per scenario (run rate at the horizon's peak):")
     print(table(cost.to_dict("records"), [("scenario", "scenario"), ("monthly_cost", "monthly cost")]))
     al = t.alerts
-    _print_alerts(al)
+    print_alerts(al)
     print(
         f"\nPlan {result.plan_id} stored in the warehouse (plan_runs, plan, runway, cost, alerts, ...; "
         "earlier plans are kept)."
@@ -215,90 +228,6 @@ def cmd_plan(args) -> int:
         print(f"failing: alerts at or above '{args.fail_on}'", file=sys.stderr)
         return 1
     return 0
-
-
-def _print_runway(rw, scenarios: list[str]) -> None:
-    """One line per service and resource short in any scenario: days left per scenario."""
-    from capplan.reporting import table
-
-    short = rw[rw["status"] != "not_within_horizon"]
-    if short.empty:
-        print("\nNo service runs out of capacity within the horizon in any scenario.")
-        return
-    keys = short[["service", "resource"]].drop_duplicates()
-    rows = keys.merge(rw, on=["service", "resource"])
-    days = rows.pivot_table(
-        index=["service", "resource"], columns="scenario", values="days_left", aggfunc="min"
-    )
-    days = days.reindex(columns=[s for s in scenarios if s in days.columns])
-    first = short.groupby(["service", "resource"])["crossing"].min()
-    days = days.assign(_first=days.min(axis=1)).sort_values("_first", kind="stable")
-    out = []
-    for (service, resource), r in days.iterrows():
-        line = {"service": service, "resource": resource, "first": first.get((service, resource))}
-        for sc in days.columns[:-1]:
-            v = r[sc]
-            line[sc] = "beyond" if v == float("inf") or v != v else ("short now" if v <= 0 else f"{v:.1f}")
-        out.append(line)
-    print(
-        f"\nRunway: days until demand crosses usable capacity ({len(out)} service/resources short in some "
-        "scenario; 'beyond': not within the horizon):"
-    )
-    cols = [("service", "service"), ("resource", "resource")] + [(c, c) for c in days.columns[:-1]]
-    print(table(out, [*cols, ("first", "earliest date")], right=set(days.columns[:-1])))
-
-
-def _print_alerts(al, limit: int = 12) -> None:
-    """Counts per severity and kind, one line per service, then the most urgent alerts."""
-    from capplan.reporting import table
-
-    if al.empty:
-        print("\nNo alerts.")
-        return
-    counts = al.groupby(["severity", "kind"]).size()
-    summary = ", ".join(f"{n} {sev} {kind.replace('_', ' ')}" for (sev, kind), n in counts.items())
-    print(f"\nAlerts: {summary}")
-    serious = al[al["severity"] != "info"]
-    if serious.empty:
-        return
-    per = serious.groupby("service", sort=False).agg(
-        critical=("severity", lambda s: int((s == "critical").sum())),
-        warning=("severity", lambda s: int((s == "warning").sum())),
-        resources=("resource", lambda r: ", ".join(sorted({str(x) for x in r}))),
-        scenarios=("scenario", lambda r: ", ".join(dict.fromkeys(str(x) for x in r))),
-    )
-    per = per.sort_values(["critical", "warning"], ascending=False, kind="stable").reset_index()
-    print(
-        table(
-            per.to_dict("records"),
-            [
-                ("service", "service"),
-                ("critical", "critical"),
-                ("warning", "warning"),
-                ("resources", "resources"),
-                ("scenarios", "scenarios"),
-            ],
-        )
-    )
-    rank = {"critical": 0, "warning": 1}
-    first = serious.assign(_r=serious["severity"].map(rank)).sort_values("_r", kind="stable").head(limit)
-    more = len(serious) - len(first)
-    print(
-        f"\nFirst {len(first)} alerts"
-        + (f" ({more} more in the alerts table and the Alerts sheet):" if more else ":")
-    )
-    print(
-        table(
-            first.to_dict("records"),
-            [
-                ("severity", "severity"),
-                ("service", "service"),
-                ("resource", "resource"),
-                ("scenario", "scenario"),
-                ("message", "message"),
-            ],
-        )
-    )
 
 
 def cmd_export(args) -> int:
@@ -318,7 +247,9 @@ def cmd_refresh(args) -> int:
     cfg = _config(args)
     t0 = time.perf_counter()
     options = RefreshOptions(retrain=not args.no_retrain, quiet=args.quiet)
-    result = pipeline_flow(cfg, options, progress=lambda s: print(f"[{s}]  (+{time.perf_counter() - t0:.0f} s)", flush=True))
+    result = pipeline_flow(
+        cfg, options, progress=lambda s: print(f"[{s}]  (+{time.perf_counter() - t0:.0f} s)", flush=True)
+    )
     for key, value in result.summary().items():
         print(f"  {key:16} {value}")
     return 1 if any(r["status"] == "rejected" for r in result.ingest or []) else 0

@@ -199,7 +199,10 @@ class PlanningConfig(_Model):
         "expected", description="the scenario the workbook's charts, summary and frontier show"
     )
     scaling_quantile: float = Field(
-        0.9, gt=0, lt=1, description="forecast quantile predictive autoscaling sizes for (a [forecast] quantile)"
+        0.9,
+        gt=0,
+        lt=1,
+        description="forecast quantile predictive autoscaling sizes for (a [forecast] quantile)",
     )
 
 

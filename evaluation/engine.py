@@ -157,7 +157,9 @@ def train_group(
     runs = split_short(df, spec, params)
     n_series = runs.long_df["unique_id"].nunique()
     for name in model_names(params.models) if len(runs.long_df) else []:
-        _say(params.progress, f"backtest {name}: {n_series} series x {params.folds} folds, h={params.horizon}")
+        _say(
+            params.progress, f"backtest {name}: {n_series} series x {params.folds} folds, h={params.horizon}"
+        )
         runs.backtests[name], runs.timings[name] = backtest_one(name, runs.long_df, spec, params, cov)
         _say(params.progress, f"  {name}: {runs.timings[name]:.1f} s")
     return finish_group(df, spec, params, runs, cov)
@@ -185,7 +187,11 @@ def finish_group(
     bt_all = pd.concat(backtests.values(), ignore_index=True) if backtests else pd.DataFrame()
     by_h = (
         evaluate(
-            bt_all, long_df, season=season, quantiles=spec.quantiles, horizon_buckets=horizon_buckets(h, season)
+            bt_all,
+            long_df,
+            season=season,
+            quantiles=spec.quantiles,
+            horizon_buckets=horizon_buckets(h, season),
         )
         if len(bt_all)
         else pd.DataFrame()

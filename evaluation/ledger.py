@@ -136,7 +136,16 @@ def _recommend(out: pd.DataFrame, metric: str, threshold: float, source: str) ->
     return flagged.where(out["degraded"], ok.where(out["reference"].notna() & out[metric].notna(), no_ref))
 
 
-HEALTH_COLUMNS = ["unique_id", "run_id", "created_at", "mase", "reference", "change", "degraded", "recommendation"]
+HEALTH_COLUMNS = [
+    "unique_id",
+    "run_id",
+    "created_at",
+    "mase",
+    "reference",
+    "change",
+    "degraded",
+    "recommendation",
+]
 
 
 def score_vintages(
@@ -170,5 +179,7 @@ def score_vintages(
             scales.append(seasonal_scale(actuals[actuals[ID].isin(uids)], season, sub))
     acc = score_forecasts(forecasts, actuals, pd.concat(scales, ignore_index=True))
     latest = acc.sort_values(CREATED_AT).groupby(ID).tail(1)[[ID, RUN_ID, MODEL]]
-    ref = latest.merge(reference, on=[ID, RUN_ID, MODEL], how="left")[[ID, "mase"]] if len(reference) else None
+    ref = (
+        latest.merge(reference, on=[ID, RUN_ID, MODEL], how="left")[[ID, "mase"]] if len(reference) else None
+    )
     return acc, flag_degradation(acc, threshold, reference=ref)

@@ -11,9 +11,8 @@ import pandas as pd
 
 from capplan.core.bundles import TrainingInputs
 from capplan.core.config import Config, horizon_steps
-from capplan.core.contracts import seasonalities
+from capplan.core.contracts import Covariates, ModelSpec, seasonalities
 from capplan.core.errors import CapplanError
-from capplan.core.contracts import Covariates, ModelSpec
 
 from .covariates import event_features, kpi_features
 from .frames import fill_gaps, history_status, to_planning_frequency

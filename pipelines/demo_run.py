@@ -67,7 +67,9 @@ def _report(r) -> None:
         print(f"      {len(scored)} series scored; {flagged} flagged for retraining")
     if r.plan is not None:
         alerts = r.plan.tables.alerts
-        print(f"      {len(r.plan.tables.runway)} runways, {(alerts['severity'] == 'critical').sum()} critical alerts")
+        print(
+            f"      {len(r.plan.tables.runway)} runways, {(alerts['severity'] == 'critical').sum()} critical alerts"
+        )
 
 
 def run_demo(out: Path, size: str = "small", seed: int = 7, config: str | None = None) -> int:
@@ -80,7 +82,9 @@ def run_demo(out: Path, size: str = "small", seed: int = 7, config: str | None =
     step(f"Past vintage: ingest, train as of {past:%Y-%m-%d} with {', '.join(QUICK_MODELS)}, publish")
     first = pipeline_flow(cfg, RefreshOptions(as_of=past, models=QUICK_MODELS, through="forecast"))
     _report(first)
-    print(f"      past vintage published (run {first.training.run_id[:8]}, champions v{first.training.model_version})")
+    print(
+        f"      past vintage published (run {first.training.run_id[:8]}, champions v{first.training.model_version})"
+    )
     csv = cfg.resolve(cfg.export.out_dir) / "forecast.csv"
     result = pipeline_flow(
         cfg, RefreshOptions(forecast_csv=str(csv)), progress=lambda s: s != "ingest" and step(_SAY[s])
@@ -94,5 +98,7 @@ def run_demo(out: Path, size: str = "small", seed: int = 7, config: str | None =
     print(f"  warehouse    {cfg.warehouse_path}   (duckdb {cfg.warehouse_path} -c 'SELECT * FROM runway')")
     print("  MLflow UI    make ui   then open http://127.0.0.1:5000")
     conf = out / "capplan.toml"
-    print(f"  next         .venv/bin/capplan plan --config {conf}   |   .venv/bin/capplan status --config {conf}")
+    print(
+        f"  next         .venv/bin/capplan plan --config {conf}   |   .venv/bin/capplan status --config {conf}"
+    )
     return 1 if any(r["status"] == "rejected" for r in first.ingest) else 0

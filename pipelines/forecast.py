@@ -101,7 +101,9 @@ def score_flow(cfg: Config) -> pd.DataFrame:
         store.latest_forecast_run(con)  # a clear error when nothing was published yet
         fc = store.forecasts(con)
         act, freq_of = planning_actuals(store.observations(con), store.read(con, "series"), cfg)
-        acc, health = score_vintages(fc, act, freq_of, store.backtest_reference(con), cfg.forecast.degradation_threshold)
+        acc, health = score_vintages(
+            fc, act, freq_of, store.backtest_reference(con), cfg.forecast.degradation_threshold
+        )
         if acc.empty:  # no actuals have arrived for any published forecast yet
             return health
         store.save_scores(con, acc, health)

@@ -34,8 +34,6 @@ def _io_only(task_, task_run, state) -> bool:
 def load_source(source: SourceConfig, cfg: Config, engine: str = "auto", quiet: bool = False) -> list[dict]:
     from capplan.warehouse import ingest_file, ingest_source, source_files, warehouse
 
-    from capplan.reporting import file_line
-
     files = source_files(source, cfg)
     reports = []
     with warehouse(cfg.warehouse_path, lock_timeout_s=cfg.warehouse.lock_timeout_s) as con:

@@ -61,7 +61,9 @@ class RefreshResult:
             out["plan_id"] = self.plan.plan_id
             out["critical_alerts"] = int((self.plan.tables.alerts["severity"] == "critical").sum())
         if self.exports is not None:
-            out["exports"] = {k: str(v if not isinstance(v, list) else Path(v[0]).parent) for k, v in self.exports.items()}
+            out["exports"] = {
+                k: str(v if not isinstance(v, list) else Path(v[0]).parent) for k, v in self.exports.items()
+            }
         return out
 
 

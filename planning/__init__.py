@@ -4,15 +4,15 @@ The verbs a pipeline calls (``build_plan`` above all); helpers and kernels live 
 """
 
 from .alerts import build_alerts
-from .build import build_plan
 from .bottlenecks import find_bottlenecks
+from .build import build_plan
 from .cost import capacity_cost_frontier, headroom_cost, monthly_cost
 from .drivers import add_uplift, apply_kpi_scenario, fit_driver_model, learned_event_uplift
 from .policies import compare_policies, recommend_schedule, replay_predictive, replay_reactive, score_policy
 from .queueing import erlang_c, servers_for_latency
 from .rightsizing import compare_alternatives, rightsizing
-from .runway import runway, runway_frame
 from .rollup import monthly_plan, plan_summary, scenario_totals
+from .runway import runway, runway_frame
 from .sizing import plan_instances, required_instances, size_plan, size_with_usl
 from .usl import fit_usl, fit_usl_frame, usl_capacity
 

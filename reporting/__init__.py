@@ -10,7 +10,8 @@ constrained-services pick, :func:`planned_demand`), :mod:`.xlsx` (+ ``xlsx_cells
 
 from __future__ import annotations
 
-from .console import file_line, table
+from .bundle import plan_bundle
+from .console import file_line, print_alerts, print_runway, table
 from .csv import neutralise_csv, write_csv, write_safe_csv
 from .export import export_bundle
 from .fans import planned_demand
@@ -27,6 +28,9 @@ __all__ = [
     "file_line",
     "neutralise_csv",
     "planned_demand",
+    "plan_bundle",
+    "print_alerts",
+    "print_runway",
     "render_html",
     "table",
     "write_csv",

@@ -25,9 +25,13 @@ def _forecasts(inputs: ExportInputs, cfg: Config) -> pd.DataFrame:
     fc = inputs.forecasts.copy()
     fc["resource"] = fc["metric"].map(cfg.resource_of)
     plan = inputs.tables["plan"]
-    cap = plan.groupby(["service", "resource"], as_index=False)["usable_capacity"].min() if len(plan) else None
+    cap = (
+        plan.groupby(["service", "resource"], as_index=False)["usable_capacity"].min() if len(plan) else None
+    )
     if cap is not None:
-        fc = fc.merge(cap.rename(columns={"usable_capacity": "capacity"}), on=["service", "resource"], how="left")
+        fc = fc.merge(
+            cap.rename(columns={"usable_capacity": "capacity"}), on=["service", "resource"], how="left"
+        )
     fc = fc.assign(planned_demand=planned_demand(fc, plan, inputs.expected_scenario))
     cols = ["service", "metric", "ts", "model", *quantile_columns(fc.columns)]
     cols += ["capacity"] if cap is not None else []

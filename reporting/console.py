@@ -52,3 +52,83 @@ def _fmt(v) -> str:
 
 def _numeric(s: str) -> bool:
     return s.replace(",", "").replace(".", "", 1).replace("-", "", 1).isdigit()
+
+
+def print_runway(rw, scenarios: list[str]) -> None:
+    """One line per service and resource short in any scenario: days left per scenario."""
+    short = rw[rw["status"] != "not_within_horizon"]
+    if short.empty:
+        print("\nNo service runs out of capacity within the horizon in any scenario.")
+        return
+    keys = short[["service", "resource"]].drop_duplicates()
+    rows = keys.merge(rw, on=["service", "resource"])
+    days = rows.pivot_table(
+        index=["service", "resource"], columns="scenario", values="days_left", aggfunc="min"
+    )
+    days = days.reindex(columns=[s for s in scenarios if s in days.columns])
+    first = short.groupby(["service", "resource"])["crossing"].min()
+    days = days.assign(_first=days.min(axis=1)).sort_values("_first", kind="stable")
+    out = []
+    for (service, resource), r in days.iterrows():
+        line = {"service": service, "resource": resource, "first": first.get((service, resource))}
+        for sc in days.columns[:-1]:
+            v = r[sc]
+            line[sc] = "beyond" if v == float("inf") or v != v else ("short now" if v <= 0 else f"{v:.1f}")
+        out.append(line)
+    print(
+        f"\nRunway: days until demand crosses usable capacity ({len(out)} service/resources short in some "
+        "scenario; 'beyond': not within the horizon):"
+    )
+    cols = [("service", "service"), ("resource", "resource")] + [(c, c) for c in days.columns[:-1]]
+    print(table(out, [*cols, ("first", "earliest date")], right=set(days.columns[:-1])))
+
+
+def print_alerts(al, limit: int = 12) -> None:
+    """Counts per severity and kind, one line per service, then the most urgent alerts."""
+    if al.empty:
+        print("\nNo alerts.")
+        return
+    counts = al.groupby(["severity", "kind"]).size()
+    summary = ", ".join(f"{n} {sev} {kind.replace('_', ' ')}" for (sev, kind), n in counts.items())
+    print(f"\nAlerts: {summary}")
+    serious = al[al["severity"] != "info"]
+    if serious.empty:
+        return
+    per = serious.groupby("service", sort=False).agg(
+        critical=("severity", lambda s: int((s == "critical").sum())),
+        warning=("severity", lambda s: int((s == "warning").sum())),
+        resources=("resource", lambda r: ", ".join(sorted({str(x) for x in r}))),
+        scenarios=("scenario", lambda r: ", ".join(dict.fromkeys(str(x) for x in r))),
+    )
+    per = per.sort_values(["critical", "warning"], ascending=False, kind="stable").reset_index()
+    print(
+        table(
+            per.to_dict("records"),
+            [
+                ("service", "service"),
+                ("critical", "critical"),
+                ("warning", "warning"),
+                ("resources", "resources"),
+                ("scenarios", "scenarios"),
+            ],
+        )
+    )
+    rank = {"critical": 0, "warning": 1}
+    first = serious.assign(_r=serious["severity"].map(rank)).sort_values("_r", kind="stable").head(limit)
+    more = len(serious) - len(first)
+    print(
+        f"\nFirst {len(first)} alerts"
+        + (f" ({more} more in the alerts table and the Alerts sheet):" if more else ":")
+    )
+    print(
+        table(
+            first.to_dict("records"),
+            [
+                ("severity", "severity"),
+                ("service", "service"),
+                ("resource", "resource"),
+                ("scenario", "scenario"),
+                ("message", "message"),
+            ],
+        )
+    )

@@ -63,7 +63,7 @@ class PlanBundle:
     totals: pd.DataFrame | None = None  # scenario, period, monthly_cost, instances_required, ...
     history: pd.DataFrame | None = None
     autoscaling: pd.DataFrame | None = None  # service, resource, policy, scores, winner
-    schedule: pd.DataFrame | None = None  # service, resource, ds, instances (predictive, next hours)
+    schedule: pd.DataFrame | None = None  # service, resource, ds, instances_recommended (next hours)
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ TABLES: tuple[TableSpec, ...] = (
         "schedule",
         "Schedule",
         "Recommended instances (predictive), next hours",
-        ("service", "resource", "ds", "instances"),
+        ("service", "resource", "ds", "instances_recommended"),
     ),
 )
 TOTALS = TableSpec("totals", None, "Totals per scenario and month", TOTALS_COLUMNS)  # charts only

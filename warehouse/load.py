@@ -41,7 +41,6 @@ from .readers import read_raw
 from .validation import Engine, check_frame
 
 
-
 def _keys_and_values(kind: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     """The table an input kind loads into, its key and its other columns (from the declaration)."""
     t = TABLES[kind]

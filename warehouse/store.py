@@ -311,7 +311,9 @@ def status(con, limit: int = 20) -> dict:
         if name not in have:
             continue
         rows = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
-        tables.append({"table": name, "rows": rows, "key": ", ".join(t.key), "repeats": duplicate_keys(con, name)})
+        tables.append(
+            {"table": name, "rows": rows, "key": ", ".join(t.key), "repeats": duplicate_keys(con, name)}
+        )
     batches = con.execute(
         "SELECT source, path, status, rows_in, rows_loaded, rows_quarantined, loaded_at "
         "FROM load_batches ORDER BY loaded_at DESC LIMIT ?",

@@ -48,7 +48,9 @@ def test_each_series_is_forecast_on_its_own_grid(tmp_path):
     groups = {g.freq: g for g in data.groups}
     assert {f: g.horizon for f, g in groups.items()} == {"5min": 24, "30min": 4, "h": 2}
     for freq, g in groups.items():
-        result = train_group(g.df, g.spec, TrainParams(("seasonal_naive",), g.horizon, folds=1, min_history=1))
+        result = train_group(
+            g.df, g.spec, TrainParams(("seasonal_naive",), g.horizon, folds=1, min_history=1)
+        )
         fc = forecast_group(result, g.horizon)
         steps = fc["ds"].diff().dropna().unique()
         assert list(steps) == [pd.Timedelta(freq if freq != "h" else "1h")]

@@ -163,7 +163,9 @@ def test_optional_sheets_only_when_given(tmp_path):
     bundle = replace(
         make_bundle(),
         autoscaling=pd.DataFrame({"service": ["api"], "policy": ["predictive"], "winner": [True]}),
-        schedule=pd.DataFrame({"service": ["api"], "resource": ["cpu"], "ds": PERIODS[:1], "instances": [4]}),
+        schedule=pd.DataFrame(
+            {"service": ["api"], "resource": ["cpu"], "ds": PERIODS[:1], "instances_recommended": [4]}
+        ),
     )
     path = write_xlsx(bundle, tmp_path / "sub" / "plan.xlsx")
     wb = openpyxl.load_workbook(path)

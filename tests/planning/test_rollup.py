@@ -1,11 +1,35 @@
-"""The report's monthly roll-up of the daily plan (moved here from the export tests)."""
+"""The plan rolled up per month and per scenario (planning.rollup), pinned on a hand-built plan."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from capplan.pipelines.report import monthly_plan
+from capplan.planning.rollup import monthly_plan, scenario_totals
+
+
+def _plan():
+    ds = pd.date_range("2026-11-20", "2026-12-01", freq="D")
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {"service": service, "resource": resource, "scenario": "expected", "ds": ds, "demand": 1.0,
+                 "unit": "cores", "usable_capacity": 50.0, "instances": 4, "instances_required": need,
+                 "capped": False, "cost_per_hour": need * 0.5, "sizing_basis": "linear"}
+            )
+            for service, resource, need in (("api", "cpu", 6), ("api", "memory", 3), ("web", "cpu", 2))
+        ],
+        ignore_index=True,
+    )  # fmt: skip
+
+
+def test_scenario_totals_count_each_service_once_at_its_largest_resource():
+    totals = scenario_totals(monthly_plan(_plan()), ["expected"])
+    nov = totals[totals["period"] == pd.Timestamp("2026-11-01")].iloc[0]
+    assert nov["instances_required"] == 6 + 2  # api's cpu (not cpu + memory) plus web
+    assert nov["monthly_cost"] == (3.0 + 1.0) * 730
+    assert nov["instances"] == 8 and nov["days_planned"] == 11
+    assert list(totals["period"]) == [pd.Timestamp("2026-11-01"), pd.Timestamp("2026-12-01")]
 
 
 def test_monthly_plan_counts_the_days_each_month_covers_and_keeps_scenario_order():
@@ -22,8 +46,7 @@ def test_monthly_plan_counts_the_days_each_month_covers_and_keeps_scenario_order
                     "unit": "cores",
                     "usable_capacity": 50.0,
                     "instances": 4,
-                    # planning's name until its rename to instances_required lands
-                    "required_instances": 4 + np.arange(len(ds)) // 6,
+                    "instances_required": 4 + np.arange(len(ds)) // 6,
                     "capped": False,
                     "cost_per_hour": 1.0 + np.arange(len(ds)) // 6,
                     "sizing_basis": "linear",
