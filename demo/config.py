@@ -83,6 +83,7 @@ def _planning(data: DemoData) -> dict:
         "runway_alert_days": 30.0,
         "rightsizing_utilization": 0.4,
         "rightsizing_window_days": 28,
+        "expected_scenario": "expected",
         "latency_slo_ms": {r.service: float(r.slo_ms) for r in data.usl.itertuples()},
     }
 

@@ -27,7 +27,7 @@ __all__ = [
     "usl_capacity",
     "erlang_c",
     "servers_for_latency",
-    "instances_required",
+    "required_instances",
     "plan_instances",
     "size_with_usl",
     "runway",

@@ -6,7 +6,8 @@ import math
 
 import pandas as pd
 
-from capplan.pipelines.cli import _print_alerts, _print_runway
+from capplan.reporting.console import print_alerts as _print_alerts
+from capplan.reporting.console import print_runway as _print_runway
 
 
 def _runway():

@@ -122,26 +122,32 @@ def test_mlflow_parent_child_runs_and_registry_aliases(run):
     assert any(a.endswith(".parquet") for a in arts) and any(a.endswith(".png") for a in arts)
 
 
+def _latest(con, table: str):
+    """``table``'s rows of the newest plan (every plan is kept under its plan_id)."""
+    pid = con.execute("SELECT plan_id FROM plan_runs ORDER BY created_at DESC LIMIT 1").fetchall()[0][0]
+    return con.execute(f"SELECT * FROM {table} WHERE plan_id = ?", [pid]).df()
+
+
 def test_plan_tables_and_exports(run):
     folder, _, con = run
-    plan = con.execute("SELECT * FROM plan").df()
+    plan = _latest(con, "plan")
     assert set(plan["scenario"]) == {"conservative", "expected", "aggressive"}
     assert set(plan["resource"]) == {"cpu", "rps"}
     # web's rps is sized by the USL fit of its load tests
     assert (
         plan.loc[(plan["service"] == "web") & (plan["resource"] == "rps"), "sizing_basis"] != "linear"
     ).all()
-    runway = con.execute("SELECT * FROM runway").df()
+    runway = _latest(con, "runway")
     assert len(runway) == 2 * 2 * 3
     # web runs at ~90 rps peak against 4 x 40 x 0.7 = 112 usable: api has 20 instances and never crosses
     assert (runway.loc[runway["service"] == "api", "status"] == "not_within_horizon").all()
-    right = con.execute("SELECT * FROM rightsizing").df().set_index("service")
+    right = _latest(con, "rightsizing").set_index("service")
     assert bool(right.loc["api", "over_provisioned"]) and right.loc["api", "monthly_saving"] > 0
-    replay = con.execute("SELECT * FROM autoscaling").df()
+    replay = _latest(con, "autoscaling")
     assert set(replay["policy"]) == {"reactive", "predictive", "predictive+reactive"}
     assert replay.groupby(["service", "resource"])["winner"].sum().eq(1).all()
-    schedule = con.execute("SELECT * FROM scaling_schedule").df()
-    assert len(schedule) == 2 * 2 * 48 and (schedule["instances"] >= 1).all()
+    schedule = _latest(con, "scaling_schedule")
+    assert len(schedule) == 2 * 2 * 48 and (schedule["instances_recommended"] >= 1).all()
     xlsx = folder / "out" / "capplan_plan.xlsx"
     with zipfile.ZipFile(xlsx) as z:
         assert any(n.startswith("xl/charts/chart") for n in z.namelist())
@@ -157,6 +163,14 @@ def test_plan_fail_on_returns_nonzero_when_alerts_reach_the_level(run):
     severities = {r[0] for r in con.execute("SELECT severity FROM alerts").fetchall()}
     assert severities, "the tiny company should raise at least one alert (weak forecasts are info)"
     assert main(["plan", "--config", str(folder / "capplan.toml"), "--fail-on", "info"]) == 1
+    # the second plan is kept beside the first, each table's rows under its own plan_id
+    ids = [r[0] for r in con.execute("SELECT plan_id FROM plan_runs ORDER BY created_at").fetchall()]
+    assert len(ids) == 2
+    per_plan = con.execute("SELECT plan_id, count(*) FROM runway GROUP BY 1").fetchall()
+    assert sorted(n for _, n in per_plan) == [12, 12] and {p for p, _ in per_plan} == set(ids)
+    assert main(["export", "--config", str(folder / "capplan.toml"), "--plan", ids[0], "--format", "csv",
+                 "--out", str(folder / "first")]) == 0  # fmt: skip
+    assert (folder / "first" / "csv" / "runway.csv").exists()
 
 
 def test_status_reports_counts_batches_and_that_the_observation_key_holds(run, capsys):
@@ -166,5 +180,7 @@ def test_status_reports_counts_batches_and_that_the_observation_key_holds(run, c
     out = capsys.readouterr().out
     n = db.execute("SELECT count(*) FROM observations").fetchall()[0][0]
     assert f"{n:,}" in out or str(n) in out
-    assert "Key (unique_id, ds) of observations: holds" in out
+    assert "Every table's key holds." in out
+    for table in ("observations", "forecasts", "plan", "runway", "alerts", "plan_runs"):
+        assert f"{table} " in out  # every declared table is listed with its key check
     assert "Last" in out and "batches" in out
