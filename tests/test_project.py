@@ -41,6 +41,48 @@ def test_stages_import_only_core():
     assert not bad, "\n".join(bad)
 
 
+CODE = (*STAGES, "core", "pipelines", "capplan")  # the project's code (tests and benchmarks aside)
+
+
+def _code_files():
+    for folder in CODE:
+        yield from (ROOT / folder).rglob("*.py")
+
+
+def test_only_the_warehouse_runs_sql():
+    bad = [str(f.relative_to(ROOT)) for f in _code_files() if ".execute(" in f.read_text()]
+    bad = [f for f in bad if not f.startswith("warehouse/")]
+    assert not bad, f"SQL outside warehouse/: {bad}"
+
+
+def test_only_pipelines_import_prefect_or_mlflow():
+    bad = []
+    for f in _code_files():
+        if f.is_relative_to(ROOT / "pipelines"):
+            continue
+        for mod in _imports(f):
+            if mod.split(".")[0] in ("prefect", "prefect_dask", "mlflow"):
+                bad.append(f"{f.relative_to(ROOT)} imports {mod}")
+    assert not bad, "\n".join(bad)
+
+
+def test_pipelines_stay_thin_and_modules_small():
+    """pipelines/ holds flows only (~1,200 lines); no module of the project over ~500 lines."""
+    sizes = {f.relative_to(ROOT): len(f.read_text().splitlines()) for f in _code_files()}
+    flows = sum(n for f, n in sizes.items() if f.parts[0] == "pipelines")
+    assert flows <= 1200, f"pipelines/ has {flows} lines"
+    big = {str(f): n for f, n in sizes.items() if n > 600}
+    assert not big, f"modules over 600 lines: {big}"
+
+
+def test_every_warehouse_table_is_declared_with_a_key():
+    from capplan.core.bundles import PlanTables
+    from capplan.core.tables import PLAN_TABLES, TABLES
+
+    assert all(t.key and set(t.key) <= set(t.column_names) for t in TABLES.values())
+    assert set(PLAN_TABLES) == set(PlanTables.__dataclass_fields__)  # every plan table stored, keyed by plan
+
+
 def test_help_is_fast_and_imports_nothing_heavy():
     code = (
         "import sys; from capplan.cli import build_parser; build_parser().format_help();"

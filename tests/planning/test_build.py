@@ -1,0 +1,96 @@
+"""build_plan on hand-built inputs: exact numbers, and the figures of different tables agree."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from capplan.core.bundles import HOURS_PER_MONTH, PlanInputs
+from capplan.core.config import config_from_dict
+from capplan.core.errors import ConfigError
+from capplan.planning import build_plan
+
+CUTOFF = pd.Timestamp("2026-11-01 23:00")
+
+
+def _cfg(**planning):
+    return config_from_dict(
+        {
+            "forecast": {"quantiles": [0.1, 0.5, 0.9]},
+            "scenarios": {"expected": {"quantile": 0.5}, "high": {"quantile": 0.9}},
+            "planning": {"redundancy": "none", "headroom": 0.1, **planning},
+        }
+    )
+
+
+def _inputs() -> PlanInputs:
+    ds = pd.date_range(CUTOFF + pd.Timedelta(hours=1), periods=72, freq="h")
+    fc = pd.DataFrame(
+        {
+            "unique_id": "api:cpu",
+            "ds": ds,
+            "model": "stub",
+            "cutoff": CUTOFF,
+            "p10": 8.0,
+            "p50": 10.0,
+            "p90": 14.0,
+        }
+    )
+    series = pd.DataFrame(
+        [{"unique_id": "api:cpu", "service": "api", "metric": "cpu", "region": None, "unit": "cores",
+          "kind": "gauge", "frequency": "h", "source": "test"}]
+    )  # fmt: skip
+    inventory = pd.DataFrame(
+        [{"service": "api", "resource": "cpu", "capacity_per_instance": 4.0, "unit": "cores", "instances": 3,
+          "target_utilization": 0.5, "max_instances": 20, "cost_per_instance_hour": 1.0, "instance_type": None}]
+    )  # fmt: skip
+    hist_ds = pd.date_range(CUTOFF - pd.Timedelta(days=30), CUTOFF, freq="h")
+    events = pd.DataFrame(columns=["name", "kind", "start", "end", "services", "expected_uplift"])
+    return PlanInputs(
+        run_id="run1",
+        forecasts=fc,
+        series=series,
+        inventory=inventory,
+        events=events.astype({"start": "datetime64[ns]", "end": "datetime64[ns]"}),
+        kpis=pd.DataFrame(columns=["kpi", "ds", "value"]),
+        history=pd.DataFrame({"unique_id": "api:cpu", "ds": hist_ds, "y": 8.0}),
+    )
+
+
+def test_exact_sizing_cost_headroom_and_runway():
+    t = build_plan(_inputs(), _cfg())
+    cost = t.cost.set_index("scenario")
+    # p50 10 cores x 1.1 headroom / (4 cores x 0.5) = 5.5 -> 6 instances at $1/h; p90 14 -> 7.7 -> 8
+    assert cost.loc["expected", "instances_required"] == 6 and cost.loc["high", "instances_required"] == 8
+    assert cost.loc["expected", "monthly_cost"] == 6 * HOURS_PER_MONTH
+    # without headroom 10 / 2 = 5 instances: the headroom costs one instance a month
+    assert cost.loc["expected", "headroom_cost"] == 1 * HOURS_PER_MONTH
+    rw = t.runway.set_index("scenario")
+    assert rw.loc["expected", "status"] == "already_short"  # 3 x 4 x 0.5 = 6 usable < 10
+    assert t.plan_summary.set_index("metric").loc["monthly cost expected", "value"] == 6 * HOURS_PER_MONTH
+
+
+def test_every_cost_figure_comes_from_the_same_sizing():
+    t = build_plan(_inputs(), _cfg())
+    peak = t.plan.groupby("scenario")["cost_per_hour"].max() * HOURS_PER_MONTH
+    assert t.cost.set_index("scenario")["monthly_cost"].to_dict() == peak.to_dict()
+    # the frontier sizes the expected scenario at every quantile: at its own quantile it is its cost
+    fr = t.frontier.set_index("quantile")
+    assert fr.loc[0.5, "monthly_cost"] == t.cost.set_index("scenario").loc["expected", "monthly_cost"]
+    assert fr.loc[0.9, "instances_required"] == 8
+    months = t.plan_totals.groupby("scenario")["monthly_cost"].max()
+    assert months.to_dict() == t.cost.set_index("scenario")["monthly_cost"].to_dict()
+
+
+def test_the_expected_scenario_comes_from_config():
+    t = build_plan(_inputs(), _cfg(expected_scenario="high"))
+    fr = t.frontier.set_index("quantile")
+    assert fr.loc[0.9, "monthly_cost"] == t.cost.set_index("scenario").loc["high", "monthly_cost"]
+    assert "monthly cost of headroom (high)" in set(t.plan_summary["metric"])
+
+
+def test_a_quantile_the_plan_needs_but_the_forecast_lacks_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"planning.scaling_quantile = 0.95 is not a forecast quantile"):
+        _cfg(scaling_quantile=0.95)
+    with pytest.raises(ConfigError, match="expected_scenario 'nope' is not one of the scenarios"):
+        _cfg(expected_scenario="nope")
