@@ -26,6 +26,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
+from capplan.core.tables import TABLES as TABLES_DECLARED
+
 XLSX_NAME = "capplan_plan.xlsx"
 HTML_NAME = "capplan_report.html"
 CSV_DIR = "csv"
@@ -100,17 +102,8 @@ TABLES: tuple[TableSpec, ...] = (
         "runway",
         "Runway",
         "Runway",
-        (
-            "service",
-            "resource",
-            "scenario",
-            "status",
-            "crossing",
-            "crossing_earliest",
-            "crossing_latest",
-            "days_left",
-            "days_left_min",
-            "days_left_max",
+        tuple(
+            c for c in TABLES_DECLARED["runway"].column_names if c not in ("plan_id", "horizon_days", "as_of")
         ),
     ),
     TableSpec(
