@@ -95,6 +95,8 @@ def backtest(
     (series, fold) pairs with fewer than ``min_train`` points before the cutoff are left out and
     logged as a warning; :func:`capplan.evaluation.splits.plan_folds` returns them as a frame.
     Raises :class:`SeriesError` when no fold has any usable series.
+    (Seven parameters: the split's own coordinates (h, folds, stride, min_train) plus the model,
+    data and covariates; callers pass :class:`capplan.evaluation.engine.TrainParams` fields.)
     """
     _, skipped = plan_folds(df, h, folds, stride, min_train)
     if len(skipped):

@@ -250,6 +250,8 @@ def evaluate(
     scale uses only ``train_df`` rows up to that row's ``cutoff``. ``metrics`` defaults to
     :func:`default_metrics` of ``quantiles`` (default: the quantile columns present).
     ``horizon_buckets`` are inclusive step ranges such as ``[(1, 24), (25, 48)]``.
+    (Seven parameters: two frames and five independent, defaulted scoring options, as
+    utilsforecast's ``evaluate`` takes them; an options object would only rename them.)
     """
     if metrics is None:
         if quantiles is None:

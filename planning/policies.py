@@ -96,6 +96,9 @@ def replay_reactive(
 ) -> np.ndarray:
     """Instances in service per step under a reactive target-tracking policy (int64 array).
 
+    (Nine parameters: the demand and the policy's seven keyword-only knobs, each a documented
+    rule below with a default; a kernel mapped over series by :func:`compare_policies`.)
+
     Rules, with ``desired[t] = clamp(ceil(demand[t-1] / (K * u)))`` (the policy sees the
     *previous* step's demand; ``clamp`` to ``[min_instances, max_instances]``, None/NaN = no cap):
 

@@ -95,7 +95,10 @@ def required_instances(
     headroom: float = 0.1,
     max_instances: int | None = None,
 ) -> tuple[int, bool]:
-    """Instances needed for ``demand`` (see the module docstring) and whether the cap cut it."""
+    """Instances needed for ``demand`` (see the module docstring) and whether the cap cut it.
+
+    (Seven parameters: the scalar form of :func:`plan_instances` for one row; the keyword-only
+    ones are the fields of :class:`PlanningConfig` it uses, so tests can state each.)"""
     req = _required_array(
         np.array([demand]),
         np.array([capacity_per_instance]),

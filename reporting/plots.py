@@ -73,6 +73,9 @@ def fan_chart(
 ) -> bytes:
     """Forecast fan against capacity.
 
+    (Nine parameters: one frame and the keyword-only names of its columns and labels, each
+    optional line drawn only when named.)
+
     ``frame``: one row per ``ts`` (sorted), the quantile columns ``lo <= mid <= hi`` (NaN before
     the forecast starts), optionally a ``capacity`` column, an ``actual`` column (recent history,
     NaN over the forecast) and a ``planned`` column (the plan's demand: the forecast with events
@@ -183,6 +186,8 @@ def scenario_chart(
     notes: dict | None = None,
 ) -> bytes:
     """Grouped bars per scenario over periods.
+
+    (Seven parameters: one table and keyword-only labels and optional overlays.)
 
     ``table``: index = period (month start), one column per scenario (values in the same unit).
     ``reference`` (indexed like ``table``) is drawn as a dashed line, e.g. current instances.

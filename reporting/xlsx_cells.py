@@ -39,7 +39,10 @@ class Formats:
 
 
 def write_cell(ws, row: int, col: int, value: object, kind: str, fmts: Formats, column: str) -> int:
-    """Write one value as its own type; returns the width it needs. Strings never become formulas."""
+    """Write one value as its own type; returns the width it needs. Strings never become formulas.
+
+    (Seven parameters: xlsxwriter's ``write(row, col, value, format)`` plus the column's kind and
+    name, which decide the cell's type and number format.)"""
     kind = cell_kind(value, kind)
     fmt = fmts.of(kind)
     if is_missing(value):
