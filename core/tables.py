@@ -184,6 +184,35 @@ TABLES: dict[str, Table] = {
 }  # fmt: skip
 
 INPUT_TABLES = ("series", "observations", "gaps", "kpis", "events", "inventory", "loadtests")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One input kind as users write it: the columns a file must and may have, and where it loads.
+
+    Readers check ``required``/``optional``; the loader upserts into ``table`` by that table's
+    declared key; validation's checks per kind live in ``capplan.warehouse.validation``.
+    """
+
+    kind: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+    tables: tuple[str, ...]
+
+
+INPUTS: dict[str, InputSpec] = {
+    s.kind: s
+    for s in (
+        InputSpec("metrics", ("ts", "service", "metric", "value"), ("unit", "region"),
+                  ("series", "observations", "gaps")),
+        InputSpec("kpis", ("ts", "kpi", "value"), (), ("kpis",)),
+        InputSpec("events", ("name", "kind", "start", "end", "services"), ("expected_uplift",), ("events",)),
+        InputSpec("inventory", tuple(c for c, _ in TABLES["inventory"].columns if c != "instance_type"),
+                  ("instance_type",), ("inventory",)),
+        InputSpec("loadtests", ("service", "throughput", "latency_p99_ms"), ("instances", "concurrency"),
+                  ("loadtests",)),
+    )
+}  # fmt: skip
 PLAN_TABLES = tuple(n for n, t in TABLES.items() if "plan_id" in t.key and n != "plan_runs")
 
 

@@ -19,30 +19,10 @@ import pandas as pd
 
 from capplan.core.config import SourceConfig
 from capplan.core.errors import InputError
+from capplan.core.tables import INPUTS
 
-REQUIRED: dict[str, tuple[str, ...]] = {
-    "metrics": ("ts", "service", "metric", "value"),
-    "kpis": ("ts", "kpi", "value"),
-    "events": ("name", "kind", "start", "end", "services"),
-    "inventory": (
-        "service",
-        "resource",
-        "capacity_per_instance",
-        "unit",
-        "instances",
-        "target_utilization",
-        "max_instances",
-        "cost_per_instance_hour",
-    ),
-    "loadtests": ("service", "throughput", "latency_p99_ms"),
-}
-OPTIONAL: dict[str, tuple[str, ...]] = {
-    "metrics": ("unit", "region"),
-    "kpis": (),
-    "events": ("expected_uplift",),
-    "inventory": ("instance_type",),
-    "loadtests": ("instances", "concurrency"),
-}
+REQUIRED: dict[str, tuple[str, ...]] = {kind: spec.required for kind, spec in INPUTS.items()}
+OPTIONAL: dict[str, tuple[str, ...]] = {kind: spec.optional for kind, spec in INPUTS.items()}
 
 
 def read_raw(path: Path, source: SourceConfig) -> pd.DataFrame:
