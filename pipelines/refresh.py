@@ -44,6 +44,7 @@ class RefreshResult:
     health: pd.DataFrame | None = None
     plan: object | None = None  # PlanResult
     exports: dict | None = None
+    artifacts: list[str] | None = None  # keys of the Prefect artifacts the run left
 
     def summary(self) -> dict:
         """What a scheduled run returns (shown in the Prefect UI): counts and paths."""
@@ -98,6 +99,9 @@ def pipeline_flow(
     if last >= STEPS.index("export"):
         say("export")
         out.exports = export_flow(cfg)
+    from .artifacts import publish
+
+    out.artifacts = publish(cfg, out)
     return out
 
 

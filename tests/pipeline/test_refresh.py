@@ -36,3 +36,19 @@ def test_refresh_flow_runs_every_step(tmp_path):
     assert out["files"] == 5 and out["rejected"] == 0
     assert out["run_id"] == out["forecast_run"]
     assert Path(out["exports"]["xlsx"]).exists()
+
+
+def test_a_run_leaves_a_summary_alerts_and_links_in_prefect(tmp_path):
+    from prefect.client.orchestration import get_client
+
+    from capplan.core.config import load_config
+    from capplan.pipelines.refresh import RefreshOptions, pipeline_flow
+
+    cfg = load_config(write_company(tmp_path, models=("seasonal_naive",)))
+    result = pipeline_flow(cfg, RefreshOptions(through="export"))
+    assert result.artifacts[0] == "capplan-run-summary" and "capplan-workbook" in result.artifacts
+    with get_client(sync_client=True) as client:
+        stored = {a.key: a for a in client.read_artifacts() if a.key}
+    summary = stored["capplan-run-summary"].data
+    assert "**Ingest**: 5 file(s)" in summary and "**Plan**" in summary and "**Champions**" in summary
+    assert stored["capplan-workbook"].data.startswith("[workbook](file://")
