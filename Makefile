@@ -37,10 +37,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# MLflow UI over the SQLite store under mlruns/, on 127.0.0.1 only.
+# A Prefect server (127.0.0.1:4200) and an MLflow server (127.0.0.1:5000, SQLite under mlruns/);
+# Ctrl+C stops both. PREFECT_PORT=4201 MLFLOW_PORT=5001 make ui for other ports.
 ui: $(STAMP)
-	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db \
-		--default-artifact-root mlruns/artifacts --host 127.0.0.1 --port $${PORT:-5000}
+	$(VENV)/bin/capplan ui --prefect-port $${PREFECT_PORT:-4200} --mlflow-port $${MLFLOW_PORT:-5000}
 
 # Refresh requirements.lock from the current environment.
 lock: $(STAMP)

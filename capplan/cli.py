@@ -266,6 +266,13 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_ui(args) -> int:
+    from capplan.pipelines.servers import serve_ui
+
+    serve_ui(args.prefect_port, args.mlflow_port)
+    return 0
+
+
 def cmd_demo(args) -> int:
     from capplan.pipelines.demo_run import run_demo
 
@@ -383,6 +390,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--no-retrain", action="store_true", help="reuse the registered champions; do not retrain"
     )
+    sp = add(
+        "ui",
+        "Start a Prefect server (runs, schedules, artifacts) and an MLflow server (models, runs) on "
+        "127.0.0.1; Ctrl+C stops both.",
+        cmd_ui,
+        config=False,
+    )
+    sp.add_argument("--prefect-port", type=int, default=4200, help="default: %(default)s")
+    sp.add_argument("--mlflow-port", type=int, default=5000, help="default: %(default)s")
     sp = add(
         "demo",
         "Generate the embedded demo company (seeded) and run the whole pipeline on it.",
