@@ -133,7 +133,9 @@ def cmd_train(args) -> int:
         f"Training on {cfg.warehouse_path}: models {', '.join(cfg.forecast.models)}, "
         f"{cfg.forecast.backtest.folds} backtest folds, horizon {cfg.forecast.horizon}"
     )
-    if args.dask:
+    from capplan.pipelines.runners import uses_dask
+
+    if args.dask or uses_dask(cfg):
         from capplan.pipelines.train import dask_train_flow
 
         s = dask_train_flow(cfg, workers=args.dask, quiet=args.quiet, as_of=_as_of(args.as_of))
@@ -259,9 +261,19 @@ def cmd_serve(args) -> int:
     from capplan.core.config import load_config
 
     load_config(args.config)  # fail now, not at 3 a.m.
+    if args.cron:
+        from capplan.core.config import ScheduleConfig
+
+        try:
+            ScheduleConfig(cron=args.cron)
+        except ValueError:
+            raise CapplanError(
+                f"--cron {args.cron!r} is not a cron expression of five fields, e.g. '0 3 * * *'"
+            ) from None
     from capplan.pipelines.refresh import serve
 
-    print(f"Serving '{args.name}' on cron '{args.cron}' (Ctrl+C to stop); runs appear in the Prefect UI.")
+    what = f"'{args.name}' on cron '{args.cron}'" if args.cron else f"the [schedules] of {args.config}"
+    print(f"Serving {what} (Ctrl+C to stop); runs appear in the Prefect UI.", flush=True)
     serve(args.config, args.cron, name=args.name, retrain=not args.no_retrain)
     return 0
 
@@ -384,7 +396,9 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_serve,
     )
     sp.add_argument(
-        "--cron", default="0 3 * * *", help="schedule in cron syntax (default: %(default)s, daily at 03:00)"
+        "--cron",
+        default=None,
+        help="one schedule in cron syntax, e.g. '0 3 * * *' (default: every [schedules.NAME] of the config)",
     )
     sp.add_argument("--name", default="capplan-refresh", help="deployment name (default: %(default)s)")
     sp.add_argument(

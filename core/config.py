@@ -211,6 +211,36 @@ class ExportConfig(_Model):
     formats: tuple[Literal["xlsx", "csv", "html"], ...] = ("xlsx", "csv", "html")
 
 
+_CRON = re.compile(r"^\s*(\S+\s+){4}\S+\s*$")
+
+
+class ScheduleConfig(_Model):
+    """One ``[schedules.NAME]``: the pipeline up to ``through`` on a cron schedule."""
+
+    cron: str
+    through: Literal["forecast", "score", "plan", "export"] = "export"
+    retrain: bool = True
+    timezone: str = "UTC"
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, text: str) -> str:
+        if not _CRON.match(text):
+            raise ValueError(f"{text!r} is not a cron expression of five fields, e.g. '0 3 * * *'")
+        return text.strip()
+
+
+class OrchestrationConfig(_Model):
+    task_runner: Literal["threads", "dask"] = Field(
+        "threads", description="threads in this process, or Dask (local cluster or dask_address)"
+    )
+    dask_workers: int = Field(2, ge=1, le=512, description="workers of a local Dask cluster")
+    dask_address: str | None = Field(None, description="scheduler of an existing cluster, tcp://host:8786")
+
+
+DEFAULT_SCHEDULES = {"refresh": ScheduleConfig(cron="0 3 * * *")}
+
+
 class Config(_Model):
     warehouse: WarehouseConfig = WarehouseConfig()
     ingest: IngestConfig = IngestConfig()
@@ -221,6 +251,8 @@ class Config(_Model):
     scenarios: dict[str, ScenarioConfig] = Field(default_factory=lambda: dict(DEFAULT_SCENARIOS))
     planning: PlanningConfig = PlanningConfig()
     export: ExportConfig = ExportConfig()
+    schedules: dict[str, ScheduleConfig] = Field(default_factory=lambda: dict(DEFAULT_SCHEDULES))
+    orchestration: OrchestrationConfig = OrchestrationConfig()
     base_dir: str = Field(".", description="folder relative paths resolve against (set by load_config)")
 
     @model_validator(mode="after")

@@ -106,35 +106,62 @@ def pipeline_flow(
 
 
 @flow(name="capplan-refresh")
-def refresh_flow(config: str, retrain: bool = True, export: bool = True) -> dict:
-    """The scheduled run: the whole pipeline on the config at ``config`` (a path)."""
+def refresh_flow(config: str, retrain: bool = True, export: bool = True, through: str | None = None) -> dict:
+    """The scheduled run: the pipeline on the config at ``config`` (a path) up to ``through``."""
     from capplan.core.config import load_config
 
-    options = RefreshOptions(retrain=retrain, through="export" if export else "plan")
-    return pipeline_flow(load_config(config), options).summary()
+    last = through or ("export" if export else "plan")
+    return pipeline_flow(load_config(config), RefreshOptions(retrain=retrain, through=last)).summary()
 
 
-def deployment(config: str, cron: str, name: str = "capplan-refresh", retrain: bool = True):
-    """The deployment ``capplan serve`` registers: the refresh flow on a cron schedule."""
+def deployment(config: str, cron: str, name: str = "capplan-refresh", retrain: bool = True, **kw):
+    """One deployment of the refresh flow on a cron schedule (``through``, ``timezone`` optional)."""
+    params = {"config": str(Path(config).resolve()), "retrain": retrain}
+    if kw.get("through"):
+        params["through"] = kw["through"]
+    from prefect.schedules import Cron
+
     return refresh_flow.to_deployment(
         name=name,
-        cron=cron,
-        parameters={"config": str(Path(config).resolve()), "retrain": retrain},
+        schedule=Cron(cron, timezone=kw.get("timezone") or "UTC"),
+        parameters=params,
         description="capplan: ingest, retrain, forecast, score, plan and export on a schedule",
     )
 
 
-def serve(config: str, cron: str, name: str = "capplan-refresh", retrain: bool = True) -> None:
-    """Register the refresh deployment on a Prefect server and serve it (blocks; Ctrl+C stops)."""
+def deployments(config: str, cfg: Config) -> list:
+    """A deployment per ``[schedules.NAME]`` (default: ``refresh`` daily at 03:00 UTC)."""
+    return [
+        deployment(
+            config, s.cron, name=f"capplan-{name}", retrain=s.retrain, through=s.through, timezone=s.timezone
+        )
+        for name, s in cfg.schedules.items()
+    ]
+
+
+def serve(
+    config: str, cron: str | None = None, name: str = "capplan-refresh", retrain: bool = True
+) -> list[str]:
+    """Register the deployments on the Prefect server and serve them (blocks; Ctrl+C stops).
+
+    With ``cron``, one deployment ``name`` on that schedule; else every ``[schedules]`` entry.
+    """
     import os
 
     from prefect import serve as prefect_serve
 
+    from capplan.core.config import load_config
     from capplan.core.errors import CapplanError
 
     if not os.environ.get("PREFECT_API_URL"):
         raise CapplanError(
-            "serve needs a Prefect server to hold the schedule: start one with "
-            "`.venv/bin/prefect server start --host 127.0.0.1` and set PREFECT_API_URL=http://127.0.0.1:4200/api"
+            "serve needs a Prefect server to hold the schedule: start one with `capplan ui` (or "
+            "`.venv/bin/prefect server start --host 127.0.0.1`) and set PREFECT_API_URL=http://127.0.0.1:4200/api"
         )
-    prefect_serve(deployment(config, cron, name=name, retrain=retrain))
+    deps = (
+        [deployment(config, cron, name=name, retrain=retrain)]
+        if cron
+        else deployments(config, load_config(config))
+    )
+    prefect_serve(*deps)
+    return [d.name for d in deps]

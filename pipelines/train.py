@@ -189,22 +189,13 @@ def train_flow(
     return TrainSummary(run_id, exp_id, version, previous, champions, leaderboard, notes)
 
 
-def dask_train_flow(cfg: Config, workers: int = 2, quiet: bool = False, as_of: pd.Timestamp | None = None):
-    """``train_flow`` with each model's backtest on a local Dask cluster (prefect-dask).
+def dask_train_flow(
+    cfg: Config, workers: int | None = None, quiet: bool = False, as_of: pd.Timestamp | None = None
+):
+    """``train_flow`` with each model's backtest on Dask (prefect-dask): a local cluster of
+    ``workers`` (default ``[orchestration] dask_workers``) or the cluster at
+    ``[orchestration] dask_address``. Needs a real Prefect server (``PREFECT_API_URL``)."""
+    from .runners import dask_runner
 
-    Needs a real Prefect server (``PREFECT_API_URL``): each Dask worker would otherwise start its
-    own temporary server.
-    """
-    import os
-
-    from prefect_dask import DaskTaskRunner
-
-    from capplan.core.errors import CapplanError
-
-    if not os.environ.get("PREFECT_API_URL"):
-        raise CapplanError(
-            "--dask needs a Prefect server: start one with `.venv/bin/prefect server start --host 127.0.0.1` "
-            "and set PREFECT_API_URL=http://127.0.0.1:4200/api"
-        )
-    runner = DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
+    runner = dask_runner(cfg, workers)
     return train_flow.with_options(task_runner=runner)(cfg, quiet=quiet, as_of=as_of, parallel=True)

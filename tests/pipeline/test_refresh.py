@@ -52,3 +52,31 @@ def test_a_run_leaves_a_summary_alerts_and_links_in_prefect(tmp_path):
     summary = stored["capplan-run-summary"].data
     assert "**Ingest**: 5 file(s)" in summary and "**Plan**" in summary and "**Champions**" in summary
     assert stored["capplan-workbook"].data.startswith("[workbook](file://")
+
+
+def test_schedules_from_config_become_deployments(tmp_path):
+    from capplan.core.config import load_config
+    from capplan.pipelines.refresh import deployments
+
+    cfg_path = write_company(tmp_path)
+    cfg_path.write_text(
+        cfg_path.read_text()
+        + '\n[schedules.score]\ncron = "0 * * * *"\nthrough = "score"\nretrain = false\n'
+        + '[schedules.weekly]\ncron = "0 4 * * 1"\ntimezone = "Europe/Berlin"\n'
+    )
+    deps = {d.name: d for d in deployments(str(cfg_path), load_config(cfg_path))}
+    assert set(deps) == {"capplan-score", "capplan-weekly"}
+    assert deps["capplan-score"].parameters == {
+        "config": str(cfg_path.resolve()),
+        "retrain": False,
+        "through": "score",
+    }
+    assert [s.schedule.cron for s in deps["capplan-weekly"].schedules] == ["0 4 * * 1"]
+    assert deps["capplan-weekly"].schedules[0].schedule.timezone == "Europe/Berlin"
+
+
+def test_serve_with_a_bad_cron_is_a_usage_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    cfg = write_company(tmp_path)
+    assert main(["serve", "--config", str(cfg), "--cron", "banana"]) == 2
+    assert "not a cron expression" in capsys.readouterr().err
