@@ -96,7 +96,7 @@ def run_demo(out: Path, size: str = "small", seed: int = 7, config: str | None =
     print(f"  report       {paths.get('html')}")
     print(f"  forecast CSV {csv}")
     print(f"  warehouse    {cfg.warehouse_path}   (duckdb {cfg.warehouse_path} -c 'SELECT * FROM runway')")
-    print("  MLflow UI    make ui   then open http://127.0.0.1:5000")
+    print("  UIs          make ui   then open http://127.0.0.1:5000 (MLflow) and :4200 (Prefect)")
     conf = out / "capplan.toml"
     print(
         f"  next         .venv/bin/capplan plan --config {conf}   |   .venv/bin/capplan status --config {conf}"
