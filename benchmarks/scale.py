@@ -1,0 +1,162 @@
+"""How the whole pipeline's cost grows with the number of series.
+
+Synthetic hourly panels (daily and weekly cycles, growth, noise; one series per service x metric)
+of each size go through the real CLI in fresh processes: ``ingest``, ``train``, ``forecast``,
+``plan``. Per size and step: wall seconds, CPU seconds (children's user + system) and peak
+memory (children's max RSS). Then: time per series, the log-log slope of total wall time against
+series count (target about 1: linear), and, for the orchestration overhead, the flow's wall time
+minus the CPU seconds its tasks used (an upper bound on what Prefect costs, on an idle machine).
+
+Usage::
+
+    python benchmarks/scale.py [--sizes 1000,3000,10000] [--days 365] [--models seasonal_naive,lightgbm]
+    python benchmarks/scale.py --quick          # 100 and 300 series, 60 days, quick models
+
+Targets (issue): 10,000 series end to end within 30 minutes on 2 cores and under 12 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS_DIR, format_table, machine_info, verdict, write_json  # noqa: E402
+
+STEPS = ("ingest", "train", "forecast", "plan")
+METRICS = (("cpu", "cores", 0.02), ("memory", "GiB", 0.05), ("rps", "req/s", 1.0))
+TARGET_S, TARGET_GB = 30 * 60, 12.0
+
+
+def panel(n_series: int, days: int, seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``n_series`` hourly series (services x 3 metrics) and an inventory sized at ~60% of peak."""
+    rng = np.random.default_rng(seed)
+    n_services = math.ceil(n_series / len(METRICS))
+    end = pd.Timestamp("2026-11-01")
+    ds = pd.date_range(end - pd.Timedelta(days=days), end, freq="h", inclusive="left")
+    t = np.arange(len(ds))
+    daily = 1 + 0.4 * np.sin(2 * np.pi * (t % 24) / 24)
+    weekly = 1 + 0.1 * np.sin(2 * np.pi * (t % 168) / 168)
+    parts, inventory = [], []
+    for s in range(n_services):
+        base = rng.uniform(50, 500) * daily * weekly * (1 + rng.uniform(0, 0.002) * t / 24)
+        rps = base * rng.normal(1, 0.04, len(t))
+        for metric, unit, factor in METRICS:
+            if len(parts) == n_series:
+                break
+            y = np.maximum(rps * factor, 0)
+            parts.append(
+                pd.DataFrame({"ts": ds, "service": f"svc{s:05d}", "metric": metric, "value": y, "unit": unit})
+            )
+            cap = float(np.percentile(y, 99)) / 0.6 / 4
+            inventory.append(
+                {"service": f"svc{s:05d}", "resource": metric, "capacity_per_instance": cap, "unit": unit,
+                 "instances": 4, "target_utilization": 0.7, "max_instances": 200, "cost_per_instance_hour": 0.1}
+            )  # fmt: skip
+    return pd.concat(parts, ignore_index=True), pd.DataFrame(inventory)
+
+
+def write_case(folder: Path, n_series: int, days: int, models: list[str]) -> Path:
+    metrics, inventory = panel(n_series, days)
+    metrics.to_parquet(folder / "metrics.parquet", index=False)
+    inventory.to_csv(folder / "inventory.csv", index=False)
+    quoted = ", ".join(f'"{m}"' for m in models)
+    cfg = folder / "capplan.toml"
+    cfg.write_text(
+        '[warehouse]\npath = "wh.duckdb"\n'
+        '[[sources]]\nname = "metrics"\nkind = "metrics"\npath = "metrics.parquet"\nformat = "parquet"\n'
+        '[[sources]]\nname = "inventory"\nkind = "inventory"\npath = "inventory.csv"\n'
+        f'[forecast]\nhorizon = 48\nfrequency = "h"\nmodels = [{quoted}]\ntrain_window = "60D"\n'
+        "[forecast.backtest]\nfolds = 2\n"
+        '[mlflow]\ntracking_uri = "sqlite:///mlruns/mlflow.db"\nartifact_location = "mlruns/artifacts"\n'
+        'experiment = "scale"\n[export]\nout_dir = "exports"\n'
+    )
+    return cfg
+
+
+def run_step(step: str, cfg: Path) -> dict:
+    """One CLI step in a fresh process: wall, CPU and peak memory of that process tree."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    args = [str(Path(sys.executable).parent / "capplan"), step, "--config", str(cfg)]
+    args += ["--quiet"] if step in ("ingest", "train") else []
+    r = subprocess.run(
+        args, capture_output=True, text=True, env={**os.environ, "PREFECT_LOGGING_LEVEL": "CRITICAL"}
+    )
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if r.returncode not in (0, 1):
+        raise SystemExit(f"{step} failed ({r.returncode}):\n{r.stderr[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"step": step, "wall_s": wall, "cpu_s": cpu, "peak_mb": after.ru_maxrss / 1024}
+
+
+def measure(n_series: int, days: int, models: list[str]) -> list[dict]:
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = write_case(Path(tmp), n_series, days, models)
+        rows = []
+        for step in STEPS:
+            row = run_step(step, cfg)
+            rows.append({"series": n_series, **row})
+            print(
+                f"  {n_series:>6} series  {step:8} {row['wall_s']:8.1f} s wall  {row['cpu_s']:8.1f} s CPU",
+                flush=True,
+            )
+        return rows
+
+
+def slope(sizes: list[int], seconds: list[float]) -> float:
+    """Least-squares slope of log(seconds) against log(series)."""
+    return float(np.polyfit(np.log(sizes), np.log(seconds), 1)[0]) if len(sizes) > 1 else float("nan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="1000,3000,10000")
+    ap.add_argument("--days", type=int, default=365)
+    ap.add_argument("--models", default="seasonal_naive,lightgbm")
+    ap.add_argument("--quick", action="store_true", help="100 and 300 series, 60 days")
+    args = ap.parse_args(argv)
+    sizes = [100, 300] if args.quick else [int(s) for s in args.sizes.split(",")]
+    days = 60 if args.quick else args.days
+    models = args.models.split(",")
+    print(f"scale: sizes {sizes}, {days} days hourly, models {', '.join(models)}", flush=True)
+    rows = [r for n in sizes for r in measure(n, days, models)]
+    frame = pd.DataFrame(rows)
+    total = frame.groupby("series").agg(
+        wall_s=("wall_s", "sum"), cpu_s=("cpu_s", "sum"), peak_mb=("peak_mb", "max")
+    )
+    total["ms_per_series"] = total["wall_s"] / total.index * 1000
+    k = slope(list(total.index), list(total["wall_s"]))
+    table = [
+        [n, f"{r.wall_s:.1f}", f"{r.cpu_s:.1f}", f"{r.peak_mb:,.0f}", f"{r.ms_per_series:.0f}"]
+        for n, r in total.iterrows()
+    ]
+    print(format_table(["series", "wall s", "CPU s", "peak MB", "ms/series"], table))
+    print(f"log-log slope of wall time against series: {k:.2f} (target about 1: {verdict(0.8 <= k <= 1.2)})")
+    biggest = total.index.max()
+    projected = total.loc[biggest, "wall_s"] * 10_000 / biggest
+    print(
+        f"10,000 series projected from {biggest}: {projected / 60:.0f} min "
+        f"(target {TARGET_S // 60} min: {verdict(projected <= TARGET_S)}); peak memory "
+        f"{total['peak_mb'].max() / 1024:.1f} GB at {biggest} (target {TARGET_GB:g} GB at 10,000)"
+    )
+    write_json(
+        RESULTS_DIR / "scale.json",
+        {"machine": machine_info(), "models": models, "days": days, "steps": rows, "slope": k},
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
