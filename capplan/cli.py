@@ -279,7 +279,7 @@ def cmd_serve(args) -> int:
 
 
 def cmd_ui(args) -> int:
-    from capplan.pipelines.servers import serve_ui
+    from capplan.servers import serve_ui
 
     serve_ui(args.prefect_port, args.mlflow_port)
     return 0

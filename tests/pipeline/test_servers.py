@@ -18,7 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from synthetic import write_company  # noqa: E402
 
-from capplan.pipelines.servers import free_port, start_mlflow, start_prefect  # noqa: E402
+from capplan.servers import free_port, start_mlflow, start_prefect  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 

@@ -1,4 +1,5 @@
-"""Real Prefect and MLflow servers on 127.0.0.1, started as child processes and stopped by pid.
+"""Real Prefect and MLflow servers on 127.0.0.1, started as child processes and stopped by pid
+(processes, not flows: so this lives beside the CLI, not in pipelines/).
 
 ``capplan ui`` (``make ui``) starts both and stops both on Ctrl+C or SIGTERM; the integration
 tests use the same functions on free ports.
