@@ -1,6 +1,6 @@
 """The pipeline against a real Prefect server and a real MLflow server, both on 127.0.0.1.
 
-Both servers are started by :mod:`capplan.pipelines.servers` (what ``make ui`` runs) on free
+Both servers are started by :mod:`capplan.servers` (what ``make ui`` runs) on free
 ports and stopped by pid; everything is checked through their HTTP APIs.
 """
 
