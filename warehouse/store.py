@@ -300,6 +300,33 @@ def export_inputs(con, plan_id: str | None = None) -> ExportInputs:
     )
 
 
+# --- autoscaling ---------------------------------------------------------------------------------
+
+
+def scaling_schedule(con, service: str, plan_id: str | None = None) -> pd.DataFrame:
+    """``service``'s predictive schedule of one stored plan (the latest by default):
+    ``resource, ds, instances_recommended, capped`` sorted by ds, resource."""
+    plan_id = plan_id or latest_plan_id(con)
+    if "scaling_schedule" not in existing_tables(con):
+        return pd.DataFrame(columns=["resource", "ds", "instances_recommended", "capped"])
+    return con.execute(
+        "SELECT resource, ds, instances_recommended, capped FROM scaling_schedule "
+        "WHERE plan_id = ? AND service = ? ORDER BY ds, resource",
+        [plan_id, service],
+    ).df()
+
+
+def service_usage(con, service: str, since: pd.Timestamp | None = None) -> pd.DataFrame:
+    """``service``'s stored observations per ``metric, ds`` (regions summed), from ``since``."""
+    if "observations" not in existing_tables(con):
+        return pd.DataFrame(columns=["metric", "ds", "y"])
+    return con.execute(
+        "SELECT s.metric, o.ds, sum(o.y) AS y FROM observations o JOIN series s USING (unique_id) "
+        "WHERE s.service = ? AND o.ds >= ? GROUP BY 1, 2 ORDER BY 1, 2",
+        [service, since if since is not None else pd.Timestamp("1900-01-01")],
+    ).df()
+
+
 # --- status --------------------------------------------------------------------------------------
 
 
