@@ -348,7 +348,8 @@ def cmd_simulate(args) -> int:
         raise CapplanError(f"no stored observations for service {args.service!r}")
     raw["resource"] = raw["metric"].map(cfg.resource_of)
     use = raw.dropna(subset=["resource"]).groupby(["resource", "ds"], as_index=False)["y"].sum()
-    scores, events = simulate_service(use, inventory, args.service, policy)
+    sim = simulate_service(use, inventory, args.service, policy)
+    scores, events = sim.scores, sim.events
     print(
         f"Replay of {args.service}: {int(scores['steps'].iloc[0])} steps from {use['ds'].min()} to "
         f"{use['ds'].max()}, start-up delay {policy.startup_delay_s} s, warm-up {policy.warmup_s} s"

@@ -243,7 +243,6 @@ class AutoscalingPolicy(_Model):
     scale_down_policies: tuple[ScalingRule, ...] = _DOWN_RULES
     select_policy: Literal["Max", "Min"] = Field("Max", description="which rate policy applies (HPA)")
     startup_delay_s: int = Field(300, ge=0, description="an instance serves this long after launch")
-    quantile: float | None = Field(None, gt=0, lt=1, description="default: [planning] scaling_quantile")
     warmup_s: int = Field(
         300, ge=0, le=3600, description="predictive launches this long ahead (AWS SchedulingBufferTime)"
     )
@@ -386,11 +385,6 @@ class Config(_Model):
         have = self.forecast.quantiles
         need = {f"scenarios.{n}.quantile": sc.quantile for n, sc in self.scenarios.items()}
         need["planning.scaling_quantile"] = self.planning.scaling_quantile
-        if self.autoscaling.quantile is not None:
-            need["autoscaling.quantile"] = self.autoscaling.quantile
-        for name, over in self.autoscaling.services.items():
-            if over.quantile is not None:
-                need[f"autoscaling.services.{name}.quantile"] = over.quantile
         for key, q in need.items():
             if q not in have:
                 raise ValueError(

@@ -380,6 +380,30 @@ def score_pool(counts, required_slo, util_ratio, step_s: float, price: float) ->
     }
 
 
+@dataclass(frozen=True)
+class Simulation:
+    """A replay: ``scores`` (one row per policy, :data:`SCORE_COLUMNS`), ``events`` (the hybrid's
+    fallback switches: ``ds``, ``event``, ``reason``) and ``counts`` (per ``ds``: ``required``,
+    ``forecast``, ``issued_at`` and each policy's instances)."""
+
+    scores: pd.DataFrame
+    events: list[dict]
+    counts: pd.DataFrame
+
+
+def _grid(use: pd.DataFrame, service: str) -> tuple[pd.DataFrame, float]:
+    """Usage per ``ds`` x resource on its most common step; a missing step repeats the last
+    value seen (never a later one), a resource not yet reporting counts as 0."""
+    wide = use.pivot_table(index="ds", columns="resource", values="y", aggfunc="sum").sort_index()
+    if len(wide) < 2:
+        raise CapplanError(f"history of {service!r} has fewer than 2 timestamps")
+    step = pd.Series(wide.index).diff().dropna().mode().iloc[0]
+    full = pd.date_range(wide.index[0], wide.index[-1], freq=step)
+    if not set(wide.index) <= set(full):
+        raise CapplanError(f"history of {service!r} is not on one grid of {step}")
+    return wide.reindex(full).ffill().fillna(0.0), pd.Timedelta(step).total_seconds()
+
+
 def simulate_service(
     usage: pd.DataFrame,
     inventory: pd.DataFrame,
@@ -387,35 +411,29 @@ def simulate_service(
     policy: AutoscalingPolicy,
     *,
     season_s: int = 7 * 86400,
-) -> tuple[pd.DataFrame, list[dict]]:
-    """Replay ``service``'s stored usage (``resource, ds, y``, evenly spaced) through the
-    reactive, predictive and hybrid policies. Predictive uses a seasonal-naive forecast (same
-    time ``season_s`` earlier) refreshed every ``forecast_refresh_s`` for ``forecast_horizon_s``,
-    issued ``warmup_s`` ahead: only data strictly before each decision. Returns the scores per
-    policy (:data:`SCORE_COLUMNS`) and the hybrid's fallback events (``ds``, ``event``,
-    ``reason``)."""
+) -> Simulation:
+    """Replay ``service``'s stored usage (``resource, ds, y``) through the reactive, predictive
+    and hybrid policies, each scored on the same steps: those with a forecast.
+
+    Predictive uses a seasonal-naive forecast (the same time ``season_s`` earlier) refreshed
+    every ``forecast_refresh_s`` for ``forecast_horizon_s`` and issued ``warmup_s`` ahead: only
+    data strictly before each decision. The hybrid falls back to reactive on forecast error.
+    The reactive part is replayed on its own: the HPA's ``ceil(current x metric/target)`` does
+    not depend on the count when the predictive part holds more instances (KEDA computes it so).
+    """
     require_columns(usage, ["resource", "ds", "y"], f"usage of {service}")
     use = usage[usage["resource"].isin(SCALED_RESOURCES)]
     if use.empty:
         raise CapplanError(f"no cpu, memory, rps or network history for service {service!r}")
-    wide = use.pivot_table(index="ds", columns="resource", values="y", aggfunc="sum").sort_index()
-    ds = pd.DatetimeIndex(wide.index)
-    diffs = ds.to_series().diff().dropna().unique()
-    if len(diffs) != 1:
-        raise CapplanError(
-            f"history of {service!r} must be evenly spaced to replay; found steps {list(diffs)[:5]}"
-        )
-    step_s = pd.Timedelta(diffs[0]).total_seconds()
-    wide = wide.interpolate(limit_direction="both")
     size = service_sizing(inventory, service, policy)
+    wide, step_s = _grid(use, service)
     loads = {r: wide[r].to_numpy(float) for r in wide.columns if r in size["capacity"]}
     if not loads:
         raise CapplanError(
             f"the inventory of {service!r} sizes none of its history's resources {list(wide.columns)}"
         )
     req, _ = required_instances(loads, size["capacity"], size["util"])
-    one = {r: 1.0 for r in loads}
-    util_ratio, _ = required_instances(loads, size["capacity"], one)
+    util_ratio, _ = required_instances(loads, size["capacity"], dict.fromkeys(loads, 1.0))
     slo = {r: policy.slo_utilization or size["util"][r] for r in loads}
     req_slo, _ = required_instances(loads, size["capacity"], slo)
     steps = Steps.of(policy, step_s)
@@ -423,38 +441,35 @@ def simulate_service(
     def n_steps(seconds: float) -> int:
         return max(1, round(seconds / step_s))
 
-    fc, _ = seasonal_naive_forecasts(
+    fc, issued = seasonal_naive_forecasts(
         req,
         n_steps(season_s),
         n_steps(policy.forecast_refresh_s),
         n_steps(policy.forecast_horizon_s),
         steps.warmup,
     )
-    bounds = {"max_instances": size["max_instances"]}
-    react = replay_hpa(req, policy, steps, **bounds)
-    pred = replay_predictive(fc, policy, steps, **bounds)
-    fb, events = forecast_fallback(req, fc, steps.fallback_window, policy.fallback_error)
-    hyb = pool(
-        policy.model_copy(update={"mode": "hybrid", "forecast_only": False}),
-        {"reactive": react, "predictive": pred},
-        fb,
-        **bounds,
-    )
     have = np.flatnonzero(np.isfinite(fc))
     if not have.size:
         raise CapplanError(
-            f"history of {service!r} ({len(ds)} steps) is too short: the predictive replay needs more than "
-            f"one season ({season_s / 86400:g} days) plus the warm-up"
+            f"history of {service!r} ({len(wide)} steps) is too short: the predictive replay needs more "
+            f"than one season ({season_s / 86400:g} days) plus the warm-up"
         )
-    keep = slice(int(have[0]), None)  # score every policy on the same steps: those with a forecast
+    bounds = {"max_instances": size["max_instances"]}
+    parts = {"reactive": replay_hpa(req, policy, steps, **bounds)}
+    parts["predictive"] = replay_predictive(fc, policy, steps, **bounds)
+    fb, events = forecast_fallback(req, fc, steps.fallback_window, policy.fallback_error)
+    hybrid_policy = policy.model_copy(update={"mode": "hybrid", "forecast_only": False})
+    parts["hybrid"] = pool(hybrid_policy, parts, fb, **bounds)
+    keep = slice(int(have[0]), None)
     price = size["cost_per_instance_hour"]
     rows = [
         {
             "service": service,
             "policy": name,
-            **score_pool(c[keep], req_slo[keep], util_ratio[keep], step_s, price),
+            **score_pool(parts[name][keep], req_slo[keep], util_ratio[keep], step_s, price),
         }
-        for name, c in zip(SIM_POLICIES, (react, pred, hyb), strict=True)
+        for name in SIM_POLICIES
     ]
-    log = [{"ds": ds[s], "event": kind, "reason": why} for s, kind, why in events]
-    return pd.DataFrame(rows, columns=list(SCORE_COLUMNS)), log
+    counts = pd.DataFrame({"ds": wide.index, "required": req, "forecast": fc, "issued_at": issued, **parts})
+    log = [{"ds": wide.index[s], "event": kind, "reason": why} for s, kind, why in events]
+    return Simulation(pd.DataFrame(rows, columns=list(SCORE_COLUMNS)), log, counts)

@@ -5,8 +5,8 @@
   whose metrics are the service's inventory targets (cpu, memory: ``Utilization``; rps: a
   ``Pods`` metric named ``metric_name`` with the per-instance target as ``AverageValue``).
 * :func:`keda_scaled_object`: a KEDA ``ScaledObject`` with one ``cron`` trigger per run of equal
-  recommended counts in the predictive schedule (``start``, ``end`` as cron expressions in the
-  policy's ``timezone``, ``desiredReplicas``), cpu/memory triggers for the reactive part (KEDA
+  recommended counts in the predictive schedule (``start`` ``warmup_s`` early and ``end`` as
+  cron expressions in the policy's ``timezone``, ``desiredReplicas`` cut to ``max_instances``), cpu/memory triggers for the reactive part (KEDA
   takes the max over triggers: the hybrid), the HPA behavior under ``advanced`` and a
   ``fallback`` to the schedule's highest count. A cron expression names minute, hour, day and
   month, so it recurs yearly: regenerate the object with each plan (48 hours ahead).
@@ -154,16 +154,19 @@ def _cron(ts: pd.Timestamp, timezone: str) -> str:
     return f"{local.minute} {local.hour} {local.day} {local.month} *"
 
 
-def cron_triggers(schedule: pd.DataFrame, timezone: str, floor: int) -> list[dict]:
-    """One KEDA ``cron`` trigger per run of the schedule above ``floor`` (the min count)."""
+def cron_triggers(schedule: pd.DataFrame, policy: AutoscalingPolicy, floor: int, cap: int) -> list[dict]:
+    """One KEDA ``cron`` trigger per run of the schedule above ``floor`` (the min count), its
+    count cut to ``cap`` (``maxReplicaCount``), starting ``warmup_s`` early so the instances are
+    ready when the run begins (KEDA takes the max where two triggers overlap)."""
+    warmup, timezone = pd.Timedelta(seconds=policy.warmup_s), policy.timezone
     return [
         {
             "type": "cron",
             "metadata": {
                 "timezone": timezone,
-                "start": _cron(start, timezone),
+                "start": _cron(start - warmup, timezone),
                 "end": _cron(end, timezone),
-                "desiredReplicas": str(count),
+                "desiredReplicas": str(min(count, cap)),
             },
         }
         for start, end, count in schedule_runs(schedule)
@@ -180,7 +183,7 @@ def keda_scaled_object(
     lo, hi = policy.min_instances, _max_replicas(policy, rows)
     triggers = []
     if policy.mode != "reactive" and not policy.forecast_only:
-        triggers += cron_triggers(schedule, policy.timezone, lo)
+        triggers += cron_triggers(schedule, policy, lo, hi)
     if policy.mode != "predictive":
         for r in _UTILIZATION:
             if r in rows.index:

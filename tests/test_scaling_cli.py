@@ -94,8 +94,8 @@ def test_scaling_config_prints_each_format(config, capsys):
     keda = yaml.safe_load(capsys.readouterr().out)
     crons = [t["metadata"] for t in keda["spec"]["triggers"] if t["type"] == "cron"]
     assert [(c["start"], c["end"], c["desiredReplicas"]) for c in crons] == [
-        ("0 1 23 11 *", "0 3 23 11 *", "8"),
-        ("0 3 23 11 *", "0 4 23 11 *", "3"),
+        ("45 0 23 11 *", "0 3 23 11 *", "8"),  # warmup_s 900: 15 minutes early
+        ("45 2 23 11 *", "0 4 23 11 *", "3"),
     ]
     assert main(["scaling-config", "--config", str(config), "--format", "aws", "--service", "web"]) == 0
     aws = json.loads(capsys.readouterr().out)

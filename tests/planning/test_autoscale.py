@@ -119,8 +119,6 @@ def test_min_and_max_instances_come_from_config_overrides():
         config_from_dict({"autoscaling": {"services": {"web": {"min_instances": 9, "max_instances": 2}}}})
     with pytest.raises(ConfigError, match="unknown key 'autoscaling.services.web.min_instance'"):
         config_from_dict({"autoscaling": {"services": {"web": {"min_instance": 2}}}})
-    with pytest.raises(ConfigError, match="autoscaling.quantile"):
-        config_from_dict({"autoscaling": {"quantile": 0.42}})
 
 
 def test_forecast_only_reports_predictive_but_runs_reactive():
@@ -237,7 +235,8 @@ INVENTORY = pd.DataFrame(
 
 def test_simulate_scores_every_policy_on_the_same_steps():
     p = AutoscalingPolicy(startup_delay_s=600, warmup_s=900)
-    scores, events = simulate_service(_weekly_usage(), INVENTORY, "web", p)
+    sim = simulate_service(_weekly_usage(), INVENTORY, "web", p)
+    scores, events = sim.scores, sim.events
     assert list(scores["policy"]) == ["reactive", "predictive", "hybrid"]
     assert (
         scores["steps"].nunique() == 1 and scores["steps"].iloc[0] == 2 * 168 - 1
@@ -258,3 +257,26 @@ def test_simulate_names_what_is_missing():
         simulate_service(_weekly_usage(weeks=1), INVENTORY, "web", AutoscalingPolicy())
     with pytest.raises(CapplanError, match="no row for service 'api'"):
         simulate_service(_weekly_usage(), INVENTORY, "api", AutoscalingPolicy())
+
+
+def test_simulate_decides_each_step_without_later_data():
+    p = AutoscalingPolicy(startup_delay_s=600, warmup_s=900, scale_down_stabilization_s=3600)
+    usage = _weekly_usage()
+    base = simulate_service(usage, INVENTORY, "web", p).counts
+    k = 300
+    cut = base["ds"].iloc[k]
+    changed = usage.assign(y=np.where(usage["ds"] >= cut, usage["y"] * 5 + 50, usage["y"]))
+    after = simulate_service(changed, INVENTORY, "web", p).counts
+    # every decision up to step k (reactive sees t-1, forecasts were issued before t) is unchanged
+    for col in ("forecast", "issued_at", "reactive", "predictive", "hybrid"):
+        pd.testing.assert_series_equal(after[col].iloc[: k + 1], base[col].iloc[: k + 1])
+    assert not after["reactive"].iloc[k + 1 :].equals(base["reactive"].iloc[k + 1 :])
+    assert (base["issued_at"][base["issued_at"] >= 0] <= base.index[base["issued_at"] >= 0] - 1).all()
+
+
+def test_simulate_fills_a_missing_step_with_the_last_value_only():
+    usage = _weekly_usage()
+    gap = usage["ds"] == usage["ds"].iloc[200]
+    sim = simulate_service(usage[~gap], INVENTORY, "web", AutoscalingPolicy())
+    assert len(sim.counts) == 3 * 168
+    assert sim.counts["required"].iloc[200] == sim.counts["required"].iloc[199]

@@ -150,12 +150,20 @@ def test_keda_cron_triggers_follow_the_binding_schedule():
     ]
     spec = keda_scaled_object("web", POLICIES["tuned"], INVENTORY, _schedule())["spec"]
     crons = [t["metadata"] for t in spec["triggers"] if t["type"] == "cron"]
-    # min_instances 2: runs at 2 need no trigger; Berlin is UTC+1 in December
+    # min_instances 2: runs at 2 need no trigger; Berlin is UTC+1 in December; each run starts
+    # warmup_s (1 h) early, overlapping the one before (KEDA takes the max)
     assert crons == [
-        {"timezone": "Europe/Berlin", "start": "0 3 1 12 *", "end": "0 4 1 12 *", "desiredReplicas": "5"},
-        {"timezone": "Europe/Berlin", "start": "0 4 1 12 *", "end": "0 5 1 12 *", "desiredReplicas": "6"},
-        {"timezone": "Europe/Berlin", "start": "0 5 1 12 *", "end": "0 6 1 12 *", "desiredReplicas": "3"},
+        {"timezone": "Europe/Berlin", "start": "0 2 1 12 *", "end": "0 4 1 12 *", "desiredReplicas": "5"},
+        {"timezone": "Europe/Berlin", "start": "0 3 1 12 *", "end": "0 5 1 12 *", "desiredReplicas": "6"},
+        {"timezone": "Europe/Berlin", "start": "0 4 1 12 *", "end": "0 6 1 12 *", "desiredReplicas": "3"},
     ]
+    capped = keda_scaled_object(
+        "web", POLICIES["tuned"].model_copy(update={"max_instances": 4}), INVENTORY, _schedule()
+    )
+    assert {t["metadata"]["desiredReplicas"] for t in capped["spec"]["triggers"] if t["type"] == "cron"} == {
+        "3",
+        "4",
+    }
     assert spec["fallback"] == {"failureThreshold": 3, "replicas": 6}
     assert {t["type"] for t in spec["triggers"]} == {"cron", "cpu", "memory"}  # KEDA takes the max
     behavior = spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
