@@ -131,14 +131,16 @@ def _rate_limits(
     return max(downs), min(ups)
 
 
-def _recommend(policy, required_prev: float, ready: int, spec: int) -> int:
-    """HPA's raw recommendation from the previous step's load on the ``ready`` instances."""
-    if ready <= 0:
-        return int(ceil_tol(required_prev))
-    ratio = required_prev / ready
-    if abs(ratio - 1.0) <= policy.tolerance:
+def _recommend(policy, required_prev: float, need_prev: int, ready: int, spec: int) -> int:
+    """HPA's raw recommendation from the previous step's load on the ``ready`` instances:
+    ``ceil(ready x metric/target)`` = ``need_prev``, or ``spec`` within the tolerance."""
+    if ready > 0 and abs(required_prev / ready - 1.0) <= policy.tolerance:
         return spec
-    return int(ceil_tol(required_prev))
+    return need_prev
+
+
+def _clamp(x: float, low: float, high: float) -> float:
+    return min(max(x, low), high)
 
 
 def replay_hpa(
@@ -158,13 +160,15 @@ def replay_hpa(
     out = np.zeros(n, dtype=np.int64)
     if n == 0:
         return out
-    spec = int(np.clip(ceil_tol(req[0]) if initial is None else initial, lo, hi))
-    ready, launching = spec, np.zeros(n + steps.delay + 1, dtype=np.int64)
+    need = ceil_tol(req).astype(np.int64).tolist()
+    reqs = req.tolist()
+    spec = int(_clamp(need[0] if initial is None else initial, lo, hi))
+    ready, launching = spec, [0] * (n + steps.delay + 1)
     spec_hist, recs = [spec], [spec]
     out[0] = ready
     for t in range(1, n):
-        ready += int(launching[t])
-        rec = _recommend(policy, req[t - 1], ready, spec)
+        ready += launching[t]
+        rec = _recommend(policy, reqs[t - 1], need[t - 1], ready, spec)
         recs.append(rec)
         if rec > spec:
             want = max(spec, min(recs[-steps.up_window :]))
@@ -173,21 +177,21 @@ def replay_hpa(
         else:
             want = spec
         low, high = _rate_limits(policy, spec_hist, t, steps)
-        want = int(np.clip(want, low, high))
+        want = int(_clamp(want, low, high))
         if policy.max_step is not None:
-            want = int(np.clip(want, spec - policy.max_step, spec + policy.max_step))
-        new = int(np.clip(want, lo, hi))
+            want = int(_clamp(want, spec - policy.max_step, spec + policy.max_step))
+        new = int(_clamp(want, lo, hi))
         if new > spec:
             launching[t + steps.delay] += new - spec
         elif new < spec:
             cut = spec - new
-            for s in range(n + steps.delay, t, -1):  # cancel the latest launches first
-                take = min(cut, int(launching[s]))
+            for s in range(t + steps.delay, t, -1):  # cancel the latest pending launches first
+                take = min(cut, launching[s])
                 launching[s] -= take
                 cut -= take
             ready -= cut
         if steps.delay == 0:
-            ready += int(launching[t])
+            ready += launching[t]
             launching[t] = 0
         spec = new
         spec_hist.append(spec)
