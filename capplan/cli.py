@@ -307,15 +307,23 @@ def cmd_scaling_config(args) -> int:
 
     cfg = _config(args)
     policy = cfg.autoscaling.for_service(args.service)
+    from capplan.planning.autoscale import recent_forecast_error
+
     with warehouse(_warehouse_or_error(cfg, args), read_only=True) as con:
         inventory = store.read(con, "inventory")
         schedule = store.scaling_schedule(con, args.service, args.plan) if args.format == "keda" else None
+        keda = args.format == "keda"
+        scored = store.published_vs_actual(con, args.service, policy.fallback_window_s) if keda else None
     if inventory.empty:
         raise CapplanError("the warehouse has no inventory; add an [[sources]] entry of kind 'inventory'")
     if args.format == "hpa":
         doc = sc.hpa_manifest(args.service, policy, inventory)
     elif args.format == "keda":
-        doc = sc.keda_scaled_object(args.service, policy, inventory, schedule)
+        scored = scored.assign(resource=scored["metric"].map(cfg.resource_of)).dropna(subset=["resource"])
+        _, reason = recent_forecast_error(scored, inventory, args.service, policy)
+        if reason:
+            print(f"note: {args.service}: {reason}; the cron triggers are left out", file=sys.stderr)
+        doc = sc.keda_scaled_object(args.service, policy, inventory, schedule, reason)
     else:
         doc = sc.aws_predictive_policy(args.service, policy, inventory)
     if (args.output or ("json" if args.format == "aws" else "yaml")) == "json":

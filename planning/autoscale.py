@@ -292,6 +292,40 @@ def pool(
     return np.where(fallback, react, chosen).astype(np.int64)
 
 
+def recent_forecast_error(
+    frame: pd.DataFrame, inventory: pd.DataFrame, service: str, policy: AutoscalingPolicy
+) -> tuple[float, str | None]:
+    """``(error, reason)`` for generating a config now: the mean relative error of the latest
+    vintage's median forecast against the actuals over the last ``fallback_window_s`` of
+    ``frame`` (``resource, ds, created_at, forecast, y``), in required instances of the binding
+    resource; ``reason`` names the fallback when the error exceeds ``fallback_error`` (else
+    None). No scored forecast: error NaN, no fallback."""
+    if frame.empty:
+        return float("nan"), None
+    latest = frame.sort_values("created_at").drop_duplicates(["resource", "ds"], keep="last")
+    end = latest["ds"].max()
+    recent = latest[latest["ds"] > end - pd.Timedelta(seconds=policy.fallback_window_s)]
+    size = service_sizing(inventory, service, policy)
+    fc = recent.pivot_table(index="ds", columns="resource", values="forecast", aggfunc="sum")
+    y = recent.pivot_table(index="ds", columns="resource", values="y", aggfunc="sum")
+    names = [r for r in y.columns if r in size["capacity"]]
+    if not names:
+        return float("nan"), None
+    both = y[names].notna().all(axis=1) & fc[names].notna().all(axis=1)
+    if not both.any():
+        return float("nan"), None
+    args = (size["capacity"], size["util"])
+    actual, _ = required_instances({r: y.loc[both, r].to_numpy(float) for r in names}, *args)
+    forecast, _ = required_instances({r: fc.loc[both, r].to_numpy(float) for r in names}, *args)
+    error = float(np.mean(np.abs(forecast - actual) / np.maximum(actual, 1.0)))
+    if error <= policy.fallback_error:
+        return error, None
+    return error, (
+        f"forecast mean relative error {error:.2f} over {int(both.sum())} step(s) to {end} exceeds "
+        f"fallback_error {policy.fallback_error:g}: reactive only"
+    )
+
+
 # --- forecasts a decision could have had ------------------------------------------------------
 
 

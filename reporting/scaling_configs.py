@@ -175,14 +175,20 @@ def cron_triggers(schedule: pd.DataFrame, policy: AutoscalingPolicy, floor: int,
 
 
 def keda_scaled_object(
-    service: str, policy: AutoscalingPolicy, inventory: pd.DataFrame, schedule: pd.DataFrame
+    service: str,
+    policy: AutoscalingPolicy,
+    inventory: pd.DataFrame,
+    schedule: pd.DataFrame,
+    fallback_reason: str | None = None,
 ) -> dict:
     """A KEDA ``ScaledObject``: cron triggers from ``schedule`` (the plan's ``scaling_schedule``
-    rows of ``service``), reactive cpu/memory triggers, HPA behavior and a fallback."""
+    rows of ``service``), reactive cpu/memory triggers, HPA behavior and a fallback. With a
+    ``fallback_reason`` (the recent forecast was too wrong) the cron triggers are left out and
+    the reason is recorded in the annotation ``capplan.io/predictive-fallback``."""
     rows, name = _rows(inventory, service), k8s_name(service)
     lo, hi = policy.min_instances, _max_replicas(policy, rows)
     triggers = []
-    if policy.mode != "reactive" and not policy.forecast_only:
+    if policy.mode != "reactive" and not policy.forecast_only and fallback_reason is None:
         triggers += cron_triggers(schedule, policy, lo, hi)
     if policy.mode != "predictive":
         for r in _UTILIZATION:
@@ -199,10 +205,13 @@ def keda_scaled_object(
         for side in behavior.values():
             side["tolerance"] = _quantity(policy.tolerance)
     peak = max([c for _, _, c in schedule_runs(schedule)] + [lo])
+    metadata = {"name": name, "labels": {"app.kubernetes.io/managed-by": "capplan"}}
+    if fallback_reason is not None:
+        metadata["annotations"] = {"capplan.io/predictive-fallback": fallback_reason}
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",
-        "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "capplan"}},
+        "metadata": metadata,
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
             "minReplicaCount": lo,

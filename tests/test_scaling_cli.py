@@ -121,3 +121,37 @@ def test_simulate_prints_a_table_and_writes_json(config, tmp_path, capsys):
     assert scores["hybrid"]["under_provisioned_minutes"] == 0
     assert scores["reactive"]["under_provisioned_minutes"] > 0
     assert main(["simulate", "--config", str(config), "--service", "api"]) == 2
+
+
+def test_keda_leaves_out_the_schedule_when_the_recent_forecast_was_wrong(config, tmp_path, capsys):
+    import shutil
+
+    root = tmp_path / "copy"
+    shutil.copytree(config.parent, root)
+    cfg = load_config(root / "capplan.toml")
+    ds = pd.date_range("2026-11-22 18:00", periods=6, freq="h")  # the last 6 h of history (window 6 h)
+    con = connect(cfg.warehouse_path)
+    try:
+        for run, p50 in (("good", 4.0), ("bad", 400.0)):  # the later vintage wins
+            fc = pd.DataFrame(
+                {
+                    "run_id": run,
+                    "created_at": pd.Timestamp("2026-11-22") + pd.Timedelta(hours=int(run == "bad")),
+                    "cutoff": pd.Timestamp("2026-11-22 12:00"),
+                    "unique_id": "web:cpu",
+                    "model": "seasonal_naive",
+                    "ds": ds,
+                    "p50": p50,
+                }
+            )
+            store.save_forecasts(con, run, fc)
+    finally:
+        con.close()
+    args = ["scaling-config", "--config", str(root / "capplan.toml"), "--format", "keda", "--service", "web"]
+    assert main(args) == 0
+    out = capsys.readouterr()
+    keda = yaml.safe_load(out.out)
+    assert {t["type"] for t in keda["spec"]["triggers"]} == {"cpu", "memory"}
+    reason = keda["metadata"]["annotations"]["capplan.io/predictive-fallback"]
+    assert "exceeds fallback_error 0.5" in reason and "6 step(s)" in reason
+    assert "cron triggers are left out" in out.err

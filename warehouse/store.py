@@ -327,6 +327,25 @@ def service_usage(con, service: str, since: pd.Timestamp | None = None) -> pd.Da
     ).df()
 
 
+def published_vs_actual(con, service: str, window_s: int) -> pd.DataFrame:
+    """``service``'s published median forecasts (``p50``) over the last ``window_s`` seconds of
+    its observations, with the actuals that arrived for them: ``metric, ds, created_at, cutoff,
+    forecast, y``, every vintage whose cutoff is before its ds (regions summed)."""
+    have = existing_tables(con)
+    cols = ["metric", "ds", "created_at", "cutoff", "forecast", "y"]
+    if not {"forecasts", "observations", "series"} <= have or "p50" not in read(con, "forecasts", "LIMIT 0"):
+        return pd.DataFrame(columns=cols)
+    return con.execute(
+        "SELECT s.metric, f.ds, f.created_at, f.cutoff, sum(f.p50) AS forecast, sum(o.y) AS y "
+        "FROM forecasts f JOIN series s USING (unique_id) "
+        "JOIN observations o ON o.unique_id = f.unique_id AND o.ds = f.ds "
+        "WHERE s.service = ? AND f.cutoff < f.ds AND f.ds > (SELECT max(o2.ds) - to_seconds(?) "
+        "FROM observations o2 JOIN series s2 USING (unique_id) WHERE s2.service = ?) "
+        "GROUP BY 1, 2, 3, 4 ORDER BY 2, 1, 3",
+        [service, int(window_s), service],
+    ).df()
+
+
 # --- status --------------------------------------------------------------------------------------
 
 

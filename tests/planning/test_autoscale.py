@@ -280,3 +280,19 @@ def test_simulate_fills_a_missing_step_with_the_last_value_only():
     sim = simulate_service(usage[~gap], INVENTORY, "web", AutoscalingPolicy())
     assert len(sim.counts) == 3 * 168
     assert sim.counts["required"].iloc[200] == sim.counts["required"].iloc[199]
+
+
+def test_recent_forecast_error_uses_the_latest_vintage_over_the_window():
+    from capplan.planning.autoscale import recent_forecast_error
+
+    ds = pd.date_range("2026-01-01", periods=10, freq="h")
+    actual = pd.DataFrame({"resource": "cpu", "ds": ds, "y": 8.0, "created_at": pd.Timestamp("2025-12-31")})
+    good = actual.assign(forecast=8.0)
+    p = AutoscalingPolicy(fallback_window_s=3 * 3600, fallback_error=0.5)
+    assert recent_forecast_error(good, INVENTORY, "web", p) == (0.0, None)
+    # a later vintage, 4x the actual over the last 3 hours only: error 3.0 in required instances
+    late = good.tail(3).assign(forecast=32.0, created_at=pd.Timestamp("2026-01-01"))
+    error, reason = recent_forecast_error(pd.concat([good, late]), INVENTORY, "web", p)
+    assert error == pytest.approx(3.0)  # cpu 8 -> 4 instances, 32 -> 16: |16 - 4| / 4
+    assert "exceeds fallback_error 0.5" in reason and "3 step(s)" in reason
+    assert recent_forecast_error(good.iloc[:0], INVENTORY, "web", p)[1] is None
