@@ -7,8 +7,9 @@
 * :func:`keda_scaled_object`: a KEDA ``ScaledObject`` with one ``cron`` trigger per run of equal
   recommended counts in the predictive schedule (``start`` ``warmup_s`` early and ``end`` as
   cron expressions in the policy's ``timezone``, ``desiredReplicas`` cut to ``max_instances``), cpu/memory triggers for the reactive part (KEDA
-  takes the max over triggers: the hybrid), the HPA behavior under ``advanced`` and a
-  ``fallback`` to the schedule's highest count. A cron expression names minute, hour, day and
+  takes the max over triggers: the hybrid), the HPA behavior under ``advanced`` and, when there
+  is a cron trigger, a ``fallback`` to the schedule's highest count (KEDA refuses a fallback on
+  cpu/memory triggers alone). A cron expression names minute, hour, day and
   month, so it recurs yearly: regenerate the object with each plan (48 hours ahead).
 * :func:`aws_predictive_policy`: the input of AWS Auto Scaling ``PutScalingPolicy`` with
   ``PolicyType: PredictiveScaling`` (``Mode``, ``SchedulingBufferTime`` = ``warmup_s``,
@@ -208,19 +209,18 @@ def keda_scaled_object(
     metadata = {"name": name, "labels": {"app.kubernetes.io/managed-by": "capplan"}}
     if fallback_reason is not None:
         metadata["annotations"] = {"capplan.io/predictive-fallback": fallback_reason}
-    return {
-        "apiVersion": "keda.sh/v1alpha1",
-        "kind": "ScaledObject",
-        "metadata": metadata,
-        "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-            "minReplicaCount": lo,
-            "maxReplicaCount": hi,
-            "fallback": {"failureThreshold": policy.keda_failure_threshold, "replicas": min(peak, hi)},
-            "advanced": {"horizontalPodAutoscalerConfig": {"behavior": behavior}},
-            "triggers": triggers,
-        },
+    spec = {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+        "minReplicaCount": lo,
+        "maxReplicaCount": hi,
     }
+    if any(t["type"] == "cron" for t in triggers):
+        # KEDA's admission webhook (2.17+) refuses a fallback unless a trigger other than cpu or
+        # memory has an AverageValue metric (kedacore/keda#5515, #6696): the cron triggers do
+        spec["fallback"] = {"failureThreshold": policy.keda_failure_threshold, "replicas": min(peak, hi)}
+    spec["advanced"] = {"horizontalPodAutoscalerConfig": {"behavior": behavior}}
+    spec["triggers"] = triggers
+    return {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": metadata, "spec": spec}
 
 
 def aws_predictive_policy(service: str, policy: AutoscalingPolicy, inventory: pd.DataFrame) -> dict:

@@ -152,6 +152,7 @@ def test_keda_leaves_out_the_schedule_when_the_recent_forecast_was_wrong(config,
     out = capsys.readouterr()
     keda = yaml.safe_load(out.out)
     assert {t["type"] for t in keda["spec"]["triggers"]} == {"cpu", "memory"}
+    assert "fallback" not in keda["spec"]
     reason = keda["metadata"]["annotations"]["capplan.io/predictive-fallback"]
     assert "exceeds fallback_error 0.5" in reason and "6 step(s)" in reason
     assert "cron triggers are left out" in out.err

@@ -138,6 +138,7 @@ def test_keda_validates_against_the_crd_and_the_cron_catalogue(name, keda_valida
         assert all(isinstance(v, str) for v in t["metadata"].values())
         assert len(t["metadata"]["start"].split()) == 5
     assert bool(crons) != POLICIES[name].forecast_only
+    assert ("fallback" in spec) == bool(crons)
 
 
 def test_keda_cron_triggers_follow_the_binding_schedule():
@@ -170,6 +171,7 @@ def test_keda_cron_triggers_follow_the_binding_schedule():
     assert behavior["scaleUp"]["tolerance"] == "50m"
     reactive = keda_scaled_object("web", AutoscalingPolicy(mode="reactive"), INVENTORY, _schedule())
     assert {t["type"] for t in reactive["spec"]["triggers"]} == {"cpu", "memory"}
+    assert "fallback" not in reactive["spec"]  # KEDA's webhook refuses it on cpu/memory alone
     predictive = keda_scaled_object("web", AutoscalingPolicy(mode="predictive"), INVENTORY, _schedule())
     assert {t["type"] for t in predictive["spec"]["triggers"]} == {"cron"}
 
