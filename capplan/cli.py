@@ -356,11 +356,12 @@ def cmd_simulate(args) -> int:
         raise CapplanError(f"no stored observations for service {args.service!r}")
     raw["resource"] = raw["metric"].map(cfg.resource_of)
     use = raw.dropna(subset=["resource"]).groupby(["resource", "ds"], as_index=False)["y"].sum()
-    sim = simulate_service(use, inventory, args.service, policy)
+    sim = simulate_service(use, inventory, args.service, policy, quantile=cfg.planning.scaling_quantile)
     scores, events = sim.scores, sim.events
     print(
         f"Replay of {args.service}: {int(scores['steps'].iloc[0])} steps from {use['ds'].min()} to "
-        f"{use['ds'].max()}, start-up delay {policy.startup_delay_s} s, warm-up {policy.warmup_s} s"
+        f"{use['ds'].max()}, start-up delay {policy.startup_delay_s} s, warm-up {policy.warmup_s} s, "
+        f"predictive at p{cfg.planning.scaling_quantile * 100:g} of a seasonal-naive forecast"
     )
     cols = [(c, c.replace("_", " ")) for c in scores.columns if c not in ("service", "steps")]
     print(table(scores.round(3).to_dict("records"), [("policy", "policy"), *cols[1:]]))

@@ -349,6 +349,25 @@ def seasonal_naive_forecasts(y, season: int, refresh: int, horizon: int, warmup:
     return fc, np.where(ok, c, -1)
 
 
+def residual_quantile_offsets(y, issued_at, season: int, quantile: float | None) -> np.ndarray:
+    """Per step, the ``quantile`` of the seasonal-naive residuals ``y[s] - y[s - season]`` over
+    the season before its issue ``c`` (``c - season <= s < c``: data strictly before the
+    decision), so ``forecast + offset`` is that quantile's forecast (split-conformal, as the
+    project's baselines do). 0 without a quantile, without an issue or without residuals yet."""
+    y = _finite(y, "y")
+    issued = np.asarray(issued_at)
+    out = np.zeros(y.size)
+    if quantile is None:
+        return out
+    res = np.full(y.size, np.nan)
+    res[season:] = y[season:] - y[:-season]
+    for c in np.unique(issued[issued >= 0]):
+        past = res[max(season, c - season) : c]
+        if past.size:
+            out[issued == c] = np.quantile(past, quantile)
+    return out
+
+
 # --- a service's pool: inventory rows to kernels, replay, scores ------------------------------
 
 
@@ -422,7 +441,8 @@ def score_pool(counts, required_slo, util_ratio, step_s: float, price: float) ->
 class Simulation:
     """A replay: ``scores`` (one row per policy, :data:`SCORE_COLUMNS`), ``events`` (the hybrid's
     fallback switches: ``ds``, ``event``, ``reason``) and ``counts`` (per ``ds``: ``required``,
-    ``forecast``, ``issued_at`` and each policy's instances)."""
+    the seasonal-naive ``point`` forecast (what the fallback judges), the ``forecast`` at the
+    quantile (what predictive sizes for), ``issued_at`` and each policy's instances)."""
 
     scores: pd.DataFrame
     events: list[dict]
@@ -449,13 +469,15 @@ def simulate_service(
     policy: AutoscalingPolicy,
     *,
     season_s: int = 7 * 86400,
+    quantile: float | None = None,
 ) -> Simulation:
     """Replay ``service``'s stored usage (``resource, ds, y``) through the reactive, predictive
     and hybrid policies, each scored on the same steps: those with a forecast.
 
     Predictive uses a seasonal-naive forecast (the same time ``season_s`` earlier) refreshed
-    every ``forecast_refresh_s`` for ``forecast_horizon_s`` and issued ``warmup_s`` ahead: only
-    data strictly before each decision. The hybrid falls back to reactive on forecast error.
+    every ``forecast_refresh_s`` for ``forecast_horizon_s`` and issued ``warmup_s`` ahead, moved
+    to ``quantile`` (``[planning] scaling_quantile`` from the CLI) by the residuals of the season
+    before each issue (:func:`residual_quantile_offsets`): only data strictly before each decision. The hybrid falls back to reactive on forecast error.
     The reactive part is replayed on its own: the HPA's ``ceil(current x metric/target)`` does
     not depend on the count when the predictive part holds more instances (KEDA computes it so).
     """
@@ -479,13 +501,15 @@ def simulate_service(
     def n_steps(seconds: float) -> int:
         return max(1, round(seconds / step_s))
 
-    fc, issued = seasonal_naive_forecasts(
+    season = n_steps(season_s)
+    point, issued = seasonal_naive_forecasts(
         req,
-        n_steps(season_s),
+        season,
         n_steps(policy.forecast_refresh_s),
         n_steps(policy.forecast_horizon_s),
         steps.warmup,
     )
+    fc = point + residual_quantile_offsets(req, issued, season, quantile)
     have = np.flatnonzero(np.isfinite(fc))
     if not have.size:
         raise CapplanError(
@@ -495,7 +519,7 @@ def simulate_service(
     bounds = {"max_instances": size["max_instances"]}
     parts = {"reactive": replay_hpa(req, policy, steps, **bounds)}
     parts["predictive"] = replay_predictive(fc, policy, steps, **bounds)
-    fb, events = forecast_fallback(req, fc, steps.fallback_window, policy.fallback_error)
+    fb, events = forecast_fallback(req, point, steps.fallback_window, policy.fallback_error)
     hybrid_policy = policy.model_copy(update={"mode": "hybrid", "forecast_only": False})
     parts["hybrid"] = pool(hybrid_policy, parts, fb, **bounds)
     keep = slice(int(have[0]), None)
@@ -508,6 +532,8 @@ def simulate_service(
         }
         for name in SIM_POLICIES
     ]
-    counts = pd.DataFrame({"ds": wide.index, "required": req, "forecast": fc, "issued_at": issued, **parts})
+    counts = pd.DataFrame(
+        {"ds": wide.index, "required": req, "point": point, "forecast": fc, "issued_at": issued, **parts}
+    )
     log = [{"ds": wide.index[s], "event": kind, "reason": why} for s, kind, why in events]
     return Simulation(pd.DataFrame(rows, columns=list(SCORE_COLUMNS)), log, counts)

@@ -262,13 +262,13 @@ def test_simulate_names_what_is_missing():
 def test_simulate_decides_each_step_without_later_data():
     p = AutoscalingPolicy(startup_delay_s=600, warmup_s=900, scale_down_stabilization_s=3600)
     usage = _weekly_usage()
-    base = simulate_service(usage, INVENTORY, "web", p).counts
+    base = simulate_service(usage, INVENTORY, "web", p, quantile=0.9).counts
     k = 300
     cut = base["ds"].iloc[k]
     changed = usage.assign(y=np.where(usage["ds"] >= cut, usage["y"] * 5 + 50, usage["y"]))
-    after = simulate_service(changed, INVENTORY, "web", p).counts
+    after = simulate_service(changed, INVENTORY, "web", p, quantile=0.9).counts
     # every decision up to step k (reactive sees t-1, forecasts were issued before t) is unchanged
-    for col in ("forecast", "issued_at", "reactive", "predictive", "hybrid"):
+    for col in ("point", "forecast", "issued_at", "reactive", "predictive", "hybrid"):
         pd.testing.assert_series_equal(after[col].iloc[: k + 1], base[col].iloc[: k + 1])
     assert not after["reactive"].iloc[k + 1 :].equals(base["reactive"].iloc[k + 1 :])
     assert (base["issued_at"][base["issued_at"] >= 0] <= base.index[base["issued_at"] >= 0] - 1).all()
@@ -296,3 +296,18 @@ def test_recent_forecast_error_uses_the_latest_vintage_over_the_window():
     assert error == pytest.approx(3.0)  # cpu 8 -> 4 instances, 32 -> 16: |16 - 4| / 4
     assert "exceeds fallback_error 0.5" in reason and "3 step(s)" in reason
     assert recent_forecast_error(good.iloc[:0], INVENTORY, "web", p)[1] is None
+
+
+def test_quantile_offsets_come_from_the_season_before_each_issue():
+    from capplan.planning.autoscale import residual_quantile_offsets
+
+    season = 4
+    y = np.array([1.0, 1, 1, 1, 2, 3, 1, 5, 9, 9, 9, 9])  # residuals at 4..7: 1, 2, 0, 4
+    issued = np.array([-1, -1, -1, -1, -1, -1, -1, -1, 8, 8, 8, 8])
+    off = residual_quantile_offsets(y, issued, season, 0.5)
+    # the issue at 8 sees residuals at steps 4..7 only (not 8's own, 4)
+    np.testing.assert_allclose(off, [0] * 8 + [1.5] * 4)
+    assert not residual_quantile_offsets(y, issued, season, None).any()
+    z = y.copy()
+    z[8:] = 100.0  # data from the issue on changes nothing
+    np.testing.assert_allclose(residual_quantile_offsets(z, issued, season, 0.5), off)
