@@ -27,6 +27,12 @@ Rules (each pinned by a hand-built test in ``tests/planning/test_autoscale.py``)
   follows the reactive one. **Fallback** (:func:`forecast_fallback`): where the forecast's mean
   relative error over the steps of the last window (strictly before t) exceeds the threshold, the
   pool follows the reactive part; each switch is recorded with its step and reason.
+  :func:`recent_forecast_error` applies the same rule to published forecasts when a config is
+  generated.
+
+Replay (:func:`simulate_service`): a service's history through all three, the predictive part
+fed only forecasts that could have been made at each decision (:func:`seasonal_naive_forecasts`
+moved to a quantile by :func:`residual_quantile_offsets`), scored by :func:`score_pool`.
 """
 
 from __future__ import annotations
