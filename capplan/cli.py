@@ -291,6 +291,94 @@ def cmd_demo(args) -> int:
     return run_demo(out=Path(args.out), size=args.size, seed=args.seed, config=args.config)
 
 
+def _warehouse_or_error(cfg, args):
+    if not cfg.warehouse_path.exists():
+        raise CapplanError(
+            f"{cfg.warehouse_path}: no warehouse yet; run `capplan ingest --config {args.config}`"
+        )
+    return cfg.warehouse_path
+
+
+def cmd_scaling_config(args) -> int:
+    import json
+
+    from capplan.reporting import scaling_configs as sc
+    from capplan.warehouse import store, warehouse
+
+    cfg = _config(args)
+    policy = cfg.autoscaling.for_service(args.service)
+    from capplan.planning.autoscale import recent_forecast_error
+
+    with warehouse(_warehouse_or_error(cfg, args), read_only=True) as con:
+        inventory = store.read(con, "inventory")
+        schedule = store.scaling_schedule(con, args.service, args.plan) if args.format == "keda" else None
+        keda = args.format == "keda"
+        scored = store.published_vs_actual(con, args.service, policy.fallback_window_s) if keda else None
+    if inventory.empty:
+        raise CapplanError("the warehouse has no inventory; add an [[sources]] entry of kind 'inventory'")
+    if args.format == "hpa":
+        doc = sc.hpa_manifest(args.service, policy, inventory)
+    elif args.format == "keda":
+        scored = scored.assign(resource=scored["metric"].map(cfg.resource_of)).dropna(subset=["resource"])
+        _, reason = recent_forecast_error(scored, inventory, args.service, policy)
+        if reason:
+            print(f"note: {args.service}: {reason}; the cron triggers are left out", file=sys.stderr)
+        doc = sc.keda_scaled_object(args.service, policy, inventory, schedule, reason)
+    else:
+        doc = sc.aws_predictive_policy(args.service, policy, inventory)
+    if (args.output or ("json" if args.format == "aws" else "yaml")) == "json":
+        text = json.dumps(doc, indent=2) + "\n"
+    else:
+        import yaml
+
+        text = yaml.safe_dump(doc, sort_keys=False)
+    if args.out:
+        Path(args.out).write_text(text)
+        print(f"{args.format} configuration for {args.service} written to {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_simulate(args) -> int:
+    import json
+
+    from capplan.planning.autoscale import simulate_service
+    from capplan.reporting import table
+    from capplan.warehouse import store, warehouse
+
+    cfg = _config(args)
+    policy = cfg.autoscaling.for_service(args.service)
+    with warehouse(_warehouse_or_error(cfg, args), read_only=True) as con:
+        raw = store.service_usage(con, args.service, _as_of(args.since))
+        inventory = store.read(con, "inventory")
+    if raw.empty:
+        raise CapplanError(f"no stored observations for service {args.service!r}")
+    raw["resource"] = raw["metric"].map(cfg.resource_of)
+    use = raw.dropna(subset=["resource"]).groupby(["resource", "ds"], as_index=False)["y"].sum()
+    sim = simulate_service(use, inventory, args.service, policy, quantile=cfg.planning.scaling_quantile)
+    scores, events = sim.scores, sim.events
+    print(
+        f"Replay of {args.service}: {int(scores['steps'].iloc[0])} steps from {use['ds'].min()} to "
+        f"{use['ds'].max()}, start-up delay {policy.startup_delay_s} s, warm-up {policy.warmup_s} s, "
+        f"predictive at p{cfg.planning.scaling_quantile * 100:g} of a seasonal-naive forecast"
+    )
+    cols = [(c, c.replace("_", " ")) for c in scores.columns if c not in ("service", "steps")]
+    print(table(scores.round(3).to_dict("records"), [("policy", "policy"), *cols[1:]]))
+    for e in events:
+        print(f"  {e['ds']}: {e['event']}: {e['reason']}")
+    if args.out:
+        payload = {
+            "service": args.service,
+            "policy": policy.model_dump(mode="json"),
+            "scores": scores.to_dict("records"),
+            "fallback_events": [dict(e, ds=str(e["ds"])) for e in events],
+        }
+        Path(args.out).write_text(json.dumps(payload, indent=2, default=float) + "\n")
+        print(f"Scores written to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="capplan",
@@ -404,6 +492,30 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--no-retrain", action="store_true", help="reuse the registered champions; do not retrain"
     )
+    sp = add(
+        "scaling-config",
+        "Generate an autoscaling configuration for one service from [autoscaling] and the latest plan: "
+        "a Kubernetes HPA, a KEDA ScaledObject (cron triggers from the predictive schedule) or an AWS "
+        "predictive scaling policy (PutScalingPolicy input).",
+        cmd_scaling_config,
+    )
+    sp.add_argument("--format", choices=["hpa", "keda", "aws"], required=True)
+    sp.add_argument("--service", required=True, help="the service (as in the inventory)")
+    sp.add_argument(
+        "--output", choices=["yaml", "json"], default=None, help="default: yaml (hpa, keda), json (aws)"
+    )
+    sp.add_argument("--out", default=None, help="write to this file instead of printing")
+    sp.add_argument("--plan", default=None, help="plan_id whose schedule KEDA uses (default: the latest)")
+    sp = add(
+        "simulate",
+        "Replay a service's stored history through the reactive (HPA-like), predictive and hybrid policies "
+        "of [autoscaling] and score them: under-provisioned minutes, peak shortfall, instance-hours, cost, "
+        "utilization, scaling actions.",
+        cmd_simulate,
+    )
+    sp.add_argument("--service", required=True, help="the service (as in the inventory)")
+    sp.add_argument("--since", default=None, help="replay from this date (default: all stored history)")
+    sp.add_argument("--out", default=None, help="also write the scores as JSON")
     sp = add(
         "ui",
         "Start a Prefect server (runs, schedules, artifacts) and an MLflow server (models, runs) on "

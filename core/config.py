@@ -206,6 +206,114 @@ class PlanningConfig(_Model):
     )
 
 
+class ScalingRule(_Model):
+    """One HPA rate policy: at most ``value`` instances (``Pods``) or percent of the count
+    (``Percent``) added or removed per ``period_s`` seconds (Kubernetes ``HPAScalingPolicy``)."""
+
+    type: Literal["Pods", "Percent"]
+    value: int = Field(ge=1)
+    period_s: int = Field(ge=1, le=1800, description="Kubernetes allows 1-1800 s")
+
+
+_UP_RULES = (
+    ScalingRule(type="Percent", value=100, period_s=15),
+    ScalingRule(type="Pods", value=4, period_s=15),
+)
+_DOWN_RULES = (ScalingRule(type="Percent", value=100, period_s=15),)
+
+
+class AutoscalingPolicy(_Model):
+    """One service's autoscaling policy (the ``[autoscaling]`` keys; every key may be overridden
+    per service under ``[autoscaling.services.NAME]``). Defaults are Kubernetes' HPA defaults and
+    AWS predictive scaling's."""
+
+    mode: Literal["reactive", "predictive", "hybrid"] = Field(
+        "hybrid", description="hybrid = max(predictive, reactive) within bounds"
+    )
+    min_instances: int = Field(1, ge=0, description="the inventory has no minimum: it is set here")
+    max_instances: int | None = Field(None, ge=1, description="default: the inventory's max_instances")
+    max_step: int | None = Field(None, ge=1, description="most instances added or removed in one step")
+    target_utilization: float | None = Field(
+        None, gt=0, le=1, description="target tracking's target (default: the inventory's)"
+    )
+    tolerance: float = Field(0.1, ge=0, lt=1, description="HPA: no change while |metric/target - 1| <= this")
+    scale_up_stabilization_s: int = Field(0, ge=0, le=3600)
+    scale_down_stabilization_s: int = Field(300, ge=0, le=3600)
+    scale_up_policies: tuple[ScalingRule, ...] = _UP_RULES
+    scale_down_policies: tuple[ScalingRule, ...] = _DOWN_RULES
+    select_policy: Literal["Max", "Min"] = Field("Max", description="which rate policy applies (HPA)")
+    startup_delay_s: int = Field(300, ge=0, description="an instance serves this long after launch")
+    warmup_s: int = Field(
+        300, ge=0, le=3600, description="predictive launches this long ahead (AWS SchedulingBufferTime)"
+    )
+    forecast_only: bool = Field(False, description="predictive only reports; capacity follows reactive")
+    max_capacity_breach: Literal["HonorMaxCapacity", "IncreaseMaxCapacity"] = "HonorMaxCapacity"
+    max_capacity_buffer: int = Field(
+        0, ge=0, le=100, description="percent above max_instances a forecast may go (IncreaseMaxCapacity)"
+    )
+    fallback_error: float = Field(
+        0.5,
+        gt=0,
+        description="fall back to reactive when the recent forecast's mean relative error exceeds it",
+    )
+    fallback_window_s: int = Field(21600, ge=1, description="how far back the forecast error is measured")
+    slo_utilization: float | None = Field(
+        None, gt=0, le=1, description="simulate: demand above this share of capacity is under-provisioned"
+    )
+    forecast_refresh_s: int = Field(21600, ge=1, description="simulate: a new forecast every this long")
+    forecast_horizon_s: int = Field(172800, ge=1, description="simulate: each forecast covers this long")
+    metric_name: str = Field("http_requests_per_second", description="the HPA Pods metric for rps")
+    timezone: str = Field("UTC", description="KEDA cron triggers' timezone")
+    keda_failure_threshold: int = Field(3, ge=1, description="KEDA fallback after this many failed reads")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> AutoscalingPolicy:
+        if self.max_instances is not None and self.max_instances < self.min_instances:
+            raise ValueError(
+                f"autoscaling: max_instances {self.max_instances} is below min_instances {self.min_instances}"
+            )
+        if not self.scale_up_policies or not self.scale_down_policies:
+            raise ValueError("autoscaling: scale_up_policies and scale_down_policies need at least one rule")
+        return self
+
+
+def _override_model() -> type[BaseModel]:
+    """The per-service override: every policy key, optional (None = inherit ``[autoscaling]``)."""
+    from pydantic import create_model
+
+    fields = {name: (f.annotation | None, None) for name, f in AutoscalingPolicy.model_fields.items()}
+    return create_model("AutoscalingOverride", __base__=_Model, **fields)
+
+
+AutoscalingOverride = _override_model()
+
+
+class AutoscalingConfig(AutoscalingPolicy):
+    """``[autoscaling]``: the default policy and ``[autoscaling.services.NAME]`` overrides."""
+
+    services: dict[str, AutoscalingOverride] = Field(default_factory=dict)  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _services_valid(self) -> AutoscalingConfig:
+        for name in self.services:
+            try:
+                self.for_service(name)
+            except ConfigError as err:
+                raise ValueError(str(err).replace("\n  - ", ": ")) from None
+        return self
+
+    def for_service(self, service: str) -> AutoscalingPolicy:
+        """The policy of ``service``: its overrides on top of the defaults, validated again."""
+        base = self.model_dump(exclude={"services"})
+        over = self.services.get(service)
+        if over is not None:
+            base.update({k: v for k, v in over.model_dump().items() if v is not None})
+        try:
+            return AutoscalingPolicy.model_validate(base)
+        except ValidationError as err:
+            raise ConfigError(_format_validation_error(err, f"autoscaling.services.{service}")) from None
+
+
 class ExportConfig(_Model):
     out_dir: str = "data/exports"
     formats: tuple[Literal["xlsx", "csv", "html"], ...] = ("xlsx", "csv", "html")
@@ -253,6 +361,7 @@ class Config(_Model):
     export: ExportConfig = ExportConfig()
     schedules: dict[str, ScheduleConfig] = Field(default_factory=lambda: dict(DEFAULT_SCHEDULES))
     orchestration: OrchestrationConfig = OrchestrationConfig()
+    autoscaling: AutoscalingConfig = AutoscalingConfig()
     base_dir: str = Field(".", description="folder relative paths resolve against (set by load_config)")
 
     @model_validator(mode="after")
@@ -351,6 +460,8 @@ __all__ = [
     "SourceConfig",
     "ForecastConfig",
     "PlanningConfig",
+    "AutoscalingConfig",
+    "AutoscalingPolicy",
     "ScenarioConfig",
     "MetricSpec",
     "load_config",

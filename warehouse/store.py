@@ -300,6 +300,52 @@ def export_inputs(con, plan_id: str | None = None) -> ExportInputs:
     )
 
 
+# --- autoscaling ---------------------------------------------------------------------------------
+
+
+def scaling_schedule(con, service: str, plan_id: str | None = None) -> pd.DataFrame:
+    """``service``'s predictive schedule of one stored plan (the latest by default):
+    ``resource, ds, instances_recommended, capped`` sorted by ds, resource."""
+    plan_id = plan_id or latest_plan_id(con)
+    if "scaling_schedule" not in existing_tables(con):
+        return pd.DataFrame(columns=["resource", "ds", "instances_recommended", "capped"])
+    return con.execute(
+        "SELECT resource, ds, instances_recommended, capped FROM scaling_schedule "
+        "WHERE plan_id = ? AND service = ? ORDER BY ds, resource",
+        [plan_id, service],
+    ).df()
+
+
+def service_usage(con, service: str, since: pd.Timestamp | None = None) -> pd.DataFrame:
+    """``service``'s stored observations per ``metric, ds`` (regions summed), from ``since``."""
+    if "observations" not in existing_tables(con):
+        return pd.DataFrame(columns=["metric", "ds", "y"])
+    return con.execute(
+        "SELECT s.metric, o.ds, sum(o.y) AS y FROM observations o JOIN series s USING (unique_id) "
+        "WHERE s.service = ? AND o.ds >= ? GROUP BY 1, 2 ORDER BY 1, 2",
+        [service, since if since is not None else pd.Timestamp("1900-01-01")],
+    ).df()
+
+
+def published_vs_actual(con, service: str, window_s: int) -> pd.DataFrame:
+    """``service``'s published median forecasts (``p50``) over the last ``window_s`` seconds of
+    its observations, with the actuals that arrived for them: ``metric, ds, created_at, cutoff,
+    forecast, y``, every vintage whose cutoff is before its ds (regions summed)."""
+    have = existing_tables(con)
+    cols = ["metric", "ds", "created_at", "cutoff", "forecast", "y"]
+    if not {"forecasts", "observations", "series"} <= have or "p50" not in read(con, "forecasts", "LIMIT 0"):
+        return pd.DataFrame(columns=cols)
+    return con.execute(
+        "SELECT s.metric, f.ds, f.created_at, f.cutoff, sum(f.p50) AS forecast, sum(o.y) AS y "
+        "FROM forecasts f JOIN series s USING (unique_id) "
+        "JOIN observations o ON o.unique_id = f.unique_id AND o.ds = f.ds "
+        "WHERE s.service = ? AND f.cutoff < f.ds AND f.ds > (SELECT max(o2.ds) - to_seconds(?) "
+        "FROM observations o2 JOIN series s2 USING (unique_id) WHERE s2.service = ?) "
+        "GROUP BY 1, 2, 3, 4 ORDER BY 2, 1, 3",
+        [service, int(window_s), service],
+    ).df()
+
+
 # --- status --------------------------------------------------------------------------------------
 
 
