@@ -134,7 +134,7 @@ def test_failure_mid_load_leaves_no_partial_batch(con_cfg, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(load, "_write_batch", boom)
+    monkeypatch.setattr(load, "write_batch", boom)
     with pytest.raises(RuntimeError):
         ingest_source(con, cfg.sources[0], cfg, engine="vectorized")
     for t in ("observations", "series", "quarantine", "load_batches", "gaps"):
