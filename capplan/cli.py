@@ -26,10 +26,16 @@ Exit codes: 0 success; 1 a file was rejected or an alert at --fail-on level was 
 2 a usage or configuration error (the message says what and where)."""
 
 
-def _config(args):
+def _config(args, writes: bool = True):
+    """The command's config; for commands that write, the warehouse path checked before any flow."""
     from capplan.core.config import load_config
 
-    return load_config(args.config)
+    cfg = load_config(args.config)
+    if writes:
+        from capplan.warehouse.connection import check_warehouse_path
+
+        check_warehouse_path(cfg.warehouse_path)
+    return cfg
 
 
 def cmd_ingest(args) -> int:
@@ -77,7 +83,7 @@ def cmd_status(args) -> int:
     from capplan.reporting import table
     from capplan.warehouse import store, warehouse
 
-    cfg = _config(args)
+    cfg = _config(args, writes=False)
     if not cfg.warehouse_path.exists():
         raise CapplanError(
             f"{cfg.warehouse_path}: no warehouse yet; run `capplan ingest --config {args.config}`"

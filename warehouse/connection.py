@@ -18,7 +18,7 @@ def connect(path: str | Path, *, read_only: bool = False, lock_timeout_s: float 
     import duckdb
 
     path = Path(path)
-    _check_path(path, read_only)
+    check_warehouse_path(path, read_only=read_only)
     if not math.isfinite(lock_timeout_s) or lock_timeout_s < 0:
         raise CapplanError(f"lock_timeout_s must be a finite number of seconds >= 0, found {lock_timeout_s}")
     deadline = time.monotonic() + lock_timeout_s
@@ -52,8 +52,9 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else text
 
 
-def _check_path(path: Path, read_only: bool) -> None:
-    """A clear error for a warehouse path that is a folder, a system path or not writable."""
+def check_warehouse_path(path: Path, *, read_only: bool = False) -> None:
+    """A clear error for a warehouse path that is a folder, a system path, not a DuckDB file or
+    not writable (checked before any flow starts, so the user's mistake is one message)."""
     resolved = path.resolve()
     if any(resolved == Path(p) or Path(p) in resolved.parents for p in _SYSTEM):
         raise CapplanError(
@@ -61,6 +62,13 @@ def _check_path(path: Path, read_only: bool) -> None:
         )
     if path.exists() and not path.is_file():
         raise CapplanError(f"{path}: is a folder or a device, not a warehouse file; name a .duckdb file")
+    if path.is_file() and path.stat().st_size > 0:
+        with open(path, "rb") as fh:
+            magic = fh.read(12)[8:12]
+        if magic != b"DUCK":
+            raise CapplanError(
+                f"{path}: is not a DuckDB warehouse file (another kind of file); name a .duckdb file"
+            )
     if read_only:
         if not path.exists():
             raise CapplanError(f"{path}: no warehouse here yet; run `capplan ingest --config ...` first")
