@@ -156,7 +156,7 @@ def checks_for(kind: str) -> list[Check]:
     if kind == "kpis":
         return [
             wf,
-            _not_null("ts_parseable", "ds", "an ISO-8601 timestamp", show="ts"),
+            _not_null("ts_parseable", "ds", "an ISO-8601 timestamp or unix seconds", show="ts"),
             _not_null("kpi_present", "kpi", "a KPI name"),
             _name("kpi_valid", "kpi"),
             _not_null("value_numeric", "value", "a finite number"),

@@ -104,10 +104,11 @@ def _parse_timestamps(raw: pd.Series, tz: str, epoch: bool) -> pd.Series:
     missed = out.isna() & text.notna()
     if missed.any():  # unix seconds arriving as text (a CSV column of 1735689600)
         sub = text[missed]
-        digits = sub[sub.str.fullmatch(r"\d{1,11}(?:\.\d*)?", na=False)]
+        digits = sub[sub.str.fullmatch(r"\d{9,11}(?:\.\d*)?", na=False)]  # 1973..5138
         if len(digits):
-            out = out.astype("datetime64[ns]")
-            out[digits.index] = _parse_timestamps(pd.to_numeric(digits), tz, True).astype("datetime64[ns]")
+            epoch = _parse_timestamps(pd.to_numeric(digits), tz, True)
+            out = out.copy()
+            out[digits.index] = epoch.astype(out.dtype)  # same unit: "0" may be year 0 in ``out``
     return out
 
 
