@@ -283,9 +283,9 @@ class PlanningConfig(_Model):
     redundancy: Literal["none", "n+1", "zone"] = "n+1"
     zones: int = Field(3, ge=2)
     headroom: float = Field(0.10, ge=0, le=5)
-    runway_alert_days: float = Field(30, ge=0)
+    runway_alert_days: float = Field(30, ge=0, le=MAX_DURATION_DAYS)
     rightsizing_utilization: float = Field(0.4, gt=0, le=1)
-    rightsizing_window_days: int = Field(28, ge=1)
+    rightsizing_window_days: int = Field(28, ge=1, le=MAX_DURATION_DAYS)
     latency_slo_ms: dict[str, float] = Field(default_factory=dict, description="service -> p99 latency SLO")
     low_confidence_mase: float = Field(1.0, gt=0)
     expected_scenario: str = Field(

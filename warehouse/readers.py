@@ -132,7 +132,8 @@ def _read_csv(path: Path, source: SourceConfig) -> pd.DataFrame:
         ) from None
     except pd.errors.ParserError:
         frame = None
-    if frame is None or caught or _physical_lines(path) != len(frame) + 1:
+    misread = any(issubclass(w.category, pd.errors.ParserWarning) for w in caught)
+    if frame is None or misread or _physical_lines(path) != len(frame) + 1:
         frame = _read_python_csv(path)
     else:
         frame["_line"] = np.arange(2, len(frame) + 2).astype(str)
