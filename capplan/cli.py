@@ -4,7 +4,11 @@
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -22,10 +26,16 @@ Exit codes: 0 success; 1 a file was rejected or an alert at --fail-on level was 
 2 a usage or configuration error (the message says what and where)."""
 
 
-def _config(args):
+def _config(args, writes: bool = True):
+    """The command's config; for commands that write, the warehouse path checked before any flow."""
     from capplan.core.config import load_config
 
-    return load_config(args.config)
+    cfg = load_config(args.config)
+    if writes:
+        from capplan.warehouse.connection import check_warehouse_path
+
+        check_warehouse_path(cfg.warehouse_path)
+    return cfg
 
 
 def cmd_ingest(args) -> int:
@@ -59,8 +69,11 @@ def cmd_ingest(args) -> int:
         f"{sum(r['rows_loaded'] for r in reports):,} rows loaded, {quarantined:,} quarantined, "
         f"{len(rejected)} rejected."
     )
+    for r in reports:
+        if r["status"] == "loaded" and r.get("message"):
+            print(f"note: {Path(r['path']).name}: {_safe(r['message'])}")
     for r in rejected:
-        print(f"rejected: {r['message']}", file=sys.stderr)
+        print(f"rejected: {_safe(r['message'])}", file=sys.stderr)
     if quarantined:
         print("See why rows were quarantined: capplan status --config ... (or SELECT * FROM quarantine)")
     return 1 if rejected else 0
@@ -70,7 +83,7 @@ def cmd_status(args) -> int:
     from capplan.reporting import table
     from capplan.warehouse import store, warehouse
 
-    cfg = _config(args)
+    cfg = _config(args, writes=False)
     if not cfg.warehouse_path.exists():
         raise CapplanError(
             f"{cfg.warehouse_path}: no warehouse yet; run `capplan ingest --config {args.config}`"
@@ -98,7 +111,12 @@ def cmd_status(args) -> int:
     batches = st["batches"]
     print(f"\nLast {len(batches)} batches:")
     rows = batches.assign(path=batches["path"].map(lambda p: Path(p).name)).to_dict("records")
-    print(table(rows, [(c, c) for c in batches.columns]))
+    print(table(rows, [(c, c) for c in batches.columns if c != "message"]))
+    for r in rows:  # why a file was rejected; notes such as a sparse series read at a coarser frequency
+        if r.get("message"):
+            print(
+                f"  {'rejected' if r['status'] == 'rejected' else 'note'}: {r['path']}: {_safe(r['message'])}"
+            )
     q = st["quarantine"]
     if len(q):
         print(f"\nQuarantined rows (first {len(q)}):")
@@ -158,10 +176,15 @@ def cmd_train(args) -> int:
 
 
 def cmd_forecast(args) -> int:
+    from capplan.core.config import cli_horizon
+
+    horizon = cli_horizon(args.horizon)
+    cfg = _config(args)
+    if args.out:
+        _writable_folder(Path(args.out).parent, "--out")
     from capplan.pipelines.forecast import forecast_flow
 
-    cfg = _config(args)
-    pub = forecast_flow(cfg, horizon=args.horizon, out=args.out)
+    pub = forecast_flow(cfg, horizon=horizon, out=args.out)
     f = pub.forecasts
     print(
         f"Published {f['unique_id'].nunique()} series x {f.groupby('unique_id').size().max()} steps "
@@ -236,6 +259,7 @@ def cmd_export(args) -> int:
     from capplan.pipelines.export import export_flow
 
     cfg = _config(args)
+    _writable_folder(Path(args.out) if args.out else cfg.resolve(cfg.export.out_dir), "export folder")
     paths = export_flow(cfg, out=args.out, formats=args.format, plan_id=args.plan)
     for fmt, p in paths.items():
         shown = f"{len(p)} files in {Path(p[0]).parent}" if isinstance(p, list) else str(p)
@@ -262,14 +286,7 @@ def cmd_serve(args) -> int:
 
     load_config(args.config)  # fail now, not at 3 a.m.
     if args.cron:
-        from capplan.core.config import ScheduleConfig
-
-        try:
-            ScheduleConfig(cron=args.cron)
-        except ValueError:
-            raise CapplanError(
-                f"--cron {args.cron!r} is not a cron expression of five fields, e.g. '0 3 * * *'"
-            ) from None
+        _check_cron(args.cron)
     from capplan.pipelines.refresh import serve
 
     what = f"'{args.name}' on cron '{args.cron}'" if args.cron else f"the [schedules] of {args.config}"
@@ -283,6 +300,38 @@ def cmd_ui(args) -> int:
 
     serve_ui(args.prefect_port, args.mlflow_port)
     return 0
+
+
+def _writable_folder(folder: Path, what: str) -> None:
+    """Create ``folder`` if needed; a CapplanError if that fails or it cannot be written."""
+    folder = Path(folder) if str(folder) else Path(".")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CapplanError(f"{what} {folder}: cannot create the folder: {err.strerror or err}") from None
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise CapplanError(f"{what} {folder}: not a writable folder; choose another one")
+
+
+_CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
+
+
+def _check_cron(cron: str) -> None:
+    """A cron string of five fields (minute hour day month weekday), checked before serving."""
+    fields = cron.split()
+    if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+        raise CapplanError(
+            f"--cron {cron!r} is not a cron schedule of five fields (minute hour day month weekday), "
+            "e.g. '0 3 * * *' for 03:00 daily"
+        )
+    from datetime import datetime
+
+    from cronsim import CronSim, CronSimError
+
+    try:
+        CronSim(cron, datetime(2026, 1, 1))
+    except CronSimError as err:
+        raise CapplanError(f"--cron {cron!r}: {err}; e.g. '0 3 * * *' for 03:00 daily") from None
 
 
 def cmd_demo(args) -> int:
@@ -547,20 +596,43 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class Terminated(BaseException):
+    """Raised in the main thread on SIGTERM, so the command unwinds like Ctrl+C: Prefect's flow
+    run ends, context managers close the warehouse, and atexit stops the ephemeral server."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
+def _safe(text: object) -> str:
+    from capplan.reporting.console import safe_text
+
+    return safe_text(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
         return int(args.func(args) or 0)
     except CapplanError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {_safe(err)}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("terminated (SIGTERM)", file=sys.stderr)
+        return 143
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -24,13 +24,24 @@ SourceFormat = Literal["csv", "parquet", "csv_wide", "prometheus", "cloudwatch"]
 _DURATION = re.compile(r"^\s*(\d+)\s*(min|h|D|W)\s*$")
 
 
+# Upper bounds on work a config (or a command-line flag) can ask for: a horizon of 10^9 steps or
+# an infinite lock wait is a mistake, reported as one, never attempted.
+MAX_HORIZON_STEPS = 50_000  # steps of the series' frequency (14D of 1-minute data is 20,160)
+MAX_DURATION_DAYS = 3_660  # about ten years, for horizons and training windows given as durations
+MAX_WINDOW_STEPS = 1_000_000  # train_window given in steps
+MAX_LOCK_TIMEOUT_S = 600.0
+DEFAULT_MAX_FILE_MB = 2_048.0  # [ingest] max_file_mb: larger inputs are rejected before reading
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class WarehouseConfig(_Model):
-    path: str = "data/warehouse.duckdb"
-    lock_timeout_s: float = Field(5.0, ge=0, description="wait this long for another writer")
+    path: str = Field("data/warehouse.duckdb", min_length=1)
+    lock_timeout_s: float = Field(
+        5.0, ge=0, le=MAX_LOCK_TIMEOUT_S, description="wait this long for another writer (finite, <= 600)"
+    )
 
 
 class MetricSpec(_Model):
@@ -62,11 +73,16 @@ class SourceConfig(_Model):
     metric_label: str = "__name__"
     region_label: str | None = "region"
     # CloudWatch get-metric-data: Label (or Id) parsed as 'service<sep>metric[<sep>region]'.
-    label_separator: str = ":"
+    label_separator: str = Field(":", min_length=1)
     # Fallbacks for inputs that carry no unit / region column.
     unit: str | None = None
     region: str | None = None
     retries: int = Field(2, ge=0, le=10, description="retries on I/O errors only")
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, tz: str) -> str:
+        return check_timezone(tz)
 
     @model_validator(mode="after")
     def _format_fits_kind(self) -> SourceConfig:
@@ -83,18 +99,68 @@ class IngestConfig(_Model):
         default_factory=dict, description="unique_id -> frequency, overriding the inferred one"
     )
     allow_negative_metrics: list[str] = Field(default_factory=list)
+    max_file_mb: float = Field(
+        DEFAULT_MAX_FILE_MB, gt=0, le=1_000_000, description="inputs larger than this are rejected unread"
+    )
+
+    @field_validator("frequencies")
+    @classmethod
+    def _frequencies(cls, freqs: dict[str, str]) -> dict[str, str]:
+        for uid, f in freqs.items():
+            check_frequency(f, f"frequency of {uid!r}")
+        return freqs
+
+
+def check_timezone(tz: str) -> str:
+    """``tz`` if it names an IANA time zone (``UTC``, ``Europe/Paris``), else a ValueError."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(
+            f"{tz!r} is not a known time zone (an IANA name like 'UTC' or 'Europe/Paris')"
+        ) from None
+    return tz
+
+
+def check_frequency(freq: str, what: str = "frequency") -> str:
+    """``freq`` if it is one of the frequencies capplan models, else a ValueError naming them."""
+    from .contracts import SEASONALITIES
+
+    if freq not in SEASONALITIES:
+        raise ValueError(f"{what} {freq!r} is not a known frequency; use one of {', '.join(SEASONALITIES)}")
+    return freq
+
+
+def check_steps_or_duration(value: int | str, what: str, max_steps: int) -> int | str:
+    """A positive number of steps (at most ``max_steps``) or a duration of at most ten years."""
+    if isinstance(value, bool):
+        raise ValueError(f"{what} must be steps or a duration like '14D', not a boolean")
+    if isinstance(value, int) or (isinstance(value, str) and value.strip().lstrip("+-").isdigit()):
+        n = int(value)
+        if not 1 <= n <= max_steps:
+            raise ValueError(f"{what} must be between 1 and {max_steps:,} steps, found {n}")
+        return n
+    n, unit = parse_duration(value)
+    days = n * {"min": 1 / 1440, "h": 1 / 24, "D": 1, "W": 7}[unit]
+    if days > MAX_DURATION_DAYS:
+        raise ValueError(f"{what} {value!r} is longer than {MAX_DURATION_DAYS:,} days")
+    return value
 
 
 def parse_duration(text: str) -> tuple[int, str]:
-    m = _DURATION.match(text)
-    if not m:
-        raise ValueError(f"{text!r} is not a duration like '48h', '14D', '90D', '30min', '2W'")
+    m = _DURATION.match(text) if isinstance(text, str) else None
+    if not m or int(m.group(1)) < 1:
+        raise ValueError(f"{text!r} is not a positive duration like '48h', '14D', '90D', '30min', '2W'")
     return int(m.group(1)), m.group(2)
 
 
 class BacktestConfig(_Model):
     folds: int = Field(3, ge=1, le=50)
-    stride: int | None = Field(None, ge=1, description="steps between cutoffs (default: the horizon)")
+    stride: int | None = Field(
+        None, ge=1, le=MAX_HORIZON_STEPS, description="steps between cutoffs (default: the horizon)"
+    )
 
 
 class ForecastConfig(_Model):
@@ -105,10 +171,12 @@ class ForecastConfig(_Model):
     )
     peak: Literal["max", "p95", "mean"] = Field("max", description="gauge aggregation when resampling up")
     models: tuple[str, ...] = ("seasonal_naive", "ets", "theta", "lightgbm", "nhits", "ensemble")
-    min_history: int = Field(3, ge=2, description="seasons of history a model needs before it is tried")
+    min_history: int = Field(
+        3, ge=2, le=1000, description="seasons of history a model needs before it is tried"
+    )
     backtest: BacktestConfig = BacktestConfig()
     degradation_threshold: float = Field(0.25, ge=0, description="relative worsening that flags a retrain")
-    torch_epochs: int = Field(15, ge=1)
+    torch_epochs: int = Field(15, ge=1, le=10_000)
     seed: int = 42
     fill: Literal["interpolate", "seasonal", "zero", "error"] = Field(
         "interpolate", description="how gaps are filled before fitting (never at ingest)"
@@ -117,9 +185,14 @@ class ForecastConfig(_Model):
         "120D", description="history used to fit (steps or duration); None uses all history"
     )
     stale_after: int = Field(
-        48, ge=1, description="steps behind the newest data before a series counts as stopped"
+        48,
+        ge=1,
+        le=MAX_WINDOW_STEPS,
+        description="steps behind the newest data before a series counts as stopped",
     )
-    ensemble_size: int = Field(3, ge=2, description="best models (by backtest MASE) combined in the ensemble")
+    ensemble_size: int = Field(
+        3, ge=2, le=50, description="best models (by backtest MASE) combined in the ensemble"
+    )
 
     @field_validator("quantiles")
     @classmethod
@@ -134,30 +207,50 @@ class ForecastConfig(_Model):
     @field_validator("horizon")
     @classmethod
     def _horizon(cls, h: int | str) -> int | str:
-        if isinstance(h, int):
-            if h < 1:
-                raise ValueError("horizon must be at least 1 step")
-            return h
-        if h.strip().isdigit():
-            return int(h)
-        parse_duration(h)
-        return h
+        return check_steps_or_duration(h, "horizon", MAX_HORIZON_STEPS)
+
+    @field_validator("train_window")
+    @classmethod
+    def _train_window(cls, w: int | str | None) -> int | str | None:
+        return None if w is None else check_steps_or_duration(w, "train_window", MAX_WINDOW_STEPS)
+
+    @field_validator("frequency")
+    @classmethod
+    def _frequency(cls, f: str | None) -> str | None:
+        return None if f is None else check_frequency(f, "forecast.frequency")
 
 
-def horizon_steps(horizon: int | str, freq: str) -> int:
-    """Steps of ``freq`` in ``horizon`` (an int is already steps; '14D' on 'h' is 336)."""
-    if isinstance(horizon, int):
-        return horizon
-    if str(horizon).strip().isdigit():
-        return int(horizon)
-    import pandas as pd
+def horizon_steps(horizon: int | str, freq: str, max_steps: int | None = MAX_HORIZON_STEPS) -> int:
+    """Steps of ``freq`` in ``horizon`` (an int is already steps; '14D' on 'h' is 336).
 
-    n, unit = parse_duration(horizon)
-    total = pd.Timedelta(n, unit=unit if unit != "min" else "min") if unit != "W" else pd.Timedelta(weeks=n)
-    steps = int(total / frequency_step(freq))
-    if steps < 1:
-        raise ValueError(f"horizon {horizon!r} is shorter than one {freq!r} step")
+    More than ``max_steps`` steps (None: no limit) is a :class:`ConfigError`: such a horizon
+    would not fit in memory, so it is refused with the number rather than attempted.
+    """
+    if isinstance(horizon, int) or str(horizon).strip().isdigit():
+        steps = int(horizon)
+    else:
+        import pandas as pd
+
+        n, unit = parse_duration(horizon)
+        total = pd.Timedelta(n, unit=unit) if unit != "W" else pd.Timedelta(weeks=n)
+        steps = int(total / frequency_step(freq))
+        if steps < 1:
+            raise ValueError(f"horizon {horizon!r} is shorter than one {freq!r} step")
+    if max_steps is not None and steps > max_steps:
+        raise ConfigError(
+            f"horizon {horizon!r} is {steps:,} steps of {freq!r}; at most {max_steps:,} steps are allowed"
+        )
     return steps
+
+
+def cli_horizon(text: str | None) -> int | str | None:
+    """A ``--horizon`` flag checked like ``[forecast] horizon``; a ConfigError names the flag."""
+    if text is None:
+        return None
+    try:
+        return check_steps_or_duration(text.strip(), "--horizon", MAX_HORIZON_STEPS)
+    except ValueError as err:
+        raise ConfigError(f"{err}; e.g. --horizon 48 or --horizon 14D") from None
 
 
 class MlflowConfig(_Model):
@@ -172,7 +265,7 @@ class ScenarioConfig(_Model):
     kpi_growth: dict[str, float] = Field(
         default_factory=dict, description="kpi -> relative growth by horizon end"
     )
-    demand_multiplier: float = Field(1.0, gt=0)
+    demand_multiplier: float = Field(1.0, gt=0, le=1000)
     event_uplift: dict[str, float] = Field(default_factory=dict, description="event name -> multiplier")
     description: str = ""
 
@@ -190,9 +283,9 @@ class PlanningConfig(_Model):
     redundancy: Literal["none", "n+1", "zone"] = "n+1"
     zones: int = Field(3, ge=2)
     headroom: float = Field(0.10, ge=0, le=5)
-    runway_alert_days: float = Field(30, ge=0)
+    runway_alert_days: float = Field(30, ge=0, le=MAX_DURATION_DAYS)
     rightsizing_utilization: float = Field(0.4, gt=0, le=1)
-    rightsizing_window_days: int = Field(28, ge=1)
+    rightsizing_window_days: int = Field(28, ge=1, le=MAX_DURATION_DAYS)
     latency_slo_ms: dict[str, float] = Field(default_factory=dict, description="service -> p99 latency SLO")
     low_confidence_mase: float = Field(1.0, gt=0)
     expected_scenario: str = Field(
@@ -438,8 +531,14 @@ def load_config(path: str | Path) -> Config:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: config file not found")
+    if not path.is_file():
+        raise ConfigError(f"{path}: not a config file (a folder or a device); give the path of capplan.toml")
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read config: {err.strerror or err}") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
     if "base_dir" in data:

@@ -42,7 +42,7 @@ class TrainingData:
 def _window(df: pd.DataFrame, freq: str, window: int | str | None) -> pd.DataFrame:
     if window is None:
         return df
-    steps = horizon_steps(window, freq)
+    steps = horizon_steps(window, freq, max_steps=None)
     return df.groupby("unique_id", observed=True, group_keys=False).tail(steps).reset_index(drop=True)
 
 

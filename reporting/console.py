@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
 from pathlib import Path
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL_ALL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def safe_text(text: object, *, newlines: bool = True) -> str:
+    """``text`` with control characters (ESC, NUL, BEL, C1 codes...) shown as ``\\x1b`` escapes.
+
+    Names and messages come from data; printed raw, an escape sequence would drive the user's
+    terminal. Newlines and tabs survive when ``newlines`` (messages), never in table cells.
+    """
+    pattern = _CONTROL if newlines else _CONTROL_ALL
+    return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
 
 
 def file_line(report) -> str:
     r = report
-    name = Path(r.path).name
+    name = safe_text(Path(r.path).name, newlines=False)
     if r.status == "rejected":
-        return f"  REJECTED  {r.source:<12} {name}: {r.message}"
+        return f"  REJECTED  {r.source:<12} {name}: {safe_text(r.message)}"
     if r.status == "unchanged":
         return f"  unchanged {r.source:<12} {name} (same content already loaded)"
     q = f", {r.rows_quarantined} quarantined" if r.rows_quarantined else ""
-    return f"  loaded    {r.source:<12} {name}: {r.rows_loaded}/{r.rows_in} rows{q}"
+    notes = "".join(f"\n            note: {safe_text(n)}" for n in getattr(r, "notes", ()))
+    return f"  loaded    {r.source:<12} {name}: {r.rows_loaded}/{r.rows_in} rows{q}{notes}"
 
 
 def table(rows: Sequence[dict], columns: Sequence[tuple[str, str]], right: Collection[str] = ()) -> str:
@@ -47,7 +62,7 @@ def _fmt(v) -> str:
         return "" if str(v) == "NaT" else v.strftime("%Y-%m-%d %H:%M").removesuffix(" 00:00")
     if isinstance(v, float):
         return f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"
-    return str(v)
+    return safe_text(v, newlines=False)
 
 
 def _numeric(s: str) -> bool:

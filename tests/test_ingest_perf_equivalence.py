@@ -237,7 +237,9 @@ def test_samples_on_one_grid_point_are_summed_for_counters_and_averaged_for_gaug
     ]
     with connect(cfg.warehouse_path) as con:
         r = ingest_file(con, _csv(tmp_path / "m.csv", rows), cfg.sources[0], cfg, engine="vectorized")
-        assert (r.rows_duplicate, r.rows_regridded, r.rows_inserted) == (1, 3, 6)
+        # 1 superseded key + 3 samples combined onto a shared grid point: loaded = inserted + duplicate
+        assert (r.rows_duplicate, r.rows_regridded, r.rows_inserted) == (4, 3, 6)
+        assert r.rows_loaded == r.rows_inserted + r.rows_duplicate
         got = con.execute("SELECT unique_id, hour(ds), y FROM observations ORDER BY 1, 2").fetchall()
     assert got == [
         ("api:cpu", 0, 1.0),

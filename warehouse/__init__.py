@@ -5,12 +5,13 @@ the store's reads and writes (every query of the project).
 """
 
 from . import store
-from .connection import connect, warehouse
+from .connection import check_warehouse_path, connect, warehouse
 from .load import BatchReport, ingest_file, ingest_source, source_files
 from .schema import duplicate_keys
 
 __all__ = [
     "BatchReport",
+    "check_warehouse_path",
     "connect",
     "duplicate_keys",
     "ingest_file",

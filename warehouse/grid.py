@@ -66,6 +66,19 @@ def is_key_sorted(codes: np.ndarray, ds: np.ndarray) -> bool:
     return bool(((dc > 0) | ((dc == 0) & (dt >= np.timedelta64(0)))).all())
 
 
+def finest_frequencies(frame: pd.DataFrame) -> dict[str, str]:
+    """unique_id -> the snapped SMALLEST spacing, for frames sorted by (unique_id, ds) (categorical id)."""
+    codes = frame["unique_id"].cat.codes.to_numpy()
+    ds = frame["ds"].to_numpy(dtype="datetime64[ns]")
+    ok = (codes[1:] == codes[:-1]) & (np.diff(ds) > np.timedelta64(0))
+    if not ok.any():
+        return {}
+    secs = (np.diff(ds)[ok] / np.timedelta64(1, "s")).astype("float64")
+    low = pd.Series(secs).groupby(codes[1:][ok], sort=True).min()
+    names = frame["unique_id"].cat.categories
+    return {names[int(k)]: snap_frequency(s) for k, s in low.items()}
+
+
 def sorted_frequencies(codes: np.ndarray, ds: np.ndarray) -> dict[int, str]:
     """Code -> snapped median spacing, for rows sorted by (code, ds) (kernel of ``infer_frequencies``)."""
     same = codes[1:] == codes[:-1]

@@ -16,9 +16,9 @@ Values from data reach DuckDB only as registered frames or bound parameters, nev
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from glob import glob
 from pathlib import Path
 
@@ -30,15 +30,24 @@ from capplan.core.errors import InputError
 from capplan.core.tables import TABLES
 
 from .grid import (
-    find_gaps_sorted,
+    finest_frequencies,
     frequency_seconds,
     infer_frequencies,
     is_key_sorted,
     key_order,
     place_on_grid,
 )
-from .readers import read_raw
+from .readers import PARSE_ERRORS, check_input_file, read_raw
 from .validation import Engine, check_frame
+from .write import (
+    new_series_gaps,
+    refresh_gaps,
+    touched_windows,
+    upsert,
+    upsert_observations,
+    write_batch,
+    write_quarantine,
+)
 
 
 def _keys_and_values(kind: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
@@ -67,11 +76,13 @@ class BatchReport:
     batch_id: str = ""
     engine: str = ""
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # e.g. a sparse series read at a coarser frequency
 
     def as_row(self) -> dict:
         d = asdict(self)
         d.pop("quarantine_reasons")
         d.pop("engine")
+        d.pop("notes")
         return d
 
 
@@ -83,6 +94,35 @@ def file_hash(path: Path) -> str:
     return h.hexdigest()
 
 
+# The SourceConfig fields that change how a file's bytes become rows (name and retries do not).
+_PARSING_FIELDS = (
+    "kind",
+    "format",
+    "timezone",
+    "service_label",
+    "metric_label",
+    "region_label",
+    "label_separator",
+    "unit",
+    "region",
+)
+
+
+def load_key(digest: str, source: SourceConfig, cfg: Config) -> str:
+    """What "already loaded" compares: the file's bytes AND the options that parse them.
+
+    A fixed ``timezone`` or ``label_separator`` (or grid rule, metric spec, negative-metric list)
+    turns the same bytes into different rows, so the file loads again.
+    """
+    options = {f: getattr(source, f) for f in _PARSING_FIELDS}
+    options["grid_rule"] = cfg.ingest.grid_rule
+    options["allow_negative"] = sorted(cfg.ingest.allow_negative_metrics)
+    options["frequencies"] = sorted(cfg.ingest.frequencies.items())
+    options["metrics"] = sorted((k, v.model_dump_json()) for k, v in cfg.metrics.items())
+    text = digest + json.dumps(options, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def source_files(source: SourceConfig, cfg: Config) -> list[Path]:
     pattern = str(cfg.resolve(source.path))
     return [Path(p) for p in sorted(glob(pattern, recursive=True))]
@@ -91,21 +131,60 @@ def source_files(source: SourceConfig, cfg: Config) -> list[Path]:
 def ingest_file(
     con, path: Path, source: SourceConfig, cfg: Config, *, engine: Engine = "auto"
 ) -> BatchReport:
-    """Load one file of ``source``. Never raises for a user's bad input: reports it instead."""
+    """Load one file of ``source``. Never raises for a user's bad input: reports it instead.
+
+    The file must be a regular file under ``[ingest] max_file_mb`` (checked before reading). It is
+    skipped as ``unchanged`` only when the LAST batch recorded for this path has the same
+    :func:`load_key` and loaded; a file rejected before with the same key is reported rejected
+    again (with the earlier reason), without a new batch row.
+    """
     path = Path(path)
     try:
-        digest = file_hash(path)
+        check_input_file(path, cfg.ingest.max_file_mb)
+        key = load_key(file_hash(path), source, cfg)
+    except InputError as err:
+        return BatchReport(source.name, str(path), "rejected", message=str(err))
     except OSError as err:
         return BatchReport(source.name, str(path), "rejected", message=f"{path}: cannot read file: {err}")
-    if _already_loaded(con, source.name, digest):
+    last = _last_batch(con, source.name, str(path))
+    if last is not None and last[0] == key:
+        if last[1] == "rejected":
+            return BatchReport(source.name, str(path), "rejected", message=last[2], batch_id=last[3])
         return BatchReport(source.name, str(path), "unchanged", message="same content already loaded")
     try:
         raw = read_raw(path, source)
+        checked = check_frame(raw, source, cfg, series_units=_series_units(con), engine=engine)
     except InputError as err:
         report = BatchReport(source.name, str(path), "rejected", message=str(err))
-        _record_rejection(con, report, source, digest)
+        _record_rejection(con, report, source, key)
         return report
-    checked = check_frame(raw, source, cfg, series_units=_series_units(con), engine=engine)
+    except PARSE_ERRORS as err:  # a shape nothing foresaw rejects this file, never the whole run
+        report = BatchReport(
+            source.name,
+            str(path),
+            "rejected",
+            message=f"{path}: cannot check rows: {type(err).__name__}: {err}",
+        )
+        _record_rejection(con, report, source, key)
+        return report
+    report = _report(source, path, raw, checked)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if source.kind == "metrics":
+            _load_metrics(con, checked.good, source, cfg, report)
+        else:
+            _load_table(con, checked.good, source, report)
+        report.message = "; ".join(report.notes)
+        write_quarantine(con, checked.bad, source, path, report)
+        write_batch(con, report, source, key)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return report
+
+
+def _report(source: SourceConfig, path: Path, raw: pd.DataFrame, checked) -> BatchReport:
     report = BatchReport(
         source.name,
         str(path),
@@ -118,27 +197,17 @@ def ingest_file(
         quarantine_reasons=checked.bad["check"].value_counts().to_dict() if len(checked.bad) else {},
     )
     assert report.rows_in == report.rows_loaded + report.rows_quarantined
-    con.execute("BEGIN TRANSACTION")
-    try:
-        if source.kind == "metrics":
-            _load_metrics(con, checked.good, source, cfg, report)
-        else:
-            _load_table(con, checked.good, source, report)
-        _write_quarantine(con, checked.bad, source, path, report)
-        _write_batch(con, report, source, digest)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return report
 
 
-def _already_loaded(con, source: str, digest: str) -> bool:
-    row = con.execute(
-        "SELECT count(*) FROM load_batches WHERE source = ? AND content_hash = ? AND status IN ('loaded','rejected')",
-        [source, digest],
-    ).fetchall()[0]
-    return bool(row[0])
+def _last_batch(con, source: str, path: str) -> tuple | None:
+    """(load key, status, message, batch_id) of the newest batch of ``path``, None if none."""
+    rows = con.execute(
+        "SELECT content_hash, status, message, batch_id FROM load_batches WHERE source = ? AND path = ? "
+        "ORDER BY loaded_at DESC, rowid DESC LIMIT 1",
+        [source, path],
+    ).fetchall()
+    return rows[0] if rows else None
 
 
 def _series_units(con) -> dict[str, str]:
@@ -169,6 +238,8 @@ def _load_metrics(con, good: pd.DataFrame, source: SourceConfig, cfg: Config, re
     series = _plain(good.iloc[last_row[used]][["unique_id", "service", "metric", "region", "unit"]])
     known = _series_frequencies(con)
     freq_of = _frequencies(rows, cfg, known, [names[k] for k in used])
+    if any(u not in known and u not in cfg.ingest.frequencies for u in freq_of):
+        report.notes.extend(_sparse_notes(rows, freq_of, known, cfg))
     step_of = {u: frequency_seconds(f) for u, f in freq_of.items()}
     grid = place_on_grid(rows["ds"], _per_row(rows["unique_id"], freq_of), cfg.ingest.grid_rule)
     report.rows_regridded = int((grid != rows["ds"]).sum())
@@ -179,18 +250,39 @@ def _load_metrics(con, good: pd.DataFrame, source: SourceConfig, cfg: Config, re
     series["source"] = source.name
     kind_of = dict(zip(series["unique_id"], series["kind"], strict=True))
     obs = _combine_on_grid(rows, arrival, _per_code(rows["unique_id"], kind_of) == "counter")
+    report.rows_duplicate += len(rows) - len(obs)  # samples combined onto a shared grid point
     del rows, arrival
-    touched = _touched(con, obs, step_of, {u: known.get(u) != f for u, f in freq_of.items()})
-    _upsert(
+    touched = touched_windows(con, obs, step_of, {u: known.get(u) != f for u, f in freq_of.items()})
+    upsert(
         con,
         "series",
         series,
         ("unique_id",),
         ("service", "metric", "region", "unit", "kind", "frequency", "source"),
     )
-    ins, upd, same = _upsert_observations(con, obs, touched)
+    ins, upd, same = upsert_observations(con, obs, touched)
     report.rows_inserted, report.rows_updated, report.rows_unchanged = ins, upd, same
-    _refresh_gaps(con, touched, _new_series_gaps(obs, touched, step_of))
+    refresh_gaps(con, touched, new_series_gaps(obs, touched, step_of))
+
+
+def _sparse_notes(rows: pd.DataFrame, freq_of: dict[str, str], known: dict[str, str], cfg: Config) -> list:
+    """A note per series whose inferred frequency is coarser than its finest spacing.
+
+    A sparse hourly series (most hours missing) has a median spacing of a day or more; it is read
+    at that coarser frequency, which the user must hear about (and can override).
+    """
+    fine = finest_frequencies(rows)
+    notes = []
+    for uid, f in fine.items():
+        got = freq_of.get(uid)
+        if got is None or uid in known or uid in cfg.ingest.frequencies:
+            continue
+        if frequency_seconds(got) > frequency_seconds(f):
+            notes.append(
+                f"{uid}: read as frequency {got!r} (median spacing) although samples arrive every {f!r}: "
+                f"a sparse series; set [ingest] frequencies {uid!r} = {f!r} to keep {f!r}"
+            )
+    return notes
 
 
 def _sorted_rows(good: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, int]:
@@ -301,194 +393,13 @@ def _load_table(con, good: pd.DataFrame, source: SourceConfig, report: BatchRepo
         frame["max_instances"] = frame["max_instances"].round().astype("int64")
     frame = frame[[*keys, *values]]
     frame, report.rows_duplicate = _dedupe_last(frame, list(keys))
-    ins, upd, same = _upsert(con, table, _plain(frame), keys, values)
+    ins, upd, same = upsert(con, table, _plain(frame), keys, values)
     report.rows_inserted, report.rows_updated, report.rows_unchanged = ins, upd, same
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _upsert(con, table: str, frame: pd.DataFrame, keys: tuple, values: tuple) -> tuple[int, int, int]:
-    """Insert-or-update ``frame`` by ``keys``; returns (inserted, updated, unchanged)."""
-    if frame.empty:
-        return 0, 0, 0
-    stage = f"_stage_{table}"
-    con.register(stage, frame)
-    try:
-        on = " AND ".join(f"s.{_q(k)} = t.{_q(k)}" for k in keys)
-        differs = " OR ".join(f"s.{_q(v)} IS DISTINCT FROM t.{_q(v)}" for v in values)
-        first_key = _q(keys[0])
-        ins, upd, same = con.execute(
-            f"""SELECT count(*) FILTER (WHERE t.{first_key} IS NULL),
-                       count(*) FILTER (WHERE t.{first_key} IS NOT NULL AND ({differs})),
-                       count(*) FILTER (WHERE t.{first_key} IS NOT NULL AND NOT ({differs}))
-                FROM {stage} s LEFT JOIN {table} t ON {on}"""
-        ).fetchall()[0]
-        cols = ", ".join(_q(c) for c in (*keys, *values))
-        sets = ", ".join(f"{_q(v)} = excluded.{_q(v)}" for v in values)
-        con.execute(
-            f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} "
-            f"ON CONFLICT ({', '.join(_q(k) for k in keys)}) DO UPDATE SET {sets}"
-        )
-    finally:
-        con.unregister(stage)
-    return int(ins), int(upd), int(same)
-
-
-def _touched(con, obs: pd.DataFrame, step_of: dict[str, int], refreq: dict[str, bool]) -> pd.DataFrame:
-    """Per series of the batch: its step, whether it holds observations already, and its gap window.
-
-    ``obs`` is sorted by key. Gaps can only change between the last stored observation before
-    the batch's first timestamp and the first one after its last (``lo``..``hi``); a series new
-    to the warehouse or whose frequency changed (``refreq``) is redone whole (``full``).
-    """
-    codes = obs["unique_id"].cat.codes.to_numpy()
-    ds = obs["ds"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    ends = np.r_[starts[1:], len(codes)] - 1
-    names = obs["unique_id"].cat.categories[codes[starts]].astype(object)
-    touched = pd.DataFrame(
-        {
-            "unique_id": names,
-            "step": np.array([step_of[u] for u in names], dtype=np.int64),
-            "lo": ds[starts],
-            "hi": ds[ends],
-        }
-    )
-    con.register("_touched", touched)
-    try:
-        stored = con.execute(
-            """SELECT t.unique_id, count(o.ds), max(o.ds) FILTER (WHERE o.ds < t.lo),
-                      min(o.ds) FILTER (WHERE o.ds > t.hi)
-               FROM _touched t LEFT JOIN observations o ON o.unique_id = t.unique_id
-               GROUP BY t.unique_id"""
-        ).df()
-    finally:
-        con.unregister("_touched")
-    stored.columns = ["unique_id", "stored", "before", "after"]
-    touched = touched.merge(stored, on="unique_id", how="left", validate="one_to_one")
-    touched["full"] = (touched["stored"] == 0) | touched["unique_id"].map(refreq).astype(bool)
-    touched["lo"] = touched["before"].fillna(touched["lo"]).where(~touched["full"])
-    touched["hi"] = touched["after"].fillna(touched["hi"]).where(~touched["full"])
-    return touched[["unique_id", "step", "lo", "hi", "stored", "full"]]
-
-
-def _upsert_observations(con, obs: pd.DataFrame, touched: pd.DataFrame) -> tuple[int, int, int]:
-    """Merge ``obs`` (unique keys) into ``observations`` by ``(unique_id, ds)``.
-
-    ``observations`` has no index (see :mod:`capplan.warehouse.schema`): a batch of series without
-    stored rows is a plain ``INSERT``; otherwise one ``MERGE`` updates changed values and inserts
-    new keys, so the key stays unique. Returns (inserted, updated, unchanged).
-    """
-    con.register("_stage_observations", obs)
-    try:
-        if int(touched["stored"].sum()) == 0:
-            con.execute("INSERT INTO observations SELECT unique_id, ds, y FROM _stage_observations")
-            return len(obs), 0, 0
-        ins, upd, same = con.execute(
-            """SELECT count(*) FILTER (WHERE t.ds IS NULL),
-                      count(*) FILTER (WHERE t.ds IS NOT NULL AND s.y IS DISTINCT FROM t.y),
-                      count(*) FILTER (WHERE t.ds IS NOT NULL AND s.y IS NOT DISTINCT FROM t.y)
-               FROM _stage_observations s
-               LEFT JOIN observations t ON s.unique_id = t.unique_id AND s.ds = t.ds"""
-        ).fetchall()[0]
-        con.execute(
-            """MERGE INTO observations t USING _stage_observations s
-               ON (t.unique_id = s.unique_id AND t.ds = s.ds)
-               WHEN MATCHED AND t.y IS DISTINCT FROM s.y THEN UPDATE SET y = s.y
-               WHEN NOT MATCHED THEN INSERT (unique_id, ds, y) VALUES (s.unique_id, s.ds, s.y)"""
-        ).fetchall()
-    finally:
-        con.unregister("_stage_observations")
-    return int(ins), int(upd), int(same)
-
-
-_GAPS_SQL = """
-    INSERT INTO gaps
-    SELECT unique_id, prev + to_seconds(step), ds - to_seconds(step),
-           CAST(round_even(CAST(epoch_us(ds) - epoch_us(prev) AS DOUBLE)
-                           / CAST(step * 1000000 AS DOUBLE), 0) AS BIGINT) - 1
-    FROM (
-        SELECT o.unique_id, o.ds, t.step, lag(o.ds) OVER (PARTITION BY o.unique_id ORDER BY o.ds) AS prev
-        FROM observations o JOIN _touched t ON o.unique_id = t.unique_id
-        WHERE t.stored > 0 AND (t."full" OR o.ds BETWEEN t.lo AND t.hi)
-    )
-    WHERE epoch_us(ds) - epoch_us(prev) > step * 1000000
-"""
-
-
-def _new_series_gaps(obs: pd.DataFrame, touched: pd.DataFrame, step_of: dict[str, int]) -> pd.DataFrame:
-    """Gaps of the series new to the warehouse: their stored rows are exactly ``obs``'s."""
-    new = set(touched.loc[touched["stored"] == 0, "unique_id"])
-    if len(new) < len(touched):
-        obs = obs[obs["unique_id"].isin(new).to_numpy()]
-    return find_gaps_sorted(obs, step_of)
-
-
-def _refresh_gaps(con, touched: pd.DataFrame, new_gaps: pd.DataFrame) -> None:
-    """Recompute ``gaps`` of the touched series: those new to the warehouse from ``new_gaps``,
-    the others in SQL, each within its window (see ``_touched``).
-
-    Both give the gaps :func:`capplan.warehouse.grid.find_gaps` finds in the stored observations.
-    """
-    con.register("_touched", touched)
-    try:
-        con.execute(
-            """DELETE FROM gaps AS g USING _touched AS t WHERE g.unique_id = t.unique_id
-               AND (t."full" OR (g.gap_start > t.lo AND g.gap_end < t.hi))"""
-        )
-        if int((touched["stored"] > 0).sum()):
-            con.execute(_GAPS_SQL)
-    finally:
-        con.unregister("_touched")
-    if len(new_gaps):
-        con.register("_gaps", new_gaps)
-        try:
-            con.execute("INSERT INTO gaps SELECT unique_id, gap_start, gap_end, missing_steps FROM _gaps")
-        finally:
-            con.unregister("_gaps")
-
-
-def _write_quarantine(con, bad: pd.DataFrame, source: SourceConfig, path: Path, report: BatchReport) -> None:
-    if bad.empty:
-        return
-    q = bad.assign(batch_id=report.batch_id, source=source.name, path=str(path))
-    q = q[["batch_id", "source", "path", "line", "raw", "check", "reason"]].astype(object)
-    con.register("_quarantine", q)
-    try:
-        con.execute("INSERT INTO quarantine SELECT * FROM _quarantine")
-    finally:
-        con.unregister("_quarantine")
-
-
-def _write_batch(con, report: BatchReport, source: SourceConfig, digest: str) -> None:
-    con.execute(
-        """INSERT INTO load_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        [
-            report.batch_id,
-            source.name,
-            source.kind,
-            report.path,
-            digest,
-            report.rows_in,
-            report.rows_loaded,
-            report.rows_quarantined,
-            report.rows_inserted,
-            report.rows_updated,
-            report.rows_unchanged,
-            report.rows_duplicate,
-            report.rows_regridded,
-            report.status,
-            report.message,
-            datetime.now(UTC).replace(tzinfo=None),
-        ],
-    )
 
 
 def _record_rejection(con, report: BatchReport, source: SourceConfig, digest: str) -> None:
     report.batch_id = uuid.uuid4().hex[:16]
-    _write_batch(con, report, source, digest)
+    write_batch(con, report, source, digest)
 
 
 def ingest_source(

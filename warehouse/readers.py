@@ -12,6 +12,9 @@ File-level problems (unreadable, empty, required column missing, wrong JSON shap
 from __future__ import annotations
 
 import json
+import os
+import stat
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +28,30 @@ REQUIRED: dict[str, tuple[str, ...]] = {kind: spec.required for kind, spec in IN
 OPTIONAL: dict[str, tuple[str, ...]] = {kind: spec.optional for kind, spec in INPUTS.items()}
 
 
+def check_input_file(path: Path, max_mb: float) -> int:
+    """Size of ``path`` in bytes if it is a regular file of at most ``max_mb`` MiB, else InputError.
+
+    Checked before anything reads the file: a FIFO or ``/dev/zero`` would block or never end.
+    """
+    try:
+        st = os.stat(path)
+    except OSError as err:
+        raise InputError(path, f"cannot read file: {err.strerror or err}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(path, "not a regular file", expected="a file", found="a folder, device or pipe")
+    if st.st_size > max_mb * 1024 * 1024:
+        raise InputError(
+            path,
+            "file is larger than [ingest] max_file_mb",
+            expected=f"at most {max_mb:g} MiB",
+            found=f"{st.st_size / 1024 / 1024:,.1f} MiB",
+        )
+    return st.st_size
+
+
+PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError, OverflowError)
+
+
 def read_raw(path: Path, source: SourceConfig) -> pd.DataFrame:
     """Read one file of ``source`` into a raw frame with the kind's columns (as text) and ``_line``."""
     reader = _READERS[source.format]
@@ -34,6 +61,8 @@ def read_raw(path: Path, source: SourceConfig) -> pd.DataFrame:
         raise
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(path, f"cannot read file: {err}") from None
+    except PARSE_ERRORS as err:  # a shape no reader foresaw: the file is rejected, never the run
+        raise InputError(path, f"cannot parse file: {type(err).__name__}: {str(err)[:200]}") from None
     if frame.empty:
         raise InputError(path, "file holds no data rows", expected="at least one row", found="none")
     return _conform(frame, path, source.kind)
@@ -62,20 +91,32 @@ def _conform(frame: pd.DataFrame, path: Path, kind: str) -> pd.DataFrame:
 
 
 def _read_csv(path: Path, source: SourceConfig) -> pd.DataFrame:
+    """Every data row of a CSV as text, with ``_line`` its physical line (the header is line 1).
+
+    pandas' C parser reads the common case. A file it would misread falls back to
+    :func:`_read_python_csv`, which keeps ragged rows for quarantine: rows with more or fewer
+    fields than the header (pandas would turn an extra field into an index or drop it), and
+    files whose rows are not one per line (blank lines, quoted newlines), so line numbers stay
+    physical. A UTF-8 byte-order mark is not part of the first column's name.
+    """
     if path.stat().st_size == 0:
         raise InputError(path, "file is empty", expected="a header row and data rows", found="0 bytes")
+    _check_header(path)
     try:
-        frame = pd.read_csv(
-            path, dtype=str, keep_default_na=False, na_values=[], skipinitialspace=True, on_bad_lines="error"
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, index_col=False, encoding="utf-8-sig", **_CSV_OPTIONS)
     except pd.errors.EmptyDataError:
         raise InputError(
             path, "file is empty", expected="a header row and data rows", found="nothing"
         ) from None
-    except pd.errors.ParserError as err:
-        # A ragged row: fall back to the python engine, keeping ragged rows for quarantine.
-        frame = _read_ragged_csv(path, err)
-    frame["_line"] = np.arange(2, len(frame) + 2).astype(str)
+    except pd.errors.ParserError:
+        frame = None
+    misread = any(issubclass(w.category, pd.errors.ParserWarning) for w in caught)
+    if frame is None or misread or _physical_lines(path) != len(frame) + 1:
+        frame = _read_python_csv(path)
+    else:
+        frame["_line"] = np.arange(2, len(frame) + 2).astype(str)
     if source.kind == "metrics":
         if source.unit is not None and "unit" not in frame.columns:
             frame["unit"] = source.unit
@@ -84,19 +125,62 @@ def _read_csv(path: Path, source: SourceConfig) -> pd.DataFrame:
     return frame
 
 
-def _read_ragged_csv(path: Path, err: Exception) -> pd.DataFrame:
-    """Re-read a CSV whose rows have differing field counts; keep every row, flag the ragged ones."""
+_CSV_OPTIONS = dict(
+    dtype=str, keep_default_na=False, na_values=[], skipinitialspace=True, on_bad_lines="error"
+)
+
+
+def _check_header(path: Path) -> list[str]:
+    """The header's column names; a file naming one column twice is rejected, naming it."""
     import csv
 
-    with open(path, newline="") as fh:
-        rows = list(csv.reader(fh))
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        header = next(csv.reader(fh, skipinitialspace=True), [])
+    names = [h.strip() for h in header]
+    seen: set[str] = set()
+    dup = [n for n in names if n in seen or seen.add(n)]
+    if dup:
+        raise InputError(
+            path, f"column {dup[0]!r} appears more than once in the header", expected="each column once"
+        )
+    return names
+
+
+def _physical_lines(path: Path) -> int:
+    """Lines in the file (a last line without a newline counts), counted in C over 1 MiB chunks."""
+    n, last = 0, b"\n"
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            n += chunk.count(b"\n")
+            last = chunk[-1:]
+    return n + (last != b"\n")
+
+
+def _read_python_csv(path: Path) -> pd.DataFrame:
+    """Read a CSV with Python's csv module: blank lines skipped (they are not rows), every other row
+    kept with its physical first line; rows whose field count differs from the header's (unless
+    every row ends in empty extra fields) are flagged in ``_ragged`` with their original text."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh, skipinitialspace=True)
+        rows, lines, prev = [], [], 0
+        for r in reader:
+            start, prev = prev + 1, reader.line_num
+            if r and any(f.strip() for f in r):
+                rows.append(r)
+                lines.append(start)
     if not rows:
-        raise InputError(path, f"cannot parse CSV: {err}") from None
+        raise InputError(path, "file is empty", expected="a header row and data rows", found="nothing")
     header = [h.strip() for h in rows[0]]
     width = len(header)
-    body = [(r + [""] * width)[:width] for r in rows[1:]]
+    # A trailing comma on EVERY row (a writer's habit) is not data; on some rows it is a ragged row.
+    trailing = all(len(r) > width and not any(f.strip() for f in r[width:]) for r in rows[1:])
+    trimmed = [r[:width] for r in rows[1:]] if trailing else rows[1:]
+    body = [(r + [""] * width)[:width] for r in trimmed]
     frame = pd.DataFrame(body, columns=header, dtype=str)
-    frame["_ragged"] = [",".join(r) if len(r) != width else "" for r in rows[1:]]
+    frame["_ragged"] = [",".join(r) if len(r) != width else "" for r in trimmed]
+    frame["_line"] = [str(n) for n in lines[1:]]
     return frame
 
 
@@ -121,7 +205,17 @@ def _read_parquet(path: Path, source: SourceConfig) -> pd.DataFrame:
 
 
 def _read_wide_csv(path: Path, source: SourceConfig) -> pd.DataFrame:
-    wide = _read_csv(path, source).drop(columns=["_line"])
+    wide = _read_csv(path, source)
+    lines = wide.pop("_line").to_numpy()
+    if "_ragged" in wide.columns:
+        ragged = wide.pop("_ragged")
+        if (ragged != "").any():
+            first = int(np.flatnonzero((ragged != "").to_numpy())[0])
+            raise InputError(
+                path,
+                f"line {lines[first]} has a different number of fields than the header",
+                expected="one field per column",
+            )
     if "ts" not in wide.columns:
         raise InputError(path, "wide CSV needs a 'ts' column first", found=", ".join(wide.columns[:5]))
     series_cols = [c for c in wide.columns if c != "ts" and c not in ("unit", "region")]
@@ -131,14 +225,13 @@ def _read_wide_csv(path: Path, source: SourceConfig) -> pd.DataFrame:
     if not series_cols:
         raise InputError(path, "wide CSV has no series columns", expected="ts,service:metric,...")
     n = len(wide)
-    line = np.tile(np.arange(2, n + 2), len(series_cols))
     long = pd.DataFrame(
         {
             "ts": np.tile(wide["ts"].to_numpy(), len(series_cols)),
             "service": np.repeat([c.split(":")[0].strip() for c in series_cols], n),
             "metric": np.repeat([c.split(":")[1].strip() for c in series_cols], n),
             "value": np.concatenate([wide[c].to_numpy() for c in series_cols]),
-            "_line": [f"{ln}:{col}" for col in series_cols for ln in line[:n]],
+            "_line": [f"{ln}:{col}" for col in series_cols for ln in lines],
         }
     )
     long["unit"] = source.unit
@@ -156,11 +249,36 @@ def _load_json(path: Path) -> object:
             return json.load(fh)
     except json.JSONDecodeError as err:
         raise InputError(path, f"not valid JSON: {err}") from None
+    except RecursionError:
+        raise InputError(
+            path, "JSON nested too deeply", expected="a query export, a few levels deep"
+        ) from None
+
+
+def _scalars(values: list) -> list:
+    """Scalars kept; anything nested (a list, an object) as its JSON text, so the row is
+    quarantined with what arrived instead of crashing the parse."""
+    return [v if v is None or isinstance(v, str | int | float) else json.dumps(v)[:200] for v in values]
+
+
+def _labels(path: Path, labels: object, where: str) -> dict[str, str]:
+    """A Prometheus ``metric`` object: label -> text. Anything else rejects the file, naming where."""
+    if labels is None:
+        return {}
+    if not isinstance(labels, dict):
+        raise InputError(path, f"{where} is not an object of labels", found=type(labels).__name__)
+    for k, v in labels.items():
+        if not isinstance(v, str):
+            raise InputError(
+                path, f"{where}.{k} is not a text label", expected="a string", found=type(v).__name__
+            )
+    return labels
 
 
 def _read_prometheus(path: Path, source: SourceConfig) -> pd.DataFrame:
     doc = _load_json(path)
-    result = doc.get("data", {}).get("result") if isinstance(doc, dict) else None
+    data = doc.get("data") if isinstance(doc, dict) else None
+    result = data.get("result") if isinstance(data, dict) else None
     if not isinstance(result, list):
         raise InputError(
             path,
@@ -174,10 +292,11 @@ def _read_prometheus(path: Path, source: SourceConfig) -> pd.DataFrame:
             raise InputError(
                 path, f"result[{i}] has no 'values' list", expected="'metric' labels and 'values'"
             )
-        labels = item.get("metric") or {}
+        labels = _labels(path, item.get("metric"), f"result[{i}].metric")
         vals = item["values"]
-        ts = [v[0] if isinstance(v, list | tuple) and len(v) == 2 else None for v in vals]
-        ys = [v[1] if isinstance(v, list | tuple) and len(v) == 2 else None for v in vals]
+        pair = [isinstance(v, list | tuple) and len(v) == 2 for v in vals]
+        ts = _scalars([v[0] if ok else json.dumps(v)[:200] for v, ok in zip(vals, pair, strict=True)])
+        ys = _scalars([v[1] if ok else None for v, ok in zip(vals, pair, strict=True)])
         parts.append(
             pd.DataFrame(
                 {
@@ -210,6 +329,13 @@ def _read_cloudwatch(path: Path, source: SourceConfig) -> pd.DataFrame:
     parts = []
     sep = source.label_separator
     for i, item in enumerate(results):
+        if not isinstance(item, dict):
+            raise InputError(
+                path,
+                f"MetricDataResults[{i}] is not an object",
+                expected="{'Label', 'Timestamps', 'Values'}",
+                found=type(item).__name__,
+            )
         ts, vs = item.get("Timestamps"), item.get("Values")
         if not isinstance(ts, list) or not isinstance(vs, list) or len(ts) != len(vs):
             raise InputError(
@@ -217,7 +343,14 @@ def _read_cloudwatch(path: Path, source: SourceConfig) -> pd.DataFrame:
                 f"MetricDataResults[{i}] needs 'Timestamps' and 'Values' lists of equal length",
                 found=f"{type(ts).__name__}/{type(vs).__name__}",
             )
-        label = str(item.get("Label") or item.get("Id") or "")
+        label = item.get("Label") or item.get("Id") or ""
+        if not isinstance(label, str):
+            raise InputError(
+                path,
+                f"MetricDataResults[{i}].Label is not text",
+                expected="'service:metric[:region]'",
+                found=type(label).__name__,
+            )
         bits = label.split(sep)
         service = bits[0] if len(bits) >= 2 else None
         metric = bits[1] if len(bits) >= 2 else None
@@ -225,10 +358,10 @@ def _read_cloudwatch(path: Path, source: SourceConfig) -> pd.DataFrame:
         parts.append(
             pd.DataFrame(
                 {
-                    "ts": ts,
+                    "ts": _scalars(ts),
                     "service": service,
                     "metric": metric,
-                    "value": vs,
+                    "value": _scalars(vs),
                     "unit": source.unit,
                     "region": region,
                     "_line": [f"MetricDataResults[{i}].Values[{j}]" for j in range(len(vs))],

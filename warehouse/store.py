@@ -361,7 +361,7 @@ def status(con, limit: int = 20) -> dict:
             {"table": name, "rows": rows, "key": ", ".join(t.key), "repeats": duplicate_keys(con, name)}
         )
     batches = con.execute(
-        "SELECT source, path, status, rows_in, rows_loaded, rows_quarantined, loaded_at "
+        "SELECT source, path, status, rows_in, rows_loaded, rows_quarantined, loaded_at, message "
         "FROM load_batches ORDER BY loaded_at DESC LIMIT ?",
         [limit],
     ).df()

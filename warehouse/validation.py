@@ -20,32 +20,17 @@ distinct value, whether the raw column arrived as text or as a categorical (Parq
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from capplan.core.config import Config, SourceConfig
-from capplan.core.contracts import RESOURCES
 
-NAME_REGEX = r"^[^:\s](?:[^:]*[^:\s])?$"  # no ':' (the unique_id separator), no edge spaces
-EVENT_KINDS = ("launch", "campaign", "sale", "holiday", "outage", "maintenance", "other")
-_NAME_RE = re.compile(NAME_REGEX)
+from .checks import Check, checks_for
 
 Engine = Literal["auto", "gx", "vectorized"]
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    column: str
-    expected: str
-    gx: Callable[[], Any]  # builds the GX expectation (imported lazily)
-    mask: Callable[[pd.DataFrame], np.ndarray]  # True where the row FAILS
-    show: str | None = None  # raw column to quote as "found" (defaults to column)
 
 
 @dataclass
@@ -115,6 +100,19 @@ def _parse_timestamps(raw: pd.Series, tz: str, epoch: bool) -> pd.Series:
         num = num.where(np.isfinite(num) & (num.abs() < 1e11))
         return pd.to_datetime(num, unit="s", errors="coerce")
     text = _text(raw)
+    out = _parse_iso(text, tz)
+    missed = out.isna() & text.notna()
+    if missed.any():  # unix seconds arriving as text (a CSV column of 1735689600)
+        sub = text[missed]
+        digits = sub[sub.str.fullmatch(r"\d{9,11}(?:\.\d*)?", na=False)]  # 1973..5138
+        if len(digits):
+            epoch = _parse_timestamps(pd.to_numeric(digits), tz, True)
+            out = out.copy()
+            out[digits.index] = epoch.astype(out.dtype)  # same unit: "0" may be year 0 in ``out``
+    return out
+
+
+def _parse_iso(text: pd.Series, tz: str) -> pd.Series:
     if tz == "UTC":
         ts = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
         return ts.dt.tz_localize(None)
@@ -192,191 +190,6 @@ def typed_frame(raw: pd.DataFrame, source: SourceConfig, cfg: Config) -> pd.Data
     return out
 
 
-# --- checks ------------------------------------------------------------------------------------
-
-
-def _gxe():
-    import great_expectations.expectations as gxe
-
-    return gxe
-
-
-def _not_null(name: str, col: str, expected: str, show: str | None = None) -> Check:
-    return Check(
-        name,
-        col,
-        expected,
-        gx=lambda: _gxe().ExpectColumnValuesToNotBeNull(column=col),
-        mask=lambda f: f[col].isna().to_numpy(),
-        show=show,
-    )
-
-
-def _in_set(name: str, col: str, values: tuple, expected: str) -> Check:
-    return Check(
-        name,
-        col,
-        expected,
-        gx=lambda: _gxe().ExpectColumnValuesToBeInSet(column=col, value_set=list(values)),
-        mask=lambda f: (f[col].notna() & ~f[col].isin(values)).to_numpy(),
-    )
-
-
-def _name(name: str, col: str) -> Check:
-    def mask(f: pd.DataFrame) -> np.ndarray:
-        s = f[col]
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            codes, uniques = s.cat.codes.to_numpy(), s.cat.categories
-        else:
-            codes, uniques = pd.factorize(s)  # check each distinct name once
-        ok = np.array([bool(_NAME_RE.match(str(u))) for u in uniques], dtype=bool)
-        bad = np.zeros(len(s), dtype=bool)
-        valid = codes >= 0
-        bad[valid] = ~ok[codes[valid]]
-        return bad
-
-    return Check(
-        name,
-        col,
-        "a name without ':' or leading/trailing spaces",
-        gx=lambda: _gxe().ExpectColumnValuesToMatchRegex(column=col, regex=NAME_REGEX),
-        mask=mask,
-    )
-
-
-def _between(
-    name: str, col: str, lo: float | None, hi: float | None, expected: str, strict_lo=False
-) -> Check:
-    def mask(f: pd.DataFrame) -> np.ndarray:
-        v = f[col].to_numpy(dtype="float64", na_value=np.nan)
-        bad = np.zeros(len(v), dtype=bool)
-        with np.errstate(invalid="ignore"):
-            if lo is not None:
-                bad |= (v <= lo) if strict_lo else (v < lo)
-            if hi is not None:
-                bad |= v > hi
-        return bad & ~np.isnan(v)
-
-    return Check(
-        name,
-        col,
-        expected,
-        gx=lambda: _gxe().ExpectColumnValuesToBeBetween(
-            column=col, min_value=lo, max_value=hi, strict_min=strict_lo
-        ),
-        mask=mask,
-    )
-
-
-def _well_formed_check() -> Check:
-    return Check(
-        "row_well_formed",
-        "well_formed",
-        "the header's number of fields",
-        gx=lambda: _gxe().ExpectColumnValuesToBeInSet(column="well_formed", value_set=[True]),
-        mask=lambda f: ~f["well_formed"].to_numpy(dtype=bool),
-        show="_ragged",
-    )
-
-
-def checks_for(kind: str) -> list[Check]:
-    wf = _well_formed_check()
-    if kind == "metrics":
-        return [
-            wf,
-            _not_null("ts_parseable", "ds", "an ISO-8601 timestamp or unix seconds", show="ts"),
-            _not_null("service_present", "service", "a service name"),
-            _name("service_valid", "service"),
-            _not_null("metric_present", "metric", "a metric name"),
-            _name("metric_valid", "metric"),
-            _not_null("value_numeric", "y", "a finite number", show="value"),
-            _between("value_non_negative", "y_checked", 0, None, "usage >= 0"),
-            Check(
-                "unit_consistent",
-                "unit",
-                "the series' unit",
-                gx=lambda: _gxe().ExpectColumnPairValuesToBeEqual(
-                    column_A="unit", column_B="expected_unit", ignore_row_if="either_value_is_missing"
-                ),
-                mask=lambda f: _differ(f["unit"], f["expected_unit"]),
-            ),
-        ]
-    if kind == "kpis":
-        return [
-            wf,
-            _not_null("ts_parseable", "ds", "an ISO-8601 timestamp", show="ts"),
-            _not_null("kpi_present", "kpi", "a KPI name"),
-            _name("kpi_valid", "kpi"),
-            _not_null("value_numeric", "value", "a finite number"),
-            _between("value_non_negative", "value", 0, None, "a KPI >= 0"),
-        ]
-    if kind == "events":
-        return [
-            wf,
-            _not_null("name_present", "name", "an event name"),
-            _not_null("kind_present", "kind", "an event kind"),
-            _in_set("kind_allowed", "kind", EVENT_KINDS, "one of " + "|".join(EVENT_KINDS)),
-            _not_null("start_parseable", "start", "an ISO-8601 timestamp"),
-            _not_null("end_parseable", "end", "an ISO-8601 timestamp"),
-            Check(
-                "end_after_start",
-                "end",
-                "end >= start",
-                gx=lambda: _gxe().ExpectColumnPairValuesAToBeGreaterThanB(
-                    column_A="end", column_B="start", or_equal=True, ignore_row_if="either_value_is_missing"
-                ),
-                mask=lambda f: (f["end"].notna() & f["start"].notna() & (f["end"] < f["start"])).to_numpy(
-                    dtype=bool
-                ),
-            ),
-            _not_null("services_present", "services_text", "a list like 'web;api' or '*'", show="services"),
-            _in_set("uplift_numeric", "uplift_bad", (False,), "a number or empty"),
-            _between("uplift_positive", "expected_uplift", 0, None, "an uplift > 0", strict_lo=True),
-        ]
-    if kind == "inventory":
-        return [
-            wf,
-            _not_null("service_present", "service", "a service name"),
-            _name("service_valid", "service"),
-            _in_set("resource_allowed", "resource", RESOURCES, "one of " + "|".join(RESOURCES)),
-            _not_null("resource_present", "resource", "a resource"),
-            _not_null("capacity_numeric", "capacity_per_instance", "a number"),
-            _between("capacity_positive", "capacity_per_instance", 0, None, "> 0", strict_lo=True),
-            _not_null("unit_present", "unit", "a unit"),
-            _not_null("instances_numeric", "instances", "a whole number"),
-            _between("instances_non_negative", "instances", 0, None, ">= 0"),
-            _not_null("target_utilization_numeric", "target_utilization", "a number"),
-            _between("target_utilization_range", "target_utilization", 0, 1, "in (0, 1]", strict_lo=True),
-            _not_null("max_instances_numeric", "max_instances", "a whole number"),
-            _between("max_instances_positive", "max_instances", 1, None, ">= 1"),
-            _not_null("cost_numeric", "cost_per_instance_hour", "a number"),
-            _between("cost_non_negative", "cost_per_instance_hour", 0, None, ">= 0"),
-        ]
-    if kind == "loadtests":
-        return [
-            wf,
-            _not_null("service_present", "service", "a service name"),
-            _name("service_valid", "service"),
-            _not_null("point_present", "point", "instances or concurrency", show="instances"),
-            _between("point_positive", "point", 0, None, "> 0", strict_lo=True),
-            _not_null("throughput_numeric", "throughput", "a number"),
-            _between("throughput_non_negative", "throughput", 0, None, ">= 0"),
-            _not_null("latency_numeric", "latency_p99_ms", "a number"),
-            _between("latency_non_negative", "latency_p99_ms", 0, None, ">= 0"),
-        ]
-    raise ValueError(f"unknown input kind {kind!r}")
-
-
-def _differ(a: pd.Series, b: pd.Series) -> np.ndarray:
-    """True where both are present and differ (compared on codes when both share categories)."""
-    cat = pd.CategoricalDtype
-    if isinstance(a.dtype, cat) and isinstance(b.dtype, cat) and a.cat.categories.equals(b.cat.categories):
-        ca, cb = a.cat.codes.to_numpy(), b.cat.codes.to_numpy()
-        return (ca >= 0) & (cb >= 0) & (ca != cb)
-    a, b = a.astype("string"), b.astype("string")
-    return (a.notna() & b.notna() & (a != b)).to_numpy(dtype=bool)
-
-
 def _codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """(codes, categories) of a column; -1 marks a missing value."""
     if not isinstance(s.dtype, pd.CategoricalDtype):
@@ -392,7 +205,9 @@ def _prepare_metrics(typed: pd.DataFrame, series_units: dict[str, str], cfg: Con
     stored for the series, else the first unit seen for it in this batch. All of it is computed
     on categorical codes, once per distinct name, never per row on text.
     """
-    typed["y_checked"] = typed["y"].where(~typed["allow_negative"], 0.0)
+    typed["y_checked"] = typed["y"].where(
+        ~typed["allow_negative"], typed["y"].abs()
+    )  # sign allowed, size bounded
     metric, metrics = _codes(typed["metric"])
     unit, units = _default_units(*_codes(typed["unit"]), metric, metrics, cfg)
     uid, uids = _unique_ids(_codes(typed["service"]), (metric, metrics), _codes(typed["region"]))
@@ -489,7 +304,7 @@ def check_frame(
         first[new] = i
         failed_any |= m
     bad_idx = np.flatnonzero(failed_any)
-    bad = _quarantine_rows(raw, typed, checks, bad_idx, first[bad_idx], source.kind)
+    bad = _quarantine_rows(raw, typed, checks, bad_idx, first[bad_idx], source)
     good = typed.iloc[np.flatnonzero(~failed_any)] if len(bad_idx) else typed
     return Checked(good=good, bad=bad, engine=use)
 
@@ -532,8 +347,14 @@ def _gx_masks(typed: pd.DataFrame, checks: list[Check], kind: str) -> list[np.nd
 
 
 def _quarantine_rows(
-    raw: pd.DataFrame, typed: pd.DataFrame, checks: list[Check], idx: np.ndarray, which: np.ndarray, kind: str
+    raw: pd.DataFrame,
+    typed: pd.DataFrame,
+    checks: list[Check],
+    idx: np.ndarray,
+    which: np.ndarray,
+    source: SourceConfig,
 ) -> pd.DataFrame:
+    kind = source.kind
     if len(idx) == 0:
         return pd.DataFrame({"line": [], "raw": [], "check": [], "reason": []}, dtype=object)
     from .readers import OPTIONAL, REQUIRED
@@ -572,6 +393,10 @@ def _quarantine_rows(
             continue
         if c.name == "uplift_numeric":
             col_name, found = "expected_uplift", sub["expected_uplift"].iloc[j]
+        problem = _time_problem(found, source.timezone) if c.name in _TIME_CHECKS else None
+        if problem:
+            reasons.append(f"column '{col_name}': {problem}, found {_show(found)}")
+            continue
         reasons.append(f"column '{col_name}': expected {c.expected}, found {_show(found)}")
     return pd.DataFrame(
         {
@@ -581,6 +406,32 @@ def _quarantine_rows(
             "reason": reasons,
         }
     )
+
+
+_TIME_CHECKS = ("ts_parseable", "start_parseable", "end_parseable")
+
+
+def _time_problem(text: object, tz: str) -> str | None:
+    """What is wrong with a timestamp that parses but was refused (DST, range), else None."""
+    try:
+        t = pd.Timestamp(str(text).strip())
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if t is pd.NaT:
+        return None
+    if t.tzinfo is None and tz != "UTC":
+        try:
+            t = t.tz_localize(tz, ambiguous="raise", nonexistent="raise")
+        except ValueError as err:
+            if "nonexistent" in str(err):
+                return (
+                    f"a local time that does not exist in {tz} (skipped by a DST change); give a UTC offset"
+                )
+            return f"a local time that occurs twice in {tz} (a DST overlap, ambiguous); give a UTC offset"
+    utc = t.tz_convert("UTC").tz_localize(None) if t.tzinfo else t
+    if not _TS_MIN <= utc < _TS_MAX:
+        return "expected a time between 1900 and 2200"
+    return None
 
 
 def _show(v: object) -> str:
