@@ -184,7 +184,11 @@ def finish_group(
         if len(members) >= 2:
             backtests["ensemble"] = ensemble_backtest(backtests, members, qcols)
             metrics = _score(backtests, long_df, season, spec.quantiles)
-    bt_all = pd.concat(backtests.values(), ignore_index=True) if backtests else pd.DataFrame()
+    bt_all = (
+        pd.concat(backtests.values(), ignore_index=True)
+        if backtests
+        else pd.DataFrame(columns=["unique_id", "model", "cutoff", "ds", "y", *qcols])
+    )
     by_h = (
         evaluate(
             bt_all,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pickle
 import subprocess
 import tempfile
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pandas as pd
@@ -166,16 +166,18 @@ def pip_requirements() -> list[str]:
     return [f"{p}=={version(p)}" for p in pkgs]
 
 
-def register_champions(cfg: Config, champions: ChampionSet) -> tuple[str, str | None]:
-    """Log the champion set as a pyfunc model and move the aliases; returns (version, previous)."""
+def stage_champions(cfg: Config, champions: ChampionSet) -> tuple[str, str | None]:
+    """Log the champion set as a pyfunc model and register a version *without* moving an alias.
+
+    Returns ``(version, previous)``: the new version ("" when ``register_models`` is off) and the
+    version that holds ``champion`` now. Nothing is published until :func:`promote`.
+    """
     import mlflow
     from mlflow import MlflowClient
 
     name = registered_name(cfg)
-    client = MlflowClient()
-    previous = None
     try:
-        previous = client.get_model_version_by_alias(name, "champion").version
+        previous = MlflowClient().get_model_version_by_alias(name, "champion").version
     except mlflow.exceptions.MlflowException:
         previous = None
     with tempfile.TemporaryDirectory() as tmp:
@@ -191,12 +193,89 @@ def register_champions(cfg: Config, champions: ChampionSet) -> tuple[str, str | 
                 registered_model_name=name if cfg.mlflow.register_models else None,
             )
     if not cfg.mlflow.register_models:
-        return "", None
-    version = str(info.registered_model_version)
-    client.set_registered_model_alias(name, "champion", version)
-    if previous and previous != version:
-        client.set_registered_model_alias(name, "fallback", previous)
+        return "", previous
+    return str(info.registered_model_version), previous
+
+
+def promote(cfg: Config, version: str, previous: str | None) -> None:
+    """Move ``champion`` to ``version`` (the last step of a training); the previous champion keeps
+    ``fallback``. On failure the aliases are put back as they were."""
+    from mlflow import MlflowClient
+
+    if not version:
+        return
+    name = registered_name(cfg)
+    client = MlflowClient()
+    old_fallback = _alias_version(client, name, "fallback")
+    try:
+        if previous and previous != version:
+            client.set_registered_model_alias(name, "fallback", previous)
+        client.set_registered_model_alias(name, "champion", version)
+    except BaseException:
+        _restore_aliases(client, name, {"fallback": old_fallback, "champion": previous})
+        raise
+
+
+def discard(cfg: Config, version: str) -> None:
+    """Delete a staged version of a training that failed (it never held an alias)."""
+    from mlflow import MlflowClient
+
+    if version:
+        MlflowClient().delete_model_version(registered_name(cfg), version)
+
+
+def _alias_version(client, name: str, alias: str) -> str | None:
+    import mlflow
+
+    try:
+        return client.get_model_version_by_alias(name, alias).version
+    except mlflow.exceptions.MlflowException:
+        return None
+
+
+def _restore_aliases(client, name: str, aliases: dict[str, str | None]) -> None:
+    for alias, version in aliases.items():
+        if version:
+            client.set_registered_model_alias(name, alias, version)
+        else:
+            with suppress(Exception):  # best effort: the alias may never have existed
+                client.delete_registered_model_alias(name, alias)
+
+
+def register_champions(cfg: Config, champions: ChampionSet) -> tuple[str, str | None]:
+    """Stage and promote in one go (no warehouse step between); returns (version, previous)."""
+    version, previous = stage_champions(cfg, champions)
+    try:
+        promote(cfg, version, previous)
+    except BaseException:
+        discard(cfg, version)
+        raise
     return version, previous
+
+
+def rollback(cfg: Config) -> tuple[str, str]:
+    """Swap ``champion`` and ``fallback``: the previous champion set is published again.
+
+    Returns ``(restored, demoted)`` versions; a second rollback undoes the first.
+    """
+    from mlflow import MlflowClient
+
+    from capplan.core.errors import CapplanError
+
+    setup(cfg)
+    name = registered_name(cfg)
+    client = MlflowClient()
+    current = _alias_version(client, name, "champion")
+    fallback = _alias_version(client, name, "fallback")
+    if not fallback:
+        raise CapplanError(
+            f"registered model '{name}' has no 'fallback' version to roll back to "
+            f"(champion is {'v' + current if current else 'unset'}); train at least twice first"
+        )
+    client.set_registered_model_alias(name, "champion", fallback)
+    if current:
+        client.set_registered_model_alias(name, "fallback", current)
+    return fallback, current or ""
 
 
 def load_champions(cfg: Config, alias: str = "champion") -> tuple[ChampionSet, str]:

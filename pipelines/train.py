@@ -49,6 +49,14 @@ def with_models(cfg: Config, models) -> Config:
     return cfg.model_copy(update={"forecast": fc})
 
 
+def leaderboard_of(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Mean over series per model: MASE, sMAPE and the coverage of every configured interval."""
+    cols = [c for c in metrics.columns if c in ("mase", "smape") or c.startswith("coverage_")]
+    if metrics.empty or "mase" not in cols:
+        return pd.DataFrame(columns=["model", "mase", "smape"])
+    return metrics.groupby("model")[cols].mean().sort_values("mase").reset_index()
+
+
 def _progress(quiet: bool):
     return None if quiet else (lambda text: print(f"  {text}", flush=True))
 
@@ -107,6 +115,34 @@ def store_outputs(
 
     with warehouse(cfg.warehouse_path, lock_timeout_s=cfg.warehouse.lock_timeout_s) as con:
         store.save_training(con, run_id, champions, backtests, metrics)
+
+
+@task(name="discard-training-outputs", cache_policy=NONE, retries=2, retry_delay_seconds=1)
+def discard_outputs(cfg: Config, run_id: str) -> None:
+    from capplan.warehouse import store, warehouse
+
+    with warehouse(cfg.warehouse_path, lock_timeout_s=cfg.warehouse.lock_timeout_s) as con:
+        store.discard_training(con, run_id)
+
+
+def publish_training(cfg: Config, run_id: str, champion_set, frames) -> tuple[str, str | None]:
+    """All or nothing: stage the model version, store the warehouse rows (one transaction), then
+    move the ``champion`` alias last. Any failure deletes the staged version and the run's rows
+    (the MLflow run then ends FAILED), so a failed training publishes nothing."""
+    from . import tracking
+
+    version, previous = tracking.stage_champions(cfg, champion_set)
+    stored = False
+    try:
+        store_outputs(cfg, run_id, *frames)
+        stored = True
+        tracking.promote(cfg, version, previous)
+    except BaseException:
+        tracking.discard(cfg, version)
+        if stored:
+            discard_outputs(cfg, run_id)
+        raise
+    return version, previous
 
 
 @flow(name="capplan-train")
@@ -183,9 +219,8 @@ def train_flow(
         notes = {u: n for u, n in notes.items() if n}
         slim = [(replace(r, backtests=r.backtests.iloc[:0]), g.cov) for r, g in results]
         champion_set = tracking.ChampionSet(slim, data.series, trained_at, run_id)
-        store_outputs(cfg, run_id, champions, backtests, metrics)  # the warehouse first:
-        version, previous = tracking.register_champions(cfg, champion_set)  # the alias moves last
-    leaderboard = metrics.groupby("model")[["mase", "smape"]].mean().sort_values("mase").reset_index()
+        version, previous = publish_training(cfg, run_id, champion_set, (champions, backtests, metrics))
+    leaderboard = leaderboard_of(metrics)
     return TrainSummary(run_id, exp_id, version, previous, champions, leaderboard, notes)
 
 

@@ -145,6 +145,15 @@ def save_training(
         write(con, "backtest_metrics", metrics.assign(run_id=run_id), scope)
 
 
+def discard_training(con, run_id: str) -> None:
+    """Delete a training run's champions, backtests and metrics (a run that failed to publish)."""
+    have = existing_tables(con)
+    with transaction(con):
+        for name in ("champions", "backtests", "backtest_metrics"):
+            if name in have:
+                con.execute(f"DELETE FROM {name} WHERE run_id = ?", [run_id]).fetchall()
+
+
 # --- the forecast ledger -------------------------------------------------------------------------
 
 
