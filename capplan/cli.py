@@ -159,11 +159,13 @@ def cmd_forecast(args) -> int:
     from capplan.pipelines.forecast import forecast_flow
 
     cfg = _config(args)
-    pub = forecast_flow(cfg, horizon=args.horizon, out=args.out)
+    pub = forecast_flow(cfg, horizon=args.horizon, out=args.out, as_of=_as_of(args.as_of))
     f = pub.forecasts
+    refit = f"; {pub.refitted} series re-fitted on newer data" if pub.refitted else ""
     print(
-        f"Published {f['unique_id'].nunique()} series x {f.groupby('unique_id').size().max()} steps "
-        f"(champions v{pub.model_version}, run {pub.run_id}) into table 'forecasts'."
+        f"Published vintage {pub.forecast_id}: {f['unique_id'].nunique()} series x "
+        f"{f.groupby('unique_id').size().max()} steps from {f['cutoff'].min()} "
+        f"(champions v{pub.model_version}, training run {pub.run_id}{refit}) into table 'forecasts'."
     )
     if pub.csv:
         print(f"CSV: {pub.csv}")
@@ -207,7 +209,7 @@ def cmd_plan(args) -> int:
     result = plan_flow(cfg)
     t = result.tables
     print(
-        f"Capacity plan as of {result.as_of} (forecast run {result.run_id[:8]}), scenarios: {', '.join(cfg.scenarios)}"
+        f"Capacity plan as of {result.as_of} (forecast vintage {result.forecast_id[:8]}), scenarios: {', '.join(cfg.scenarios)}"
     )
     print_runway(t.runway, list(cfg.scenarios))
     cost = t.cost.groupby("scenario")["monthly_cost"].sum()
@@ -328,8 +330,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--quiet", action="store_true", help="no progress lines")
     sp = add(
         "forecast",
-        "Publish the registered champions' quantile forecasts for every series into the forecast ledger.",
+        "Publish a new forecast vintage: the registered champions (re-fitted on data newer than their "
+        "training, never re-selected) forecast every series from its latest observation.",
         cmd_forecast,
+    )
+    sp.add_argument(
+        "--as-of", default=None, help="forecast from the data as it was then (later observations unseen)"
     )
     sp.add_argument(
         "--horizon", default=None, help="steps or a duration like 48, 14D (default: [forecast] horizon)"

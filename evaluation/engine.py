@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,7 @@ class GroupResult:
     fitted: dict[str, object] = field(default_factory=dict)  # model -> fitted Forecaster
     timings: dict[str, float] = field(default_factory=dict)  # model -> backtest seconds
     notes: dict[str, str] = field(default_factory=dict)  # unique_id -> note
+    cutoffs: pd.Series | None = None  # unique_id -> last ds the fitted champions saw
 
 
 def _say(progress: Progress | None, text: str) -> None:
@@ -242,6 +243,8 @@ def fit_champions(
     result: GroupResult, df: pd.DataFrame, cov: Covariates | None, progress: Progress | None = None
 ) -> None:
     """Fit each champion model once on the full history of the series it champions."""
+    seen = df[df["unique_id"].isin(set(result.champions["unique_id"]))]
+    result.cutoffs = seen.groupby("unique_id", observed=True)["ds"].max().sort_index()
     needed = set(result.champions["champion"])
     if "ensemble" in needed:
         needed |= set(result.ensemble_members)
@@ -251,6 +254,34 @@ def fit_champions(
         model = build_model(name, result.spec).fit(df[df["unique_id"].isin(uids)], cov)
         result.fitted[name] = model
         _say(progress, f"final fit {name} on {len(uids)} series: {time.perf_counter() - t0:.1f} s")
+
+
+def fitted_through(result: GroupResult) -> pd.Series | None:
+    """unique_id -> the last timestamp the fitted champions saw (None: unknown, an older pickle)."""
+    return getattr(result, "cutoffs", None)
+
+
+def needs_refit(result: GroupResult, df: pd.DataFrame) -> bool:
+    """Whether ``df`` ends elsewhere than the data the champions were fitted on (new data arrived,
+    or an older origin is asked for)."""
+    seen = fitted_through(result)
+    if seen is None:
+        return True
+    last = df.groupby("unique_id", observed=True)["ds"].max()
+    last = last[last.index.isin(result.champions["unique_id"])]
+    return not last.equals(seen.reindex(last.index))
+
+
+def refit_group(
+    result: GroupResult, df: pd.DataFrame, cov: Covariates | None = None, progress: Progress | None = None
+) -> GroupResult:
+    """The same champions (no re-selection, same conformal offsets) fitted on ``df``, so that their
+    forecast starts after each series' last observation in ``df``. Series of ``result`` missing
+    from ``df`` are dropped; series of ``df`` without a champion are not forecast."""
+    ch = result.champions[result.champions["unique_id"].isin(set(df["unique_id"]))]
+    out = replace(result, champions=ch.reset_index(drop=True), fitted={}, cutoffs=None)
+    fit_champions(out, df[df["unique_id"].isin(set(ch["unique_id"]))], cov, progress)
+    return out
 
 
 def _series_for(result: GroupResult, name: str) -> list[str]:

@@ -55,6 +55,7 @@ class RefreshResult:
             out["run_id"] = self.training.run_id
         if self.publication is not None:
             out["forecast_run"] = self.publication.run_id
+            out["forecast_id"] = self.publication.forecast_id
         if self.health is not None:
             out["degraded"] = int(self.health["degraded"].sum()) if len(self.health) else 0
         if self.plan is not None:
@@ -88,7 +89,7 @@ def pipeline_flow(
         say("train")
         out.training = train_flow(with_models(cfg, opt.models), quiet=opt.quiet, as_of=opt.as_of)
     say("forecast")
-    out.publication = forecast_flow(cfg, out=opt.forecast_csv)
+    out.publication = forecast_flow(cfg, out=opt.forecast_csv, as_of=opt.as_of)
     if last >= STEPS.index("score"):
         say("score")
         out.health = score_flow(cfg)

@@ -25,7 +25,9 @@ def run(tmp_path_factory):
         "train_past": main(
             ["train", "--config", cfg, "--quiet", "--as-of", str(END - pd.Timedelta(days=3, hours=1))]
         ),
-        "forecast_past": main(["forecast", "--config", cfg]),
+        "forecast_past": main(
+            ["forecast", "--config", cfg, "--as-of", str(END - pd.Timedelta(days=3, hours=1))]
+        ),
         "train": main(["train", "--config", cfg, "--quiet"]),
         "forecast": main(["forecast", "--config", cfg, "--out", str(folder / "fc.csv")]),
         "score": main(["score", "--config", cfg]),
@@ -89,12 +91,12 @@ def test_forecast_csv_has_the_contract_columns(run):
 def test_ledger_keeps_both_vintages_and_scores_the_past_one(run):
     _, _, con = run
     vintages = con.execute(
-        "SELECT run_id, min(cutoff), count(*) FROM forecasts GROUP BY 1 ORDER BY 2"
+        "SELECT forecast_id, min(cutoff), count(DISTINCT run_id), count(*) FROM forecasts GROUP BY 1 ORDER BY 2"
     ).fetchall()
-    assert len(vintages) == 2
-    past_run = vintages[0][0]
-    acc = con.execute("SELECT run_id, unique_id, n, mase FROM forecast_accuracy").df()
-    assert set(acc["run_id"]) == {past_run}  # the newest vintage has no actuals yet
+    assert len(vintages) == 2 and all(v[2] == 1 for v in vintages)
+    past = vintages[0][0]
+    acc = con.execute("SELECT forecast_id, unique_id, n, mase FROM forecast_accuracy").df()
+    assert set(acc["forecast_id"]) == {past}  # the newest vintage has no actuals yet
     assert len(acc) == 4 and (acc["n"] == 72).all()
     assert con.execute("SELECT count(*) FROM forecast_health").fetchall()[0][0] == 4
 
