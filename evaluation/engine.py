@@ -4,8 +4,10 @@
 score: rolling-origin backtests of every configured model (one fit per fold for all series),
 an ensemble of the best models, metrics, a champion per series, then final fits of the
 champions on full history. ``forecast_group`` turns the fitted champions into quantile
-forecasts. Short series only get the seasonal naive model (noted); models without native
-intervals get split-conformal ones from their backtest residuals.
+forecasts. Short series only get the seasonal naive model (noted). Every model's published
+intervals are calibrated on its own backtest residuals: split-conformal around the point for
+models without native intervals, quantile recalibration for the others and the ensemble; the
+metrics score the backtest calibrated out of sample (each fold on the other folds).
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ import pandas as pd
 from capplan.core.contracts import quantile_cols
 from capplan.models import Covariates, ModelSpec, build_model, has_native_intervals
 
-from .backtest import apply_conformal, backtest, conformal_quantiles, repair_quantiles
+from .backtest import apply_conformal, backtest, calibration_offsets, cross_calibrate, repair_quantiles
 from .champion import choose_champions
-from .metrics import evaluate
+from .metrics import evaluate, interval_nominals
 
 BASELINE = "seasonal_naive"
 Progress = Callable[[str], None]
@@ -39,11 +41,12 @@ class GroupResult:
     metrics_by_horizon: pd.DataFrame  # + horizon bucket
     champions: pd.DataFrame  # unique_id, champion, reason, ...
     ensemble_members: list[str]
-    conformal: dict[str, pd.DataFrame]  # model -> offsets for models without native intervals
+    conformal: dict[str, pd.DataFrame]  # model -> interval offsets from its own backtest residuals
     fitted: dict[str, object] = field(default_factory=dict)  # model -> fitted Forecaster
     timings: dict[str, float] = field(default_factory=dict)  # model -> backtest seconds
     notes: dict[str, str] = field(default_factory=dict)  # unique_id -> note
     cutoffs: pd.Series | None = None  # unique_id -> last ds the fitted champions saw
+    calibration: dict[str, str] = field(default_factory=dict)  # model -> "conformal" | "quantile"
 
 
 def _say(progress: Progress | None, text: str) -> None:
@@ -80,11 +83,23 @@ def _pick_members(metrics: pd.DataFrame, k: int) -> list[str]:
     return list(mean.index[:k])
 
 
-def _calibrate(name: str, bt: pd.DataFrame, quantiles: Sequence[float], season: int) -> pd.DataFrame | None:
-    """Split-conformal offsets for a model without intervals of its own (None for the others)."""
-    if name == "ensemble" or has_native_intervals(name):
-        return None
-    return conformal_quantiles(bt, quantiles=quantiles, pool=season)
+def calibration_method(name: str) -> str:
+    """How ``name``'s published intervals are calibrated on its own backtest residuals: split-conformal
+    around the point forecast for a model without intervals of its own, quantile recalibration
+    (each quantile shifted) for a model with native ones and for the ensemble."""
+    return "quantile" if name == "ensemble" or has_native_intervals(name) else "conformal"
+
+
+def _calibrate(backtests: dict[str, pd.DataFrame], quantiles, season: int):
+    """Per model: the calibration method, offsets from every fold (what a forecast gets) and the
+    backtest recalibrated out of sample (each fold on the others: what the metrics score)."""
+    methods, offsets, calibrated = {}, {}, {}
+    for name, bt in backtests.items():
+        method = calibration_method(name)
+        methods[name] = method
+        offsets[name] = calibration_offsets(bt, quantiles, method, pool=season)
+        calibrated[name] = cross_calibrate(bt, quantiles, method, pool=season)
+    return methods, offsets, calibrated
 
 
 @dataclass(frozen=True)
@@ -172,19 +187,14 @@ def finish_group(
     """Score the backtests, add the ensemble, choose champions and fit them on all data."""
     season, h = spec.season_length, params.horizon
     qcols = quantile_cols(spec.quantiles)
-    backtests, long_df = dict(runs.backtests), runs.long_df
-    conformal = {}
-    for name, bt in backtests.items():
-        cal = _calibrate(name, bt, spec.quantiles, season)
-        if cal is not None:
-            conformal[name] = cal
-    metrics = _score(backtests, long_df, season, spec.quantiles)
+    raw, long_df = dict(runs.backtests), runs.long_df
     members: list[str] = []
-    if "ensemble" in params.models and len(backtests) > 2:
-        members = _pick_members(metrics, params.ensemble_size)
+    if "ensemble" in params.models and len(raw) > 2:
+        members = _pick_members(_score(raw, long_df, season, spec.quantiles), params.ensemble_size)
         if len(members) >= 2:
-            backtests["ensemble"] = ensemble_backtest(backtests, members, qcols)
-            metrics = _score(backtests, long_df, season, spec.quantiles)
+            raw["ensemble"] = ensemble_backtest(raw, members, qcols)
+    methods, conformal, backtests = _calibrate(raw, spec.quantiles, season)
+    metrics = _score(backtests, long_df, season, spec.quantiles)
     bt_all = (
         pd.concat(backtests.values(), ignore_index=True)
         if backtests
@@ -205,6 +215,7 @@ def finish_group(
     result = GroupResult(
         spec, h, bt_all, metrics, by_h, champions, members, conformal, timings=runs.timings, notes=runs.notes
     )
+    result.calibration = methods
     if params.fit_final:
         fit_champions(result, df, cov, params.progress)
     return result
@@ -217,11 +228,25 @@ def _score(backtests: dict[str, pd.DataFrame], df: pd.DataFrame, season: int, qu
     return evaluate(bt, df, season=season, quantiles=quantiles)
 
 
+COVERAGE_TOLERANCE = 0.15  # a champion's widest central interval covers within 15 points of nominal
+
+
+def _guard(spec: ModelSpec) -> tuple[str, float, float] | None:
+    """The champion rule's interval guard: the widest configured central interval."""
+    central = [(c, n) for c, n in interval_nominals(spec.quantiles).items() if c.count("_p") == 2]
+    if not central:
+        return None
+    col, nominal = max(central, key=lambda cn: cn[1])
+    return col, nominal, COVERAGE_TOLERANCE
+
+
 def _champions(metrics: pd.DataFrame, short: Sequence[str], spec: ModelSpec) -> pd.DataFrame:
     parts = []
     if len(metrics):
         complexity = {m: build_model(m, spec).complexity for m in metrics["model"].unique()}  # cheap: no fit
-        parts.append(choose_champions(metrics, complexity, primary="mase", baseline=BASELINE))
+        parts.append(
+            choose_champions(metrics, complexity, primary="mase", baseline=BASELINE, coverage=_guard(spec))
+        )
     if short:
         parts.append(
             pd.DataFrame(
@@ -292,25 +317,33 @@ def _series_for(result: GroupResult, name: str) -> list[str]:
     return sorted(uids)
 
 
+def _calibrated(result: GroupResult, name: str, p: pd.DataFrame) -> pd.DataFrame:
+    """``p`` with ``name``'s intervals calibrated on its backtest residuals (series without
+    residuals, too short for backtests, keep the model's own bands)."""
+    if name not in result.conformal:
+        return p
+    method = (getattr(result, "calibration", None) or {}).get(name, "conformal")
+    cal = result.conformal[name]
+    has = p["unique_id"].isin(set(cal["unique_id"]))
+    relative = "point" if method == "conformal" else "own"
+    done = apply_conformal(p[has], cal, result.spec.quantiles, relative=relative)
+    return pd.concat([done, p[~has]], ignore_index=True)
+
+
 def forecast_group(result: GroupResult, h: int, cov: Covariates | None = None) -> pd.DataFrame:
-    """Champion forecasts: unique_id, ds, model, quantile columns (ordered, never NaN)."""
+    """Champion forecasts: unique_id, ds, model, quantile columns (ordered, never NaN), every
+    model's intervals calibrated on its own backtest residuals (the ensemble's on its own too)."""
     qcols = quantile_cols(result.spec.quantiles)
-    preds: dict[str, pd.DataFrame] = {}
-    for name, model in result.fitted.items():
-        p = model.predict(h, cov)
-        if name in result.conformal:  # series with backtest residuals; short ones keep their own bands
-            cal = result.conformal[name]
-            has = p["unique_id"].isin(set(cal["unique_id"]))
-            p = pd.concat([apply_conformal(p[has], cal, result.spec.quantiles), p[~has]], ignore_index=True)
-        preds[name] = p
+    raw = {name: model.predict(h, cov) for name, model in result.fitted.items()}
     parts = []
     for name, uids in result.champions.groupby("champion")["unique_id"]:
         if name == "ensemble":
-            members = [preds[m][preds[m]["unique_id"].isin(uids)] for m in result.ensemble_members]
+            members = [raw[m][raw[m]["unique_id"].isin(uids)] for m in result.ensemble_members]
             p = pd.concat(members).groupby(["unique_id", "ds"], observed=True)[qcols].median().reset_index()
+            p = repair_quantiles(p, qcols)
         else:
-            p = preds[name][preds[name]["unique_id"].isin(uids)]
-        parts.append(p.assign(model=name))
+            p = raw[name][raw[name]["unique_id"].isin(uids)]
+        parts.append(_calibrated(result, name, p).assign(model=name))
     out = pd.concat(parts, ignore_index=True)
     out = repair_quantiles(out[["unique_id", "ds", "model", *qcols]], qcols)
     return out.sort_values(["unique_id", "ds"], ignore_index=True)
