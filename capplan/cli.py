@@ -139,8 +139,14 @@ def cmd_train(args) -> int:
         s = dask_train_flow(cfg, workers=args.dask, quiet=args.quiet, as_of=_as_of(args.as_of))
     else:
         s = train_flow(cfg, quiet=args.quiet, as_of=_as_of(args.as_of))
-    print("\nBacktest leaderboard (mean over series; lower is better):")
-    print(table(s.leaderboard.to_dict("records"), [("model", "model"), ("mase", "MASE"), ("smape", "sMAPE")]))
+    print("\nBacktest leaderboard (mean over series; MASE, sMAPE lower is better; coverage near nominal):")
+    from capplan.evaluation.metrics import interval_nominals
+
+    nominal = interval_nominals(cfg.forecast.quantiles)
+    cover = [(c, c.removeprefix("coverage_").replace("_", "-") + f" covered (nominal {nominal[c]:.0%})")
+             for c in s.leaderboard.columns if c in nominal]  # fmt: skip
+    cols = [("model", "model"), ("mase", "MASE"), ("smape", "sMAPE"), *cover]
+    print(table(s.leaderboard.to_dict("records"), cols))
     counts = s.champions["champion"].value_counts()
     print("\nChampions: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     for uid, note in list(s.notes.items())[:10]:
@@ -248,12 +254,14 @@ def cmd_refresh(args) -> int:
 
     cfg = _config(args)
     t0 = time.perf_counter()
-    options = RefreshOptions(retrain=not args.no_retrain, quiet=args.quiet)
+    options = RefreshOptions(retrain=_retrain(args), quiet=args.quiet)
     result = pipeline_flow(
         cfg, options, progress=lambda s: print(f"[{s}]  (+{time.perf_counter() - t0:.0f} s)", flush=True)
     )
     for key, value in result.summary().items():
         print(f"  {key:16} {value}")
+    for line in result.warnings:
+        print(f"warning: {line}", file=sys.stderr)
     return 1 if any(r["status"] == "rejected" for r in result.ingest or []) else 0
 
 
@@ -264,7 +272,25 @@ def cmd_serve(args) -> int:
     from capplan.pipelines.refresh import serve
 
     print(f"Serving '{args.name}' on cron '{args.cron}' (Ctrl+C to stop); runs appear in the Prefect UI.")
-    serve(args.config, args.cron, name=args.name, retrain=not args.no_retrain)
+    serve(args.config, args.cron, name=args.name, retrain=_retrain(args))
+    return 0
+
+
+def _retrain(args) -> bool | None:
+    """--retrain: always; --no-retrain: never; neither: when the ledger says so."""
+    return True if args.retrain else False if args.no_retrain else None
+
+
+def cmd_rollback(args) -> int:
+    from capplan.pipelines.tracking import rollback
+
+    cfg = _config(args)
+    restored, demoted = rollback(cfg)
+    print(
+        f"Rolled back: version {restored} holds 'champion' again; version {demoted} now holds 'fallback' "
+        "(a second rollback undoes this)."
+    )
+    print(f"Publish its forecast: capplan forecast --config {args.config}")
     return 0
 
 
@@ -272,6 +298,14 @@ def cmd_demo(args) -> int:
     from capplan.pipelines.demo_run import run_demo
 
     return run_demo(out=Path(args.out), size=args.size, seed=args.seed, config=args.config)
+
+
+def _retrain_flags(sp) -> None:
+    group = sp.add_mutually_exclusive_group()
+    group.add_argument("--retrain", action="store_true", help="always retrain")
+    group.add_argument(
+        "--no-retrain", action="store_true", help="never retrain: re-forecast with the champions"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -371,10 +405,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--plan", default=None, help="plan_id of an earlier plan (default: the latest)")
     sp = add(
         "refresh",
-        "Run the whole pipeline once: ingest, train, forecast, score, plan and export.",
+        "Run the whole pipeline once: ingest, retrain when the ledger says so (a series degraded beyond "
+        "[forecast] degradation_threshold, or champions older than [forecast] retrain_after), else "
+        "re-forecast; then score, plan and export.",
         cmd_refresh,
     )
-    sp.add_argument("--no-retrain", action="store_true", help="forecast with the registered champions")
+    _retrain_flags(sp)
     sp.add_argument("--quiet", action="store_true", help="no per-file and per-model progress lines")
     sp = add(
         "serve",
@@ -386,8 +422,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--cron", default="0 3 * * *", help="schedule in cron syntax (default: %(default)s, daily at 03:00)"
     )
     sp.add_argument("--name", default="capplan-refresh", help="deployment name (default: %(default)s)")
-    sp.add_argument(
-        "--no-retrain", action="store_true", help="reuse the registered champions; do not retrain"
+    _retrain_flags(sp)
+    add(
+        "rollback",
+        "Restore the previous champions: swap the registry aliases 'champion' and 'fallback'.",
+        cmd_rollback,
     )
     sp = add(
         "demo",

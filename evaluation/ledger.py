@@ -195,3 +195,34 @@ def score_vintages(
         latest.merge(reference, on=[ID, RUN_ID, MODEL], how="left")[[ID, "mase"]] if len(reference) else None
     )
     return acc, flag_degradation(acc, threshold, reference=ref)
+
+
+def retrain_due(
+    health: pd.DataFrame | None,
+    champion_run_id: str | None,
+    trained_at: pd.Timestamp | None,
+    now: pd.Timestamp,
+    max_age: pd.Timedelta,
+) -> tuple[bool, str]:
+    """Whether the learning loop retrains, and why, in one line.
+
+    Retrain when no champion is registered, when the champions are older than ``max_age``, or
+    when a series whose latest scored vintage came from the current champions (``run_id``)
+    degraded; otherwise keep them and only re-forecast.
+    """
+    if not champion_run_id or trained_at is None:
+        return True, "no champion registered yet"
+    age = now - trained_at
+    if age > max_age:
+        return True, f"champions are {_days(age)} old (retrain after {_days(max_age)})"
+    mine = health[health[RUN_ID] == champion_run_id] if health is not None and len(health) else None
+    bad = mine[mine["degraded"].astype(bool)] if mine is not None else None
+    if bad is not None and len(bad):
+        ids = ", ".join(bad[ID].astype(str).head(5)) + (" ..." if len(bad) > 5 else "")
+        return True, f"{len(bad)} series degraded beyond the threshold: {ids}"
+    return False, f"champions healthy and {_days(age)} old (retrain after {_days(max_age)}): re-forecast only"
+
+
+def _days(delta: pd.Timedelta) -> str:
+    days = delta / pd.Timedelta(days=1)
+    return f"{days:.1f} days" if days >= 1 else f"{delta / pd.Timedelta(hours=1):.1f} hours"

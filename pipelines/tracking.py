@@ -278,6 +278,20 @@ def rollback(cfg: Config) -> tuple[str, str]:
     return fallback, current or ""
 
 
+def champion_info(cfg: Config, alias: str = "champion") -> tuple[str | None, pd.Timestamp | None]:
+    """The training run id and registration time (UTC) of the version holding ``alias``; (None, None)
+    when there is none."""
+    from mlflow import MlflowClient
+
+    setup(cfg)
+    client = MlflowClient()
+    version = _alias_version(client, registered_name(cfg), alias)
+    if not version:
+        return None, None
+    mv = client.get_model_version(registered_name(cfg), version)
+    return mv.run_id, pd.Timestamp(mv.creation_timestamp, unit="ms")
+
+
 def load_champions(cfg: Config, alias: str = "champion") -> tuple[ChampionSet, str]:
     """The registered champion set under ``alias`` and the model version."""
     import mlflow
