@@ -1,11 +1,16 @@
 """MLflow tracking: SQLite backend under ``mlruns/``, one experiment per dataset.
 
-A training run is a parent run with one child run per model. Every child logs the same
-aggregate metric names (so the UI's compare view lines models up), per-series metrics as a
-Parquet artifact (not thousands of metric keys) and a backtest plot. The parent logs the
-config hash, data fingerprint and git commit, the champions, and the fitted champion set as a
-pyfunc model registered under ``<experiment>-champions`` with the alias ``champion``; the
-previous champion version keeps the alias ``fallback``.
+The experiment is tagged ``mlflow.experimentKind = custom_model_development`` (MLflow 3 opens
+it as a model-training experiment, not GenAI). A training run (``train latest`` or ``train as-of
+2026-11-04``) is a parent run with one child run per model. Every child logs the same aggregate
+metric names (so the UI's compare view lines models up; coverage of every configured interval
+among them), its hyperparameters (``hp.*``) and training window as params, per-series metrics
+as an MLflow table and a Parquet artifact (not thousands of metric keys) and a backtest plot,
+worst series first. The parent logs the config hash, data fingerprint and git commit, the
+champion mix's MASE and coverage, the champions (table), and the fitted champion set as a pyfunc
+model registered under ``<experiment>-champions``. Publication is all or nothing: the version
+is staged, the warehouse written, then the alias ``champion`` moves last (the previous version
+keeps ``fallback``); a failure deletes the staged version. :func:`rollback` swaps the two aliases.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ def setup(cfg: Config, experiment: str | None = None) -> str:
     else:
         exp_id = exp.experiment_id
     mlflow.set_experiment(experiment_id=exp_id)  # nested (per-model) runs land here too
+    mlflow.set_experiment_tag(*EXPERIMENT_KIND)
     return exp_id
 
 
@@ -92,10 +98,89 @@ def aggregate(metrics: pd.DataFrame) -> dict[str, float]:
     return out
 
 
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")  # the UI's training view, not GenAI
+
+
+def run_name(as_of: pd.Timestamp | None) -> str:
+    """What a training run is: ``train as-of 2026-11-04`` (a past cut) or ``train latest``."""
+    if as_of is None:
+        return "train latest"
+    ts = pd.Timestamp(as_of)
+    return f"train as-of {ts:%Y-%m-%d}" if ts == ts.normalize() else f"train as-of {ts:%Y-%m-%d %H:%M}"
+
+
+def training_window(data, cfg: Config) -> dict:
+    """The child runs' window parameters: what each model was backtested and fitted on."""
+    groups = data.groups
+    return {
+        "frequencies": ",".join(g.freq for g in groups),
+        "data_start": str(min(g.df["ds"].min() for g in groups)),
+        "data_end": str(max(g.df["ds"].max() for g in groups)),
+        "train_window": str(cfg.forecast.train_window),
+        "horizon_steps": ",".join(str(g.horizon) for g in groups),
+        "season_length": ",".join(str(g.spec.season_length) for g in groups),
+        "folds": cfg.forecast.backtest.folds,
+        "stride": cfg.forecast.backtest.stride or "horizon",
+    }
+
+
+def hyperparameters(name: str, spec) -> dict:
+    """A model's settings as MLflow params: its public scalar attributes and its ``params`` dict."""
+    from capplan.models import build_model
+
+    if name == "ensemble":
+        return {"members": "best by backtest MASE"}
+    model = build_model(name, spec)
+    out = {}
+    for key, value in {**vars(model), **(getattr(model, "params", None) or {})}.items():
+        if key.startswith("_") or key in ("spec", "params"):
+            continue
+        if isinstance(value, str | int | float | bool) or (
+            isinstance(value, list | tuple) and all(isinstance(v, int | float | str) for v in value)
+        ):
+            out[f"hp.{key}"] = value if not isinstance(value, list | tuple) else ",".join(map(str, value))
+    return out
+
+
+def champion_mix(champions: pd.DataFrame) -> dict[str, float]:
+    """The published mix's quality: mean over series of each champion's MASE and interval coverage."""
+    cols = [c for c in champions.columns if c == "mase" or c.startswith("coverage_")]
+    out = {}
+    for c in cols:
+        vals = pd.to_numeric(champions[c], errors="coerce")
+        if vals.notna().any():
+            out[f"champion_{c}"] = float(vals.mean())
+    return out
+
+
+def log_table(frame: pd.DataFrame, artifact_file: str) -> None:
+    """``frame`` as an MLflow table (the UI's artifact view shows it as a sortable table)."""
+    import mlflow
+
+    clean = frame.copy()
+    for c in clean.columns:
+        if pd.api.types.is_datetime64_any_dtype(clean[c]):
+            clean[c] = clean[c].astype(str)
+    with _quiet_mlflow():
+        mlflow.log_table(data=clean, artifact_file=artifact_file)
+
+
+def _worst_first(backtest: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
+    """The backtest with the series of highest MASE first (what the plot shows)."""
+    if "mase" not in metrics or backtest.empty:
+        return backtest
+    order = metrics.sort_values("mase", ascending=False, na_position="last")["unique_id"].tolist()
+    rank = {u: i for i, u in enumerate(order)}
+    return backtest.sort_values(
+        ["unique_id", "ds"], key=lambda c: c.map(rank) if c.name == "unique_id" else c
+    )
+
+
 def log_model_run(
     name: str, metrics: pd.DataFrame, params: dict, backtest: pd.DataFrame, seconds: float, tmp: Path
 ) -> None:
-    """One child run: params, aggregate metrics, per-series metrics Parquet, backtest plot."""
+    """One child run: params (hyperparameters, training window), aggregate metrics, per-series
+    metrics as an MLflow table and Parquet, a backtest plot of the worst series first."""
     import mlflow
 
     from capplan.reporting import backtest_figure
@@ -106,9 +191,11 @@ def log_model_run(
         path = tmp / f"metrics_{name}.parquet"
         metrics.to_parquet(path)
         mlflow.log_artifact(str(path))
+        if len(metrics):
+            log_table(metrics, f"metrics_{name}.json")
         if len(backtest):
             png = tmp / f"backtest_{name}.png"
-            png.write_bytes(backtest_figure(backtest, name))
+            png.write_bytes(backtest_figure(_worst_first(backtest, metrics), name))
             mlflow.log_artifact(str(png))
 
 

@@ -160,7 +160,7 @@ def train_flow(
     exp_id = tracking.setup(cfg)
     trained_at = pd.Timestamp.now(tz="UTC").tz_localize(None)
     results = []
-    with mlflow.start_run(experiment_id=exp_id, run_name=f"train {trained_at:%Y-%m-%d %H:%M}") as parent:
+    with mlflow.start_run(experiment_id=exp_id, run_name=tracking.run_name(as_of)) as parent:
         run_id = parent.info.run_id
         mlflow.set_tags(
             {
@@ -197,15 +197,15 @@ def train_flow(
         backtests = pd.concat([r.backtests for r, _ in results], ignore_index=True)
         metrics = pd.concat([r.metrics for r, _ in results], ignore_index=True)
         champions = pd.concat([r.champions.assign(frequency=g.freq) for r, g in results], ignore_index=True)
+        window = tracking.training_window(data, cfg)
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             for model in sorted(metrics["model"].unique()):
                 m = metrics[metrics["model"] == model]
                 bt = backtests[backtests["model"] == model]
                 secs = sum(r.timings.get(model, 0.0) for r, _ in results)
-                tracking.log_model_run(
-                    model, m, {"frequencies": ",".join(g.freq for g in data.groups)}, bt, secs, tmp
-                )
+                params = {**window, **tracking.hyperparameters(model, data.groups[0].spec)}
+                tracking.log_model_run(model, m, params, bt, secs, tmp)
             champions.to_parquet(tmp / "champions.parquet")
             backtests.to_parquet(tmp / "backtests.parquet")
             pd.concat([r.metrics_by_horizon for r, _ in results]).to_parquet(
@@ -215,6 +215,9 @@ def train_flow(
                 mlflow.log_artifact(str(tmp / f))
         counts = champions["champion"].value_counts()
         mlflow.log_metrics({f"champions_{k}": float(v) for k, v in counts.items()})
+        mlflow.log_metrics(tracking.champion_mix(champions))
+        if len(champions):
+            tracking.log_table(champions, "champions.json")
         notes = {**data.notes, **{u: n for r, _ in results for u, n in r.notes.items()}}
         notes = {u: n for u, n in notes.items() if n}
         slim = [(replace(r, backtests=r.backtests.iloc[:0]), g.cov) for r, g in results]

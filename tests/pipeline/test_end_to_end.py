@@ -186,3 +186,30 @@ def test_status_reports_counts_batches_and_that_the_observation_key_holds(run, c
     for table in ("observations", "forecasts", "plan", "runway", "alerts", "plan_runs"):
         assert f"{table} " in out  # every declared table is listed with its key check
     assert "Last" in out and "batches" in out
+
+
+def test_mlflow_runs_say_what_they_are_and_log_tables_and_the_champion_mix(run):
+    folder, _, _ = run
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(f"sqlite:///{folder / 'mlruns' / 'mlflow.db'}")
+    client = MlflowClient()
+    exp = client.get_experiment_by_name("tiny")
+    assert exp.tags.get("mlflow.experimentKind") == "custom_model_development"  # a training experiment
+    runs = client.search_runs([exp.experiment_id])
+    parents = {r.info.run_name: r for r in runs if "mlflow.parentRunId" not in r.data.tags}
+    past = END - pd.Timedelta(days=3, hours=1)
+    assert set(parents) == {"train latest", f"train as-of {past:%Y-%m-%d %H:%M}"}
+    latest = parents["train latest"]
+    assert {"champion_mase", "champion_coverage_p10_p90", "champion_coverage_p95"} <= set(latest.data.metrics)
+    assert any(a.path == "champions.json" for a in client.list_artifacts(latest.info.run_id))
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == latest.info.run_id]
+    for child in children:
+        params = child.data.params
+        assert {"data_start", "data_end", "train_window", "horizon_steps", "folds"} <= set(params)
+        assert {"coverage_p10_p90", "coverage_p95"} <= set(child.data.metrics)
+        name = child.info.run_name
+        assert any(a.path == f"metrics_{name}.json" for a in client.list_artifacts(child.info.run_id))
+    profile = next(c for c in children if c.info.run_name == "seasonal_profile")
+    assert any(k.startswith("hp.") for k in profile.data.params)
