@@ -19,7 +19,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from capplan.core.config import horizon_steps
 from capplan.core.contracts import quantile_cols
+from capplan.core.errors import CapplanError
 from capplan.models import Covariates, ModelSpec, build_model, has_native_intervals
 
 from .backtest import apply_conformal, backtest, calibration_offsets, cross_calibrate, repair_quantiles
@@ -347,3 +349,38 @@ def forecast_group(result: GroupResult, h: int, cov: Covariates | None = None) -
     out = pd.concat(parts, ignore_index=True)
     out = repair_quantiles(out[["unique_id", "ds", "model", *qcols]], qcols)
     return out.sort_values(["unique_id", "ds"], ignore_index=True)
+
+
+def _steps(result, horizon: int | str | None, cov) -> int:
+    freq = result.spec.freq
+    h = horizon_steps(horizon, freq) if horizon is not None else result.horizon
+    if h > result.horizon and cov is not None and cov.future is not None:
+        raise CapplanError(
+            f"--horizon {horizon} is longer than the {result.horizon} steps the champions were trained for "
+            f"at frequency {freq} (events are known that far only); retrain with a longer [forecast] horizon"
+        )
+    return h
+
+
+def forecast_champions(champions, groups, horizon: int | str | None) -> tuple[pd.DataFrame, int]:
+    """Each frequency group's champions (``(GroupResult, Covariates)`` pairs), re-fitted on the
+    matching training group (``freq``, ``df``, ``cov``: the data now, or as of a date) where it ends
+    elsewhere than what they were fitted on (the choice of champion is kept), then forecast from
+    each series' last observation with a ``cutoff`` column. Returns the forecasts and the number
+    of re-fitted series."""
+    by_freq = {g.freq: g for g in groups}
+    parts, refitted = [], 0
+    for result, cov in champions:
+        group = by_freq.get(result.spec.freq)
+        if group is not None and needs_refit(result, group.df):
+            result, cov = refit_group(result, group.df, group.cov), group.cov
+            refitted += result.champions["unique_id"].nunique()
+        if result.champions.empty:
+            continue
+        fc = forecast_group(result, _steps(result, horizon, cov), cov)
+        first = fc.groupby("unique_id", observed=True)["ds"].transform("min")
+        fc["cutoff"] = first - pd.tseries.frequencies.to_offset(result.spec.freq)
+        parts.append(fc)
+    if not parts:
+        raise CapplanError("no series to forecast: none of the champions' series has data")
+    return pd.concat(parts, ignore_index=True), refitted

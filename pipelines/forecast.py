@@ -19,9 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from capplan.core.config import Config, horizon_steps
+from capplan.core.config import Config
 from capplan.core.contracts import quantile_cols
-from capplan.core.errors import CapplanError
 
 from ._env import configure
 
@@ -49,42 +48,6 @@ def user_view(forecasts: pd.DataFrame, series: pd.DataFrame, quantiles) -> pd.Da
     return out[["service", "metric", "region", "unit", "ts", "model", *quantile_cols(quantiles)]]
 
 
-def _steps(result, horizon: int | str | None, cov) -> int:
-    freq = result.spec.freq
-    h = horizon_steps(horizon, freq) if horizon is not None else result.horizon
-    if h > result.horizon and cov is not None and cov.future is not None:
-        raise CapplanError(
-            f"--horizon {horizon} is longer than the {result.horizon} steps the champions were trained for "
-            f"at frequency {freq} (events are known that far only); retrain with a longer [forecast] horizon"
-        )
-    return h
-
-
-def champion_forecasts(champions, data, horizon: int | str | None, say=None) -> tuple[pd.DataFrame, int]:
-    """Each frequency group's champions, re-fitted on ``data`` (the warehouse now, or as of a date)
-    where it ends elsewhere than what they were fitted on (the choice of champion is kept), then
-    forecast from each series' last observation. Returns the forecasts and the re-fitted count."""
-    from capplan.evaluation import forecast_group
-    from capplan.evaluation.engine import needs_refit, refit_group
-
-    by_freq = {g.freq: g for g in data.groups} if data is not None else {}
-    parts, refitted = [], 0
-    for result, cov in champions.groups:
-        group = by_freq.get(result.spec.freq)
-        if group is not None and needs_refit(result, group.df):
-            result, cov = refit_group(result, group.df, group.cov, say), group.cov
-            refitted += result.champions["unique_id"].nunique()
-        if result.champions.empty:
-            continue
-        fc = forecast_group(result, _steps(result, horizon, cov), cov)
-        first = fc.groupby("unique_id", observed=True)["ds"].transform("min")
-        fc["cutoff"] = first - pd.tseries.frequencies.to_offset(result.spec.freq)
-        parts.append(fc)
-    if not parts:
-        raise CapplanError("no series to forecast: none of the champions' series has data")
-    return pd.concat(parts, ignore_index=True), refitted
-
-
 @task(name="read-forecast-data", cache_policy=NONE, retries=2, retry_delay_seconds=1)
 def read_forecast_data(cfg: Config, as_of: pd.Timestamp | None, horizon: int | str | None):
     from capplan.features.training import training_data
@@ -99,12 +62,13 @@ def read_forecast_data(cfg: Config, as_of: pd.Timestamp | None, horizon: int | s
 def publish(cfg: Config, horizon: int | str | None, data) -> Publication:
     """A new vintage (its own ``forecast_id``) from the registered champions and ``data`` (the
     warehouse now, or as of a date); earlier vintages stay as they are."""
+    from capplan.evaluation.engine import forecast_champions
     from capplan.warehouse import store, warehouse
 
     from . import tracking
 
     champions, version = tracking.load_champions(cfg)
-    forecasts, refitted = champion_forecasts(champions, data, horizon)
+    forecasts, refitted = forecast_champions(champions.groups, data.groups, horizon)
     created = pd.Timestamp.now(tz="UTC").tz_localize(None)
     forecast_id = uuid.uuid4().hex[:16]
     stored = forecasts.assign(forecast_id=forecast_id, run_id=champions.run_id, created_at=created)

@@ -124,35 +124,6 @@ def training_window(data, cfg: Config) -> dict:
     }
 
 
-def hyperparameters(name: str, spec) -> dict:
-    """A model's settings as MLflow params: its public scalar attributes and its ``params`` dict."""
-    from capplan.models import build_model
-
-    if name == "ensemble":
-        return {"members": "best by backtest MASE"}
-    model = build_model(name, spec)
-    out = {}
-    for key, value in {**vars(model), **(getattr(model, "params", None) or {})}.items():
-        if key.startswith("_") or key in ("spec", "params"):
-            continue
-        if isinstance(value, str | int | float | bool) or (
-            isinstance(value, list | tuple) and all(isinstance(v, int | float | str) for v in value)
-        ):
-            out[f"hp.{key}"] = value if not isinstance(value, list | tuple) else ",".join(map(str, value))
-    return out
-
-
-def champion_mix(champions: pd.DataFrame) -> dict[str, float]:
-    """The published mix's quality: mean over series of each champion's MASE and interval coverage."""
-    cols = [c for c in champions.columns if c == "mase" or c.startswith("coverage_")]
-    out = {}
-    for c in cols:
-        vals = pd.to_numeric(champions[c], errors="coerce")
-        if vals.notna().any():
-            out[f"champion_{c}"] = float(vals.mean())
-    return out
-
-
 def log_table(frame: pd.DataFrame, artifact_file: str) -> None:
     """``frame`` as an MLflow table (the UI's artifact view shows it as a sortable table)."""
     import mlflow
@@ -165,17 +136,6 @@ def log_table(frame: pd.DataFrame, artifact_file: str) -> None:
         mlflow.log_table(data=clean, artifact_file=artifact_file)
 
 
-def _worst_first(backtest: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
-    """The backtest with the series of highest MASE first (what the plot shows)."""
-    if "mase" not in metrics or backtest.empty:
-        return backtest
-    order = metrics.sort_values("mase", ascending=False, na_position="last")["unique_id"].tolist()
-    rank = {u: i for i, u in enumerate(order)}
-    return backtest.sort_values(
-        ["unique_id", "ds"], key=lambda c: c.map(rank) if c.name == "unique_id" else c
-    )
-
-
 def log_model_run(
     name: str, metrics: pd.DataFrame, params: dict, backtest: pd.DataFrame, seconds: float, tmp: Path
 ) -> None:
@@ -183,6 +143,7 @@ def log_model_run(
     metrics as an MLflow table and Parquet, a backtest plot of the worst series first."""
     import mlflow
 
+    from capplan.evaluation.summary import worst_first
     from capplan.reporting import backtest_figure
 
     with mlflow.start_run(run_name=name, nested=True):
@@ -195,7 +156,7 @@ def log_model_run(
             log_table(metrics, f"metrics_{name}.json")
         if len(backtest):
             png = tmp / f"backtest_{name}.png"
-            png.write_bytes(backtest_figure(_worst_first(backtest, metrics), name))
+            png.write_bytes(backtest_figure(worst_first(backtest, metrics), name))
             mlflow.log_artifact(str(png))
 
 

@@ -49,14 +49,6 @@ def with_models(cfg: Config, models) -> Config:
     return cfg.model_copy(update={"forecast": fc})
 
 
-def leaderboard_of(metrics: pd.DataFrame) -> pd.DataFrame:
-    """Mean over series per model: MASE, sMAPE and the coverage of every configured interval."""
-    cols = [c for c in metrics.columns if c in ("mase", "smape") or c.startswith("coverage_")]
-    if metrics.empty or "mase" not in cols:
-        return pd.DataFrame(columns=["model", "mase", "smape"])
-    return metrics.groupby("model")[cols].mean().sort_values("mase").reset_index()
-
-
 def _progress(quiet: bool):
     return None if quiet else (lambda text: print(f"  {text}", flush=True))
 
@@ -153,6 +145,8 @@ def train_flow(
     the flow's task runner (see :func:`dask_train_flow`)."""
     import mlflow
 
+    from capplan.evaluation.summary import champion_mix, hyperparameters, leaderboard_of
+
     from . import tracking
 
     say = _progress(quiet) or (lambda _t: None)
@@ -204,7 +198,7 @@ def train_flow(
                 m = metrics[metrics["model"] == model]
                 bt = backtests[backtests["model"] == model]
                 secs = sum(r.timings.get(model, 0.0) for r, _ in results)
-                params = {**window, **tracking.hyperparameters(model, data.groups[0].spec)}
+                params = {**window, **hyperparameters(model, data.groups[0].spec)}
                 tracking.log_model_run(model, m, params, bt, secs, tmp)
             champions.to_parquet(tmp / "champions.parquet")
             backtests.to_parquet(tmp / "backtests.parquet")
@@ -215,7 +209,7 @@ def train_flow(
                 mlflow.log_artifact(str(tmp / f))
         counts = champions["champion"].value_counts()
         mlflow.log_metrics({f"champions_{k}": float(v) for k, v in counts.items()})
-        mlflow.log_metrics(tracking.champion_mix(champions))
+        mlflow.log_metrics(champion_mix(champions))
         if len(champions):
             tracking.log_table(champions, "champions.json")
         notes = {**data.notes, **{u: n for r, _ in results for u, n in r.notes.items()}}
