@@ -159,8 +159,14 @@ def cmd_train(args) -> int:
         s = dask_train_flow(cfg, workers=args.dask, quiet=args.quiet, as_of=_as_of(args.as_of))
     else:
         s = train_flow(cfg, quiet=args.quiet, as_of=_as_of(args.as_of))
-    print("\nBacktest leaderboard (mean over series; lower is better):")
-    print(table(s.leaderboard.to_dict("records"), [("model", "model"), ("mase", "MASE"), ("smape", "sMAPE")]))
+    print("\nBacktest leaderboard (mean over series; MASE, sMAPE lower is better; coverage near nominal):")
+    from capplan.evaluation.metrics import interval_nominals
+
+    nominal = interval_nominals(cfg.forecast.quantiles)
+    cover = [(c, c.removeprefix("coverage_").replace("_", "-") + f" covered (nominal {nominal[c]:.0%})")
+             for c in s.leaderboard.columns if c in nominal]  # fmt: skip
+    cols = [("model", "model"), ("mase", "MASE"), ("smape", "sMAPE"), *cover]
+    print(table(s.leaderboard.to_dict("records"), cols))
     counts = s.champions["champion"].value_counts()
     print("\nChampions: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     for uid, note in list(s.notes.items())[:10]:
@@ -184,11 +190,13 @@ def cmd_forecast(args) -> int:
         _writable_folder(Path(args.out).parent, "--out")
     from capplan.pipelines.forecast import forecast_flow
 
-    pub = forecast_flow(cfg, horizon=horizon, out=args.out)
+    pub = forecast_flow(cfg, horizon=horizon, out=args.out, as_of=_as_of(args.as_of))
     f = pub.forecasts
+    refit = f"; {pub.refitted} series re-fitted on newer data" if pub.refitted else ""
     print(
-        f"Published {f['unique_id'].nunique()} series x {f.groupby('unique_id').size().max()} steps "
-        f"(champions v{pub.model_version}, run {pub.run_id}) into table 'forecasts'."
+        f"Published vintage {pub.forecast_id}: {f['unique_id'].nunique()} series x "
+        f"{f.groupby('unique_id').size().max()} steps from {f['cutoff'].min()} "
+        f"(champions v{pub.model_version}, training run {pub.run_id}{refit}) into table 'forecasts'."
     )
     if pub.csv:
         print(f"CSV: {pub.csv}")
@@ -232,7 +240,7 @@ def cmd_plan(args) -> int:
     result = plan_flow(cfg)
     t = result.tables
     print(
-        f"Capacity plan as of {result.as_of} (forecast run {result.run_id[:8]}), scenarios: {', '.join(cfg.scenarios)}"
+        f"Capacity plan as of {result.as_of} (forecast vintage {result.forecast_id[:8]}), scenarios: {', '.join(cfg.scenarios)}"
     )
     print_runway(t.runway, list(cfg.scenarios))
     cost = t.cost.groupby("scenario")["monthly_cost"].sum()
@@ -272,12 +280,14 @@ def cmd_refresh(args) -> int:
 
     cfg = _config(args)
     t0 = time.perf_counter()
-    options = RefreshOptions(retrain=not args.no_retrain, quiet=args.quiet)
+    options = RefreshOptions(retrain=_retrain(args), quiet=args.quiet)
     result = pipeline_flow(
         cfg, options, progress=lambda s: print(f"[{s}]  (+{time.perf_counter() - t0:.0f} s)", flush=True)
     )
     for key, value in result.summary().items():
         print(f"  {key:16} {value}")
+    for line in result.warnings:
+        print(f"warning: {line}", file=sys.stderr)
     return 1 if any(r["status"] == "rejected" for r in result.ingest or []) else 0
 
 
@@ -291,7 +301,25 @@ def cmd_serve(args) -> int:
 
     what = f"'{args.name}' on cron '{args.cron}'" if args.cron else f"the [schedules] of {args.config}"
     print(f"Serving {what} (Ctrl+C to stop); runs appear in the Prefect UI.", flush=True)
-    serve(args.config, args.cron, name=args.name, retrain=not args.no_retrain)
+    serve(args.config, args.cron, name=args.name, retrain=_retrain(args))
+    return 0
+
+
+def _retrain(args) -> bool | None:
+    """--retrain: always; --no-retrain: never; neither: when the ledger says so."""
+    return True if args.retrain else False if args.no_retrain else None
+
+
+def cmd_rollback(args) -> int:
+    from capplan.pipelines.tracking import rollback
+
+    cfg = _config(args)
+    restored, demoted = rollback(cfg)
+    print(
+        f"Rolled back: version {restored} holds 'champion' again; version {demoted} now holds 'fallback' "
+        "(a second rollback undoes this)."
+    )
+    print(f"Publish its forecast: capplan forecast --config {args.config}")
     return 0
 
 
@@ -428,6 +456,14 @@ def cmd_simulate(args) -> int:
     return 0
 
 
+def _retrain_flags(sp) -> None:
+    group = sp.add_mutually_exclusive_group()
+    group.add_argument("--retrain", action="store_true", help="always retrain")
+    group.add_argument(
+        "--no-retrain", action="store_true", help="never retrain: re-forecast with the champions"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="capplan",
@@ -484,8 +520,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--quiet", action="store_true", help="no progress lines")
     sp = add(
         "forecast",
-        "Publish the registered champions' quantile forecasts for every series into the forecast ledger.",
+        "Publish a new forecast vintage: the registered champions (re-fitted on data newer than their "
+        "training, never re-selected) forecast every series from its latest observation.",
         cmd_forecast,
+    )
+    sp.add_argument(
+        "--as-of", default=None, help="forecast from the data as it was then (later observations unseen)"
     )
     sp.add_argument(
         "--horizon", default=None, help="steps or a duration like 48, 14D (default: [forecast] horizon)"
@@ -521,10 +561,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--plan", default=None, help="plan_id of an earlier plan (default: the latest)")
     sp = add(
         "refresh",
-        "Run the whole pipeline once: ingest, train, forecast, score, plan and export.",
+        "Run the whole pipeline once: ingest, retrain when the ledger says so (a series degraded beyond "
+        "[forecast] degradation_threshold, or champions older than [forecast] retrain_after), else "
+        "re-forecast; then score, plan and export.",
         cmd_refresh,
     )
-    sp.add_argument("--no-retrain", action="store_true", help="forecast with the registered champions")
+    _retrain_flags(sp)
     sp.add_argument("--quiet", action="store_true", help="no per-file and per-model progress lines")
     sp = add(
         "serve",
@@ -538,8 +580,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="one schedule in cron syntax, e.g. '0 3 * * *' (default: every [schedules.NAME] of the config)",
     )
     sp.add_argument("--name", default="capplan-refresh", help="deployment name (default: %(default)s)")
-    sp.add_argument(
-        "--no-retrain", action="store_true", help="reuse the registered champions; do not retrain"
+    _retrain_flags(sp)
+    add(
+        "rollback",
+        "Restore the previous champions: swap the registry aliases 'champion' and 'fallback'.",
+        cmd_rollback,
     )
     sp = add(
         "scaling-config",

@@ -35,7 +35,7 @@ class PlanInputs:
 
     ``history`` holds observations up to the forecast cutoff only (no look-ahead); the training
     frames (``champions``, ``backtest_metrics``, ``champion_backtests``) are those of the run
-    that published ``forecasts`` (``run_id``).
+    whose champions published ``forecasts`` (``run_id``); ``forecast_id`` names the vintage.
     """
 
     run_id: str
@@ -49,6 +49,7 @@ class PlanInputs:
     champions: pd.DataFrame = field(default_factory=_empty)
     backtest_metrics: pd.DataFrame = field(default_factory=_empty)
     champion_backtests: pd.DataFrame = field(default_factory=_empty)
+    forecast_id: str = ""  # the vintage planned on (``run_id`` is the training run of its champions)
 
     @property
     def as_of(self) -> pd.Timestamp:

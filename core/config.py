@@ -176,6 +176,9 @@ class ForecastConfig(_Model):
     )
     backtest: BacktestConfig = BacktestConfig()
     degradation_threshold: float = Field(0.25, ge=0, description="relative worsening that flags a retrain")
+    retrain_after: str = Field(
+        "7D", description="age of the champions after which `capplan refresh` retrains (a duration: 7D, 12h)"
+    )
     torch_epochs: int = Field(15, ge=1, le=10_000)
     seed: int = 42
     fill: Literal["interpolate", "seasonal", "zero", "error"] = Field(
@@ -203,6 +206,19 @@ class ForecastConfig(_Model):
         if 0.5 not in out:
             raise ValueError("quantiles must include 0.5 (the median, used as the point forecast)")
         return out
+
+    @field_validator("retrain_after")
+    @classmethod
+    def _retrain_after(cls, v: str) -> str:
+        import pandas as pd
+
+        try:
+            ok = pd.Timedelta(v) > pd.Timedelta(0)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(f"retrain_after must be a positive duration like '7D' or '12h', got {v!r}")
+        return v
 
     @field_validator("horizon")
     @classmethod
@@ -420,7 +436,7 @@ class ScheduleConfig(_Model):
 
     cron: str
     through: Literal["forecast", "score", "plan", "export"] = "export"
-    retrain: bool = True
+    retrain: bool | None = None  # None: when the ledger says so (degradation or [forecast] retrain_after)
     timezone: str = "UTC"
 
     @field_validator("cron")

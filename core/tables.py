@@ -16,8 +16,8 @@ Write modes (dlt's ``write_disposition``):
 * ``merge``: upsert by key (input tables; the loader does it, counting what changed);
 * ``scope``: replace the rows of one run (``run_id``), keep the others;
 * ``replace``: the whole table is recomputed and replaced by each write;
-* ``append``: every write adds rows under a new id (``plan_id``): nothing is replaced, so every
-  plan stays comparable with the last.
+* ``append``: every write adds rows under a new id (``plan_id``, a forecast's ``forecast_id``):
+  nothing is replaced, so every plan and every forecast vintage stays comparable with the last.
 
 Column names match the frames (``unique_id, ds, y``), so frames move in and out unrenamed.
 """
@@ -108,20 +108,21 @@ TABLES: dict[str, Table] = {
            ["run_id", "unique_id", "model", "cutoff", "ds"], "scope", family="quantiles"),
         _t("backtest_metrics", ("run_id VARCHAR", "unique_id VARCHAR", "model VARCHAR", "n BIGINT"),
            ["run_id", "unique_id", "model"], "scope", family="metrics"),
-        _t("forecasts", ("run_id VARCHAR", "created_at TIMESTAMP", "cutoff TIMESTAMP", "unique_id VARCHAR",
-                         "model VARCHAR", "ds TIMESTAMP"),
-           ["run_id", "unique_id", "ds"], "scope", family="quantiles", doc="every published vintage"),
-        _t("forecast_accuracy", ("run_id VARCHAR", "created_at TIMESTAMP", "cutoff TIMESTAMP",
-                                 "unique_id VARCHAR", "model VARCHAR", "n BIGINT"),
-           ["run_id", "unique_id", "model"], "replace", family="metrics", derived=True),
-        _t("forecast_health", ("unique_id VARCHAR", "run_id VARCHAR", "created_at TIMESTAMP", "mase DOUBLE",
-                               "reference DOUBLE", "change DOUBLE", "degraded BOOLEAN",
-                               "recommendation VARCHAR"),
+        _t("forecasts", ("forecast_id VARCHAR", "run_id VARCHAR", "created_at TIMESTAMP", "cutoff TIMESTAMP",
+                         "unique_id VARCHAR", "model VARCHAR", "ds TIMESTAMP"),
+           ["forecast_id", "unique_id", "ds"], "append", family="quantiles",
+           doc="every published vintage (forecast_id), with the training run (run_id) of its champions"),
+        _t("forecast_accuracy", ("forecast_id VARCHAR", "run_id VARCHAR", "created_at TIMESTAMP",
+                                 "cutoff TIMESTAMP", "unique_id VARCHAR", "model VARCHAR", "n BIGINT"),
+           ["forecast_id", "unique_id", "model"], "replace", family="metrics", derived=True),
+        _t("forecast_health", ("unique_id VARCHAR", "forecast_id VARCHAR", "run_id VARCHAR",
+                               "created_at TIMESTAMP", "mase DOUBLE", "reference DOUBLE", "change DOUBLE",
+                               "degraded BOOLEAN", "recommendation VARCHAR"),
            ["unique_id"], "replace", derived=True),
         # --- plans: every plan is kept, under its plan_id ------------------------------------
         _t("plan_runs", ("plan_id VARCHAR", "created_at TIMESTAMP", "as_of TIMESTAMP", "horizon_end TIMESTAMP",
                          "forecast_run_id VARCHAR", "config_hash VARCHAR", "scenarios VARCHAR",
-                         "expected_scenario VARCHAR"),
+                         "expected_scenario VARCHAR", "forecast_id VARCHAR"),
            ["plan_id"], "append", derived=True, doc="one row per plan"),
         _t("plan", (*_PLAN, "service VARCHAR", "resource VARCHAR", "scenario VARCHAR", "ds TIMESTAMP",
                     "quantile DOUBLE", "demand DOUBLE", "demand_low DOUBLE", "demand_high DOUBLE", "unit VARCHAR",

@@ -161,13 +161,79 @@ def conformal_quantiles(
     return out.sort_values([*ids, STEP], ignore_index=True)
 
 
+def recalibration_offsets(
+    backtest_frame: pd.DataFrame, quantiles: Sequence[float], pool: int = 1
+) -> pd.DataFrame:
+    """Quantile recalibration offsets per (``unique_id``[, ``model``], ``step``) for a model with
+    intervals of its own: the offset of ``q`` is the empirical ``q``-quantile of ``y - p_q`` over
+    the folds (steps pooled by ``pool`` as in :func:`conformal_quantiles`), so that a share ``q``
+    of the backtest actuals falls at or below the shifted quantile. ``q = 0.5`` is not moved (the
+    point forecast stays the model's). Same frame shape as :func:`conformal_quantiles`; apply
+    with :func:`apply_conformal` and ``relative="own"``.
+    """
+    frame = backtest_frame.copy()
+    frame[STEP] = horizon_step(frame)
+    ids = [k for k in (ID, MODEL) if k in frame.columns]
+    frame["_bucket"] = (frame[STEP] - 1) // max(pool, 1)
+    keys = [*ids, "_bucket"]
+    offsets = frame.groupby(keys, sort=True, observed=True).size().rename("_n").reset_index()[keys]
+    for q in sorted(quantiles):
+        col = quantile_col(q)
+        if abs(q - 0.5) < 1e-12:
+            offsets[col] = 0.0
+            continue
+        resid = (frame[Y] - frame[col]).rename("_r")
+        offsets[col] = (
+            resid.groupby([frame[k] for k in keys], sort=True, observed=True).quantile(q).to_numpy()
+        )
+    steps = frame[[*ids, STEP, "_bucket"]].drop_duplicates()
+    out = steps.merge(offsets, on=keys, how="left").drop(columns="_bucket")
+    return out.sort_values([*ids, STEP], ignore_index=True)
+
+
+def calibration_offsets(
+    backtest_frame: pd.DataFrame, quantiles: Sequence[float], method: str, pool: int = 1
+) -> pd.DataFrame:
+    """``method`` ``"conformal"`` (:func:`conformal_quantiles`, around the point forecast) or
+    ``"quantile"`` (:func:`recalibration_offsets`, each quantile shifted on its own residuals)."""
+    if method == "conformal":
+        return conformal_quantiles(backtest_frame, quantiles=quantiles, pool=pool)
+    if method == "quantile":
+        return recalibration_offsets(backtest_frame, quantiles, pool)
+    raise ValueError(f"unknown calibration method {method!r}; expected 'conformal' or 'quantile'")
+
+
+def cross_calibrate(
+    backtest_frame: pd.DataFrame, quantiles: Sequence[float], method: str, pool: int = 1
+) -> pd.DataFrame:
+    """The backtest as it would have been published: each fold's intervals calibrated on the
+    *other* folds' residuals (leave one cutoff out), so its coverage is measured out of sample.
+    Rows of a series with no other fold keep their own intervals. Same shape as the input."""
+    qcols = quantile_columns(backtest_frame)
+    relative = "point" if method == "conformal" else "own"
+    parts = []
+    for _cut, fold in backtest_frame.groupby(CUTOFF, sort=True, observed=True):
+        rest = backtest_frame[backtest_frame[CUTOFF] != _cut]
+        has = fold[ID].isin(set(rest[ID]))
+        if rest.empty or not has.any():
+            parts.append(fold)
+            continue
+        offsets = calibration_offsets(rest[rest[ID].isin(set(fold[ID]))], quantiles, method, pool)
+        done = apply_conformal(fold[has], offsets, quantiles, relative=relative)
+        parts.append(pd.concat([done[fold.columns], fold[~has]], ignore_index=True))
+    out = pd.concat(parts, ignore_index=True) if parts else backtest_frame
+    return repair_quantiles(out, qcols).sort_values([ID, CUTOFF, DS], ignore_index=True)
+
+
 def apply_conformal(
     forecast: pd.DataFrame,
     residual_quantiles: pd.DataFrame,
     quantiles: Sequence[float],
     point_col: str = POINT,
+    relative: str = "point",
 ) -> pd.DataFrame:
-    """``forecast`` with quantile columns ``point + offset`` from :func:`conformal_quantiles`.
+    """``forecast`` with quantile columns ``point + offset`` from :func:`conformal_quantiles`
+    (``relative="own"``: each quantile column ``+ offset``, for :func:`recalibration_offsets`).
 
     Steps are counted per (``unique_id``[, ``model``][, ``cutoff``]); a step beyond the last one
     calibrated uses the last calibrated step's offsets. The point column is kept as is. Raises
@@ -182,6 +248,7 @@ def apply_conformal(
             "or pass the residuals of one model"
         )
     last = offsets.groupby(keys, observed=True)[STEP].max().rename("_last").reset_index()
+    own = {c: forecast[c].to_numpy(dtype="float64") for c in qcols} if relative == "own" else {}
     out = forecast.drop(columns=[c for c in qcols if c in forecast.columns])
     out[STEP] = horizon_step(out)
     out = out.merge(last, on=keys, how="left")
@@ -194,7 +261,8 @@ def apply_conformal(
         offsets.rename(columns={STEP: "_cap"}), on=[*keys, "_cap"], how="left"
     )
     for col in qcols:
-        out[col] = out[point_col].to_numpy() + joined[col].to_numpy()
+        base = own[col] if relative == "own" else out[point_col].to_numpy()
+        out[col] = base + joined[col].to_numpy()
     ordered = quantile_columns(out)
     rest = [c for c in out.columns if c not in ordered and c not in (STEP, "_cap", "_last")]
     return out[rest + ordered]

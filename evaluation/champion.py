@@ -10,8 +10,12 @@ The rule, per series, on the ``primary`` metric (lower is better):
    and the tie goes to the lowest ``complexity``, then the lower value, then the model name.
 3. With no eligible model (none beats the baseline, the baseline's value is missing or not
    finite, e.g. MASE of a constant series) the baseline stays champion, and the reason says why.
+4. Interval quality (optional ``coverage``: a coverage column, its nominal level and a
+   tolerance): a challenger whose backtest coverage is further than the tolerance from nominal
+   is not eligible, however good its point forecast (missing coverage does not disqualify).
 
-The reason is one human-readable line: ``"lightgbm: MASE 0.71 vs seasonal_naive 1.02 (-30%)"``.
+The reason is one human-readable line: ``"lightgbm: MASE 0.71 vs seasonal_naive 1.02 (-30%);
+p10-p90 covered 78% (nominal 80%)"``.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ def _winners(cand: pd.DataFrame, primary: str, min_improvement: float, tie_toler
     """Per series the winning eligible challenger, with the lowest-value model it tied with."""
     base = cand["_base"]
     ok = np.isfinite(cand[primary]) & np.isfinite(base) & (cand[primary] < base * (1.0 - min_improvement))
+    ok &= cand["_cov_ok"]
     elig = cand[ok].copy()
     best = elig.groupby(ID, observed=True)[primary].transform("min")
     elig = elig[elig[primary] <= best + tie_tolerance * best.abs()]
@@ -69,7 +74,18 @@ def _winners(cand: pd.DataFrame, primary: str, min_improvement: float, tie_toler
 def _best_challenger(cand: pd.DataFrame, primary: str) -> pd.DataFrame:
     finite = cand[np.isfinite(cand[primary])]
     first = finite.sort_values([ID, primary, MODEL]).groupby(ID, observed=True).head(1)
-    return first[[ID, MODEL, primary]].rename(columns={MODEL: "_chal", primary: "_chal_value"})
+    cols = {MODEL: "_chal", primary: "_chal_value", "_cov": "_chal_cov", "_cov_ok": "_chal_cov_ok"}
+    return first[[ID, *cols]].rename(columns=cols)
+
+
+def _coverage_ok(m: pd.DataFrame, coverage: tuple[str, float, float] | None) -> None:
+    """Adds ``_cov`` (the coverage) and ``_cov_ok`` (within tolerance of nominal, or unknown)."""
+    if coverage is None or coverage[0] not in m.columns:
+        m["_cov"], m["_cov_ok"] = np.nan, True
+        return
+    col, nominal, tol = coverage
+    m["_cov"] = pd.to_numeric(m[col], errors="coerce")
+    m["_cov_ok"] = ((m["_cov"] - nominal).abs() <= tol + 1e-12) | m["_cov"].isna()
 
 
 def choose_champions(
@@ -79,12 +95,15 @@ def choose_champions(
     baseline: str = "seasonal_naive",
     min_improvement: float = 0.01,
     tie_tolerance: float = 0.005,
+    coverage: tuple[str, float, float] | None = None,
 ) -> pd.DataFrame:
     """One row per series: ``unique_id, champion, reason, <primary>, baseline_<primary>``, then the
-    champion's other metric columns. See the module docstring for the rule."""
+    champion's other metric columns. ``coverage``: ``(column, nominal, tolerance)``, e.g.
+    ``("coverage_p10_p90", 0.8, 0.15)``. See the module docstring for the rule."""
     _check(metrics_frame, complexity, primary, baseline)
     m = metrics_frame.copy()
     m[MODEL] = m[MODEL].astype(str)
+    _coverage_ok(m, coverage)
     base_col = f"baseline_{primary}"
     base = m.loc[m[MODEL] == baseline, [ID, primary]].rename(columns={primary: "_base"})
     m = m.merge(base, on=ID, how="left")
@@ -94,13 +113,15 @@ def choose_champions(
 
     out = pd.DataFrame({ID: m[ID].drop_duplicates().to_numpy()})
     out = out.merge(base, on=ID, how="left")
-    out = out.merge(win[[ID, MODEL, primary, "_best_model", "_best"]], on=ID, how="left")
+    out = out.merge(win[[ID, MODEL, primary, "_best_model", "_best", "_cov"]], on=ID, how="left")
     out = out.merge(_best_challenger(cand, primary), on=ID, how="left")
     won = out[MODEL].notna()
     out[CHAMPION] = out[MODEL].where(won, baseline)
     out[REASON] = _reasons(out, won, primary, baseline, min_improvement, tie_tolerance)
+    if coverage is not None:
+        out[REASON] = _coverage_reasons(out, won, coverage)
 
-    values = m.rename(columns={MODEL: CHAMPION}).drop(columns=["_base"])
+    values = m.rename(columns={MODEL: CHAMPION}).drop(columns=["_base", "_cov", "_cov_ok"])
     out = out[[ID, CHAMPION, REASON, "_base"]].rename(columns={"_base": base_col})
     out = out.merge(values, on=[ID, CHAMPION], how="left")
     rest = [c for c in out.columns if c not in (ID, CHAMPION, REASON, primary, base_col)]
@@ -153,3 +174,23 @@ def _reasons(
     base_ok = np.isfinite(b.astype("float64"))
     conditions = [won.to_numpy(), ~base_ok.to_numpy(), out["_chal"].isna().to_numpy()]
     return pd.Series(np.select(conditions, [win_text, no_base, no_chal], default=not_better), index=out.index)
+
+
+def _interval_name(col: str) -> str:
+    return col.removeprefix("coverage_").replace("_", "-")
+
+
+def _coverage_reasons(out: pd.DataFrame, won: pd.Series, coverage: tuple[str, float, float]) -> pd.Series:
+    """The reason with the winner's interval coverage, or why the best challenger was refused."""
+    col, nominal, tol = coverage
+    name = _interval_name(col)
+    pct = out["_cov"].map(lambda v: f"{v:.0%}")
+    winner = out[REASON] + f"; {name} covered " + pct + f" (nominal {nominal:.0%})"
+    refused = (~won) & (out["_chal_cov_ok"].eq(False))
+    chal_pct = out["_chal_cov"].map(lambda v: f"{v:.0%}")
+    guard = (
+        out[REASON] + "; " + out["_chal"].fillna("") + f" {name} covered " + chal_pct
+        + f", outside nominal {nominal:.0%} +/- {tol * 100:.0f} points"
+    )  # fmt: skip
+    text = out[REASON].where(~(won & out["_cov"].notna()), winner)
+    return text.where(~refused, guard)

@@ -4,25 +4,29 @@
 score: rolling-origin backtests of every configured model (one fit per fold for all series),
 an ensemble of the best models, metrics, a champion per series, then final fits of the
 champions on full history. ``forecast_group`` turns the fitted champions into quantile
-forecasts. Short series only get the seasonal naive model (noted); models without native
-intervals get split-conformal ones from their backtest residuals.
+forecasts. Short series only get the seasonal naive model (noted). Every model's published
+intervals are calibrated on its own backtest residuals: split-conformal around the point for
+models without native intervals, quantile recalibration for the others and the ensemble; the
+metrics score the backtest calibrated out of sample (each fold on the other folds).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
+from capplan.core.config import horizon_steps
 from capplan.core.contracts import quantile_cols
+from capplan.core.errors import CapplanError
 from capplan.models import Covariates, ModelSpec, build_model, has_native_intervals
 
-from .backtest import apply_conformal, backtest, conformal_quantiles, repair_quantiles
+from .backtest import apply_conformal, backtest, calibration_offsets, cross_calibrate, repair_quantiles
 from .champion import choose_champions
-from .metrics import evaluate
+from .metrics import evaluate, interval_nominals
 
 BASELINE = "seasonal_naive"
 Progress = Callable[[str], None]
@@ -39,10 +43,12 @@ class GroupResult:
     metrics_by_horizon: pd.DataFrame  # + horizon bucket
     champions: pd.DataFrame  # unique_id, champion, reason, ...
     ensemble_members: list[str]
-    conformal: dict[str, pd.DataFrame]  # model -> offsets for models without native intervals
+    conformal: dict[str, pd.DataFrame]  # model -> interval offsets from its own backtest residuals
     fitted: dict[str, object] = field(default_factory=dict)  # model -> fitted Forecaster
     timings: dict[str, float] = field(default_factory=dict)  # model -> backtest seconds
     notes: dict[str, str] = field(default_factory=dict)  # unique_id -> note
+    cutoffs: pd.Series | None = None  # unique_id -> last ds the fitted champions saw
+    calibration: dict[str, str] = field(default_factory=dict)  # model -> "conformal" | "quantile"
 
 
 def _say(progress: Progress | None, text: str) -> None:
@@ -79,11 +85,23 @@ def _pick_members(metrics: pd.DataFrame, k: int) -> list[str]:
     return list(mean.index[:k])
 
 
-def _calibrate(name: str, bt: pd.DataFrame, quantiles: Sequence[float], season: int) -> pd.DataFrame | None:
-    """Split-conformal offsets for a model without intervals of its own (None for the others)."""
-    if name == "ensemble" or has_native_intervals(name):
-        return None
-    return conformal_quantiles(bt, quantiles=quantiles, pool=season)
+def calibration_method(name: str) -> str:
+    """How ``name``'s published intervals are calibrated on its own backtest residuals: split-conformal
+    around the point forecast for a model without intervals of its own, quantile recalibration
+    (each quantile shifted) for a model with native ones and for the ensemble."""
+    return "quantile" if name == "ensemble" or has_native_intervals(name) else "conformal"
+
+
+def _calibrate(backtests: dict[str, pd.DataFrame], quantiles, season: int):
+    """Per model: the calibration method, offsets from every fold (what a forecast gets) and the
+    backtest recalibrated out of sample (each fold on the others: what the metrics score)."""
+    methods, offsets, calibrated = {}, {}, {}
+    for name, bt in backtests.items():
+        method = calibration_method(name)
+        methods[name] = method
+        offsets[name] = calibration_offsets(bt, quantiles, method, pool=season)
+        calibrated[name] = cross_calibrate(bt, quantiles, method, pool=season)
+    return methods, offsets, calibrated
 
 
 @dataclass(frozen=True)
@@ -171,20 +189,19 @@ def finish_group(
     """Score the backtests, add the ensemble, choose champions and fit them on all data."""
     season, h = spec.season_length, params.horizon
     qcols = quantile_cols(spec.quantiles)
-    backtests, long_df = dict(runs.backtests), runs.long_df
-    conformal = {}
-    for name, bt in backtests.items():
-        cal = _calibrate(name, bt, spec.quantiles, season)
-        if cal is not None:
-            conformal[name] = cal
-    metrics = _score(backtests, long_df, season, spec.quantiles)
+    raw, long_df = dict(runs.backtests), runs.long_df
     members: list[str] = []
-    if "ensemble" in params.models and len(backtests) > 2:
-        members = _pick_members(metrics, params.ensemble_size)
+    if "ensemble" in params.models and len(raw) > 2:
+        members = _pick_members(_score(raw, long_df, season, spec.quantiles), params.ensemble_size)
         if len(members) >= 2:
-            backtests["ensemble"] = ensemble_backtest(backtests, members, qcols)
-            metrics = _score(backtests, long_df, season, spec.quantiles)
-    bt_all = pd.concat(backtests.values(), ignore_index=True) if backtests else pd.DataFrame()
+            raw["ensemble"] = ensemble_backtest(raw, members, qcols)
+    methods, conformal, backtests = _calibrate(raw, spec.quantiles, season)
+    metrics = _score(backtests, long_df, season, spec.quantiles)
+    bt_all = (
+        pd.concat(backtests.values(), ignore_index=True)
+        if backtests
+        else pd.DataFrame(columns=["unique_id", "model", "cutoff", "ds", "y", *qcols])
+    )
     by_h = (
         evaluate(
             bt_all,
@@ -200,6 +217,7 @@ def finish_group(
     result = GroupResult(
         spec, h, bt_all, metrics, by_h, champions, members, conformal, timings=runs.timings, notes=runs.notes
     )
+    result.calibration = methods
     if params.fit_final:
         fit_champions(result, df, cov, params.progress)
     return result
@@ -212,11 +230,25 @@ def _score(backtests: dict[str, pd.DataFrame], df: pd.DataFrame, season: int, qu
     return evaluate(bt, df, season=season, quantiles=quantiles)
 
 
+COVERAGE_TOLERANCE = 0.15  # a champion's widest central interval covers within 15 points of nominal
+
+
+def _guard(spec: ModelSpec) -> tuple[str, float, float] | None:
+    """The champion rule's interval guard: the widest configured central interval."""
+    central = [(c, n) for c, n in interval_nominals(spec.quantiles).items() if c.count("_p") == 2]
+    if not central:
+        return None
+    col, nominal = max(central, key=lambda cn: cn[1])
+    return col, nominal, COVERAGE_TOLERANCE
+
+
 def _champions(metrics: pd.DataFrame, short: Sequence[str], spec: ModelSpec) -> pd.DataFrame:
     parts = []
     if len(metrics):
         complexity = {m: build_model(m, spec).complexity for m in metrics["model"].unique()}  # cheap: no fit
-        parts.append(choose_champions(metrics, complexity, primary="mase", baseline=BASELINE))
+        parts.append(
+            choose_champions(metrics, complexity, primary="mase", baseline=BASELINE, coverage=_guard(spec))
+        )
     if short:
         parts.append(
             pd.DataFrame(
@@ -238,6 +270,8 @@ def fit_champions(
     result: GroupResult, df: pd.DataFrame, cov: Covariates | None, progress: Progress | None = None
 ) -> None:
     """Fit each champion model once on the full history of the series it champions."""
+    seen = df[df["unique_id"].isin(set(result.champions["unique_id"]))]
+    result.cutoffs = seen.groupby("unique_id", observed=True)["ds"].max().sort_index()
     needed = set(result.champions["champion"])
     if "ensemble" in needed:
         needed |= set(result.ensemble_members)
@@ -249,6 +283,34 @@ def fit_champions(
         _say(progress, f"final fit {name} on {len(uids)} series: {time.perf_counter() - t0:.1f} s")
 
 
+def fitted_through(result: GroupResult) -> pd.Series | None:
+    """unique_id -> the last timestamp the fitted champions saw (None: unknown, an older pickle)."""
+    return getattr(result, "cutoffs", None)
+
+
+def needs_refit(result: GroupResult, df: pd.DataFrame) -> bool:
+    """Whether ``df`` ends elsewhere than the data the champions were fitted on (new data arrived,
+    or an older origin is asked for)."""
+    seen = fitted_through(result)
+    if seen is None:
+        return True
+    last = df.groupby("unique_id", observed=True)["ds"].max()
+    last = last[last.index.isin(result.champions["unique_id"])]
+    return not last.equals(seen.reindex(last.index))
+
+
+def refit_group(
+    result: GroupResult, df: pd.DataFrame, cov: Covariates | None = None, progress: Progress | None = None
+) -> GroupResult:
+    """The same champions (no re-selection, same conformal offsets) fitted on ``df``, so that their
+    forecast starts after each series' last observation in ``df``. Series of ``result`` missing
+    from ``df`` are dropped; series of ``df`` without a champion are not forecast."""
+    ch = result.champions[result.champions["unique_id"].isin(set(df["unique_id"]))]
+    out = replace(result, champions=ch.reset_index(drop=True), fitted={}, cutoffs=None)
+    fit_champions(out, df[df["unique_id"].isin(set(ch["unique_id"]))], cov, progress)
+    return out
+
+
 def _series_for(result: GroupResult, name: str) -> list[str]:
     ch = result.champions
     uids = set(ch.loc[ch["champion"] == name, "unique_id"])
@@ -257,25 +319,68 @@ def _series_for(result: GroupResult, name: str) -> list[str]:
     return sorted(uids)
 
 
+def _calibrated(result: GroupResult, name: str, p: pd.DataFrame) -> pd.DataFrame:
+    """``p`` with ``name``'s intervals calibrated on its backtest residuals (series without
+    residuals, too short for backtests, keep the model's own bands)."""
+    if name not in result.conformal:
+        return p
+    method = (getattr(result, "calibration", None) or {}).get(name, "conformal")
+    cal = result.conformal[name]
+    has = p["unique_id"].isin(set(cal["unique_id"]))
+    relative = "point" if method == "conformal" else "own"
+    done = apply_conformal(p[has], cal, result.spec.quantiles, relative=relative)
+    return pd.concat([done, p[~has]], ignore_index=True)
+
+
 def forecast_group(result: GroupResult, h: int, cov: Covariates | None = None) -> pd.DataFrame:
-    """Champion forecasts: unique_id, ds, model, quantile columns (ordered, never NaN)."""
+    """Champion forecasts: unique_id, ds, model, quantile columns (ordered, never NaN), every
+    model's intervals calibrated on its own backtest residuals (the ensemble's on its own too)."""
     qcols = quantile_cols(result.spec.quantiles)
-    preds: dict[str, pd.DataFrame] = {}
-    for name, model in result.fitted.items():
-        p = model.predict(h, cov)
-        if name in result.conformal:  # series with backtest residuals; short ones keep their own bands
-            cal = result.conformal[name]
-            has = p["unique_id"].isin(set(cal["unique_id"]))
-            p = pd.concat([apply_conformal(p[has], cal, result.spec.quantiles), p[~has]], ignore_index=True)
-        preds[name] = p
+    raw = {name: model.predict(h, cov) for name, model in result.fitted.items()}
     parts = []
     for name, uids in result.champions.groupby("champion")["unique_id"]:
         if name == "ensemble":
-            members = [preds[m][preds[m]["unique_id"].isin(uids)] for m in result.ensemble_members]
+            members = [raw[m][raw[m]["unique_id"].isin(uids)] for m in result.ensemble_members]
             p = pd.concat(members).groupby(["unique_id", "ds"], observed=True)[qcols].median().reset_index()
+            p = repair_quantiles(p, qcols)
         else:
-            p = preds[name][preds[name]["unique_id"].isin(uids)]
-        parts.append(p.assign(model=name))
+            p = raw[name][raw[name]["unique_id"].isin(uids)]
+        parts.append(_calibrated(result, name, p).assign(model=name))
     out = pd.concat(parts, ignore_index=True)
     out = repair_quantiles(out[["unique_id", "ds", "model", *qcols]], qcols)
     return out.sort_values(["unique_id", "ds"], ignore_index=True)
+
+
+def _steps(result, horizon: int | str | None, cov) -> int:
+    freq = result.spec.freq
+    h = horizon_steps(horizon, freq) if horizon is not None else result.horizon
+    if h > result.horizon and cov is not None and cov.future is not None:
+        raise CapplanError(
+            f"--horizon {horizon} is longer than the {result.horizon} steps the champions were trained for "
+            f"at frequency {freq} (events are known that far only); retrain with a longer [forecast] horizon"
+        )
+    return h
+
+
+def forecast_champions(champions, groups, horizon: int | str | None) -> tuple[pd.DataFrame, int]:
+    """Each frequency group's champions (``(GroupResult, Covariates)`` pairs), re-fitted on the
+    matching training group (``freq``, ``df``, ``cov``: the data now, or as of a date) where it ends
+    elsewhere than what they were fitted on (the choice of champion is kept), then forecast from
+    each series' last observation with a ``cutoff`` column. Returns the forecasts and the number
+    of re-fitted series."""
+    by_freq = {g.freq: g for g in groups}
+    parts, refitted = [], 0
+    for result, cov in champions:
+        group = by_freq.get(result.spec.freq)
+        if group is not None and needs_refit(result, group.df):
+            result, cov = refit_group(result, group.df, group.cov), group.cov
+            refitted += result.champions["unique_id"].nunique()
+        if result.champions.empty:
+            continue
+        fc = forecast_group(result, _steps(result, horizon, cov), cov)
+        first = fc.groupby("unique_id", observed=True)["ds"].transform("min")
+        fc["cutoff"] = first - pd.tseries.frequencies.to_offset(result.spec.freq)
+        parts.append(fc)
+    if not parts:
+        raise CapplanError("no series to forecast: none of the champions' series has data")
+    return pd.concat(parts, ignore_index=True), refitted

@@ -4,9 +4,11 @@ Pure functions over frames; storing the ledger is the pipelines' job.
 
 Invariants:
 
-* A published forecast frame has ``run_id, created_at, cutoff, unique_id, model, ds`` and its
-  quantile columns; one ``run_id`` is one vintage (one publication).
-* The horizon step of a row is its rank by ``ds`` within (``run_id``, ``unique_id``, ``model``),
+* A published forecast frame has ``forecast_id, run_id, created_at, cutoff, unique_id, model, ds``
+  and its quantile columns; one ``forecast_id`` is one vintage (one publication), ``run_id`` the
+  training run of the champions that made it (several vintages share a run). A frame without
+  ``forecast_id`` counts each ``run_id`` as one vintage.
+* The horizon step of a row is its rank by ``ds`` within (``forecast_id``, ``unique_id``, ``model``),
   counted over the *published* rows, so a missing actual does not shift later steps.
 * Only rows with an actual are scored; ``n`` says how many. MASE uses the scale given per
   series (the in-sample seasonal naive MAE up to the forecast's cutoff, from
@@ -28,9 +30,17 @@ from capplan.core.contracts import CUTOFF, DS, ID, MODEL, Y, quantile_from_col
 from .backtest import STEP, horizon_step, quantile_columns
 from .metrics import SCALE_MAE, coverage, mae, mase, pinball, score, smape
 
+FORECAST_ID = "forecast_id"
 RUN_ID = "run_id"
 CREATED_AT = "created_at"
-VINTAGE_KEYS = (RUN_ID, CREATED_AT, CUTOFF, ID, MODEL)
+VINTAGE_KEYS = (FORECAST_ID, RUN_ID, CREATED_AT, CUTOFF, ID, MODEL)
+
+
+def _with_vintage(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with a ``forecast_id`` (its ``run_id`` when it has none: one vintage per run)."""
+    if FORECAST_ID in frame.columns or RUN_ID not in frame.columns:
+        return frame
+    return frame.assign(**{FORECAST_ID: frame[RUN_ID]})
 
 
 def score_forecasts(
@@ -39,12 +49,13 @@ def score_forecasts(
     scale: pd.DataFrame,
     horizon_buckets: Sequence[tuple[int, int]] | None = None,
 ) -> pd.DataFrame:
-    """Accuracy per vintage: ``run_id, created_at, cutoff, unique_id, model[, horizon], n, mae, smape,
+    """Accuracy per vintage: ``forecast_id, run_id, created_at, cutoff, unique_id, model[, horizon], n, mae, smape,
     mase, pinball, coverage, coverage_nominal``.
 
     ``scale`` has ``unique_id, scale_mae`` (and ``cutoff`` to match per vintage). Series with no
     actuals yet are absent from the result.
     """
+    forecasts = _with_vintage(forecasts)
     missing = [c for c in (*VINTAGE_KEYS, DS) if c not in forecasts.columns]
     if missing:
         raise KeyError(f"published forecasts lack columns {missing}; have {list(forecasts.columns)}")
@@ -52,7 +63,7 @@ def score_forecasts(
     if not qcols:
         raise KeyError("published forecasts have no quantile columns (p10, p50, ...)")
     frame = forecasts.copy()
-    frame[STEP] = horizon_step(frame, keys=(RUN_ID, ID, MODEL))
+    frame[STEP] = horizon_step(frame, keys=(FORECAST_ID, ID, MODEL))
     frame = frame.merge(actuals[[ID, DS, Y]], on=[ID, DS], how="inner")
     keys = [ID, CUTOFF] if CUTOFF in scale.columns else [ID]
     frame = frame.merge(scale[[*keys, SCALE_MAE]], on=keys, how="left")
@@ -86,13 +97,13 @@ def flag_degradation(
     The latest vintage is the one with the greatest ``created_at``; its error is compared with
     the median over the earlier vintages, or with ``reference[metric]`` (e.g. the backtest
     MASE; keyed by ``by``) when given. Bucketed accuracy is pooled (``n``-weighted mean, exact
-    for mean-based metrics) first. Returns ``by, run_id, created_at, <metric>, reference,
+    for mean-based metrics) first. Returns ``by, forecast_id, run_id, created_at, <metric>, reference,
     change, degraded, recommendation``. With ``by=("unique_id",)`` each vintage must hold one
     model per series (the published champion).
     """
     by = list(by)
-    pooled = _pool_vintages(accuracy, metric, by)
-    pooled = pooled.sort_values([*by, CREATED_AT, RUN_ID], kind="stable")
+    pooled = _pool_vintages(_with_vintage(accuracy), metric, by)
+    pooled = pooled.sort_values([*by, CREATED_AT, FORECAST_ID], kind="stable")
     latest = pooled.groupby(by, observed=True).tail(1)
     earlier = pooled.drop(index=latest.index)
     if reference is None:
@@ -107,12 +118,12 @@ def flag_degradation(
     out["degraded"] = (out["change"] > threshold).fillna(False).astype(bool)
     out["recommendation"] = _recommend(out, metric, threshold, source)
     return out[
-        [*by, RUN_ID, CREATED_AT, metric, "reference", "change", "degraded", "recommendation"]
+        [*by, FORECAST_ID, RUN_ID, CREATED_AT, metric, "reference", "change", "degraded", "recommendation"]
     ].reset_index(drop=True)
 
 
 def _pool_vintages(accuracy: pd.DataFrame, metric: str, by: list[str]) -> pd.DataFrame:
-    keys = [*by, RUN_ID, CREATED_AT]
+    keys = [*by, FORECAST_ID, RUN_ID, CREATED_AT]
     if MODEL not in by and MODEL in accuracy.columns:
         models = accuracy.groupby(keys, observed=True)[MODEL].nunique()
         if (models > 1).any():
@@ -138,6 +149,7 @@ def _recommend(out: pd.DataFrame, metric: str, threshold: float, source: str) ->
 
 HEALTH_COLUMNS = [
     "unique_id",
+    "forecast_id",
     "run_id",
     "created_at",
     "mase",
@@ -183,3 +195,34 @@ def score_vintages(
         latest.merge(reference, on=[ID, RUN_ID, MODEL], how="left")[[ID, "mase"]] if len(reference) else None
     )
     return acc, flag_degradation(acc, threshold, reference=ref)
+
+
+def retrain_due(
+    health: pd.DataFrame | None,
+    champion_run_id: str | None,
+    trained_at: pd.Timestamp | None,
+    now: pd.Timestamp,
+    max_age: pd.Timedelta,
+) -> tuple[bool, str]:
+    """Whether the learning loop retrains, and why, in one line.
+
+    Retrain when no champion is registered, when the champions are older than ``max_age``, or
+    when a series whose latest scored vintage came from the current champions (``run_id``)
+    degraded; otherwise keep them and only re-forecast.
+    """
+    if not champion_run_id or trained_at is None:
+        return True, "no champion registered yet"
+    age = now - trained_at
+    if age > max_age:
+        return True, f"champions are {_days(age)} old (retrain after {_days(max_age)})"
+    mine = health[health[RUN_ID] == champion_run_id] if health is not None and len(health) else None
+    bad = mine[mine["degraded"].astype(bool)] if mine is not None else None
+    if bad is not None and len(bad):
+        ids = ", ".join(bad[ID].astype(str).head(5)) + (" ..." if len(bad) > 5 else "")
+        return True, f"{len(bad)} series degraded beyond the threshold: {ids}"
+    return False, f"champions healthy and {_days(age)} old (retrain after {_days(max_age)}): re-forecast only"
+
+
+def _days(delta: pd.Timedelta) -> str:
+    days = delta / pd.Timedelta(days=1)
+    return f"{days:.1f} days" if days >= 1 else f"{delta / pd.Timedelta(hours=1):.1f} hours"

@@ -131,6 +131,29 @@ def coverage(lo: float, hi: float) -> Metric:
     return metric
 
 
+def below(q: float) -> Metric:
+    """Share of actuals at or below ``quantile_col(q)``: the one-sided interval's coverage (nominal ``q``),
+    named ``coverage_<col>``."""
+    col = quantile_col(q)
+
+    def metric(frame: pd.DataFrame, by: Sequence[str] = (ID, MODEL)) -> pd.Series:
+        _need(frame, [Y, col], metric.__name__)
+        return _group_mean((frame[Y] <= frame[col]).to_numpy(), frame, by, metric.__name__)
+
+    metric.__name__ = f"coverage_{col}"
+    return metric
+
+
+def interval_nominals(quantiles: Sequence[float]) -> dict[str, float]:
+    """Every configured interval's coverage metric and its nominal level: each central interval
+    (``coverage_p10_p90``: 0.8) and each upper quantile without a lower partner (``coverage_p95``: 0.95)."""
+    qs = sorted({round(float(q), 10) for q in quantiles})
+    out = {f"coverage_{quantile_col(q)}_{quantile_col(1 - q)}": round(1 - 2 * q, 10)
+           for q in qs if q < 0.5 and round(1 - q, 10) in qs}  # fmt: skip
+    out.update({f"coverage_{quantile_col(q)}": q for q in qs if q > 0.5 and round(1 - q, 10) not in qs})
+    return out
+
+
 def msis(alpha: float = 0.05) -> Metric:
     """M4 mean scaled interval score of the ``1 - alpha`` interval (columns ``alpha/2``, ``1 - alpha/2``).
 
@@ -154,12 +177,14 @@ def msis(alpha: float = 0.05) -> Metric:
 
 
 def default_metrics(quantiles: Sequence[float]) -> list[Metric]:
-    """``mae, mase, rmsse, smape, bias``, a pinball per quantile, coverage and MSIS per central interval."""
+    """``mae, mase, rmsse, smape, bias``, a pinball per quantile, coverage and MSIS per central interval,
+    and the one-sided coverage of each upper quantile without a lower partner."""
     qs = sorted({round(float(q), 10) for q in quantiles})
     out: list[Metric] = [mae, mase, rmsse, smape, bias]
     out += [pinball(q) for q in qs]
     pairs = [q for q in qs if q < 0.5 and round(1 - q, 10) in qs]
     out += [coverage(q, 1 - q) for q in pairs]
+    out += [below(q) for q in qs if q > 0.5 and round(1 - q, 10) not in qs]
     out += [msis(2 * q) for q in pairs]
     return out
 

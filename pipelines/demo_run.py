@@ -80,14 +80,18 @@ def run_demo(out: Path, size: str = "small", seed: int = 7, config: str | None =
     cfg = load_config(config or path)
     past = pd.Timestamp(data.end) - pd.Timedelta(days=14)
     step(f"Past vintage: ingest, train as of {past:%Y-%m-%d} with {', '.join(QUICK_MODELS)}, publish")
-    first = pipeline_flow(cfg, RefreshOptions(as_of=past, models=QUICK_MODELS, through="forecast"))
+    first = pipeline_flow(
+        cfg, RefreshOptions(retrain=True, as_of=past, models=QUICK_MODELS, through="forecast")
+    )
     _report(first)
     print(
         f"      past vintage published (run {first.training.run_id[:8]}, champions v{first.training.model_version})"
     )
     csv = cfg.resolve(cfg.export.out_dir) / "forecast.csv"
     result = pipeline_flow(
-        cfg, RefreshOptions(forecast_csv=str(csv)), progress=lambda s: s != "ingest" and step(_SAY[s])
+        cfg,
+        RefreshOptions(retrain=True, forecast_csv=str(csv)),
+        progress=lambda s: s != "ingest" and step(_SAY[s]),
     )
     _report(replace(result, ingest=None))  # the files were loaded by the first run
     paths = result.exports or {}

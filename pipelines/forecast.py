@@ -1,8 +1,11 @@
 """Forecast publication and scoring flows (the forecast ledger).
 
-``forecast_flow`` loads the registered champions (alias ``champion``), forecasts every series
-and stores the result in ``forecasts`` with its vintage: the training ``run_id``, ``created_at``,
-the ``cutoff`` (last timestamp the model saw) and the ``model``. ``score_flow`` joins every
+``forecast_flow`` loads the registered champions (alias ``champion``), re-fits them on the
+warehouse's latest data where it moved on since training (the champion choice is kept, never
+re-selected), forecasts every series from its last observation and adds the result to
+``forecasts`` as a new vintage: its own ``forecast_id``, the training ``run_id`` of the
+champions, ``created_at``, the ``cutoff`` (last timestamp the model saw) and the ``model``.
+Every publication is a new vintage (a shorter ``--horizon`` too); none overwrites another. ``score_flow`` joins every
 vintage with the actuals that arrived since and writes ``forecast_accuracy``; series whose
 latest accuracy is worse than their backtest by more than ``[forecast] degradation_threshold``
 are flagged in ``forecast_health`` with a retrain recommendation.
@@ -10,14 +13,14 @@ are flagged in ``forecast_health`` with a retrain recommendation.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from capplan.core.config import Config, horizon_steps
+from capplan.core.config import Config
 from capplan.core.contracts import quantile_cols
-from capplan.core.errors import CapplanError
 
 from ._env import configure
 
@@ -29,11 +32,13 @@ from prefect.cache_policies import NONE  # noqa: E402
 
 @dataclass
 class Publication:
-    run_id: str
+    forecast_id: str  # this vintage
+    run_id: str  # the training run of the champions that made it
     model_version: str
     created_at: pd.Timestamp
     forecasts: pd.DataFrame  # unique_id, ds, model, quantiles, cutoff
     csv: Path | None
+    refitted: int = 0  # series whose champions were re-fitted on newer data
 
 
 def user_view(forecasts: pd.DataFrame, series: pd.DataFrame, quantiles) -> pd.DataFrame:
@@ -43,43 +48,44 @@ def user_view(forecasts: pd.DataFrame, series: pd.DataFrame, quantiles) -> pd.Da
     return out[["service", "metric", "region", "unit", "ts", "model", *quantile_cols(quantiles)]]
 
 
-def _champion_forecasts(champions, horizon: int | str | None) -> pd.DataFrame:
-    from capplan.evaluation import forecast_group
+@task(name="read-forecast-data", cache_policy=NONE, retries=2, retry_delay_seconds=1)
+def read_forecast_data(cfg: Config, as_of: pd.Timestamp | None, horizon: int | str | None):
+    from capplan.features.training import training_data
+    from capplan.warehouse import store, warehouse
 
-    parts = []
-    for result, cov in champions.groups:
-        freq = result.spec.freq
-        h = horizon_steps(horizon, freq) if horizon is not None else result.horizon
-        if h > result.horizon and cov is not None and cov.future is not None:
-            raise CapplanError(
-                f"--horizon {horizon} is longer than the {result.horizon} steps the champions were trained for "
-                f"at frequency {freq} (events are known that far only); retrain with a longer [forecast] horizon"
-            )
-        fc = forecast_group(result, h, cov)
-        first = fc.groupby("unique_id", observed=True)["ds"].transform("min")
-        fc["cutoff"] = first - pd.tseries.frequencies.to_offset(freq)
-        parts.append(fc)
-    return pd.concat(parts, ignore_index=True)
+    with warehouse(cfg.warehouse_path, read_only=True) as con:
+        inputs = store.training_inputs(con, as_of)
+    return training_data(inputs, cfg, horizon)
 
 
 @task(name="publish-forecast", cache_policy=NONE)
-def publish(cfg: Config, horizon: int | str | None) -> Publication:
+def publish(cfg: Config, horizon: int | str | None, data) -> Publication:
+    """A new vintage (its own ``forecast_id``) from the registered champions and ``data`` (the
+    warehouse now, or as of a date); earlier vintages stay as they are."""
+    from capplan.evaluation.engine import forecast_champions
     from capplan.warehouse import store, warehouse
 
     from . import tracking
 
     champions, version = tracking.load_champions(cfg)
-    forecasts = _champion_forecasts(champions, horizon)
+    forecasts, refitted = forecast_champions(champions.groups, data.groups, horizon)
     created = pd.Timestamp.now(tz="UTC").tz_localize(None)
-    stored = forecasts.assign(run_id=champions.run_id, created_at=created)
+    forecast_id = uuid.uuid4().hex[:16]
+    stored = forecasts.assign(forecast_id=forecast_id, run_id=champions.run_id, created_at=created)
     with warehouse(cfg.warehouse_path, lock_timeout_s=cfg.warehouse.lock_timeout_s) as con:
-        store.save_forecasts(con, champions.run_id, stored)
-    return Publication(champions.run_id, version, created, forecasts, None)
+        store.save_forecasts(con, stored)
+    return Publication(forecast_id, champions.run_id, version, created, forecasts, None, refitted)
 
 
 @flow(name="capplan-forecast")
-def forecast_flow(cfg: Config, horizon: int | str | None = None, out: str | None = None) -> Publication:
-    pub = publish(cfg, horizon)
+def forecast_flow(
+    cfg: Config,
+    horizon: int | str | None = None,
+    out: str | None = None,
+    as_of: pd.Timestamp | None = None,
+) -> Publication:
+    """Publish a new vintage; ``as_of`` forecasts from the data as it was then (a past vintage)."""
+    pub = publish(cfg, horizon, read_forecast_data(cfg, as_of, horizon))
     if out:
         from capplan.reporting import write_safe_csv
         from capplan.warehouse import store, warehouse
@@ -98,7 +104,7 @@ def score_flow(cfg: Config) -> pd.DataFrame:
     from capplan.warehouse import store, warehouse
 
     with warehouse(cfg.warehouse_path, lock_timeout_s=cfg.warehouse.lock_timeout_s) as con:
-        store.latest_forecast_run(con)  # a clear error when nothing was published yet
+        store.latest_forecast_id(con)  # a clear error when nothing was published yet
         fc = store.forecasts(con)
         act, freq_of = planning_actuals(store.observations(con), store.read(con, "series"), cfg)
         acc, health = score_vintages(

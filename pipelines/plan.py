@@ -1,7 +1,7 @@
 """Plan flow: the latest published forecast -> ``planning.build_plan`` -> the plan tables.
 
-Every plan is stored under a new ``plan_id`` (``plan_runs`` says when, from which forecast run
-and config), so this month's plan can be compared with last month's.
+Every plan is stored under a new ``plan_id`` (``plan_runs`` says when, from which forecast
+vintage ``forecast_id``, the training run ``forecast_run_id`` of its champions, and config), so this month's plan can be compared with last month's.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from prefect.cache_policies import NONE  # noqa: E402
 class PlanResult:
     tables: PlanTables
     as_of: pd.Timestamp
-    run_id: str  # the forecast run the plan was built on
+    run_id: str  # the training run of the champions whose forecast the plan was built on
     plan_id: str
+    forecast_id: str = ""  # the forecast vintage the plan was built on
 
 
 @task(name="build-plan", cache_policy=NONE)
@@ -38,7 +39,7 @@ def build(cfg: Config) -> PlanResult:
     with warehouse(cfg.warehouse_path, read_only=True) as con:
         inputs = store.plan_inputs(con)
     tables = build_plan(inputs, cfg)
-    return PlanResult(tables, inputs.as_of, inputs.run_id, uuid.uuid4().hex[:16])
+    return PlanResult(tables, inputs.as_of, inputs.run_id, uuid.uuid4().hex[:16], inputs.forecast_id)
 
 
 @task(name="store-plan", cache_policy=NONE, retries=2, retry_delay_seconds=1)
@@ -50,6 +51,7 @@ def save(cfg: Config, result: PlanResult) -> None:
         "as_of": result.as_of,
         "horizon_end": result.tables.plan["ds"].max() if len(result.tables.plan) else pd.NaT,
         "forecast_run_id": result.run_id,
+        "forecast_id": result.forecast_id,
         "config_hash": config_hash(cfg),
         "scenarios": ", ".join(cfg.scenarios),
         "expected_scenario": cfg.planning.expected_scenario,

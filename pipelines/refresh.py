@@ -1,4 +1,10 @@
-"""The pipeline, chained once: ingest -> train -> forecast -> score -> plan -> export.
+"""The pipeline, chained once: ingest -> (retrain when due) -> forecast -> score -> plan -> export.
+
+The learning loop: after ingest, the latest vintages are scored against the new actuals; the
+champions are retrained only when a series they forecast degraded beyond ``[forecast]
+degradation_threshold`` or they are older than ``[forecast] retrain_after`` (or none is
+registered); otherwise the same champions re-forecast from the new data. Degraded series are
+logged as warnings (and flagged in ``forecast_health``).
 
 :func:`pipeline_flow` is the one chain; ``capplan refresh``, ``capplan demo`` and the scheduled
 deployment of ``capplan serve`` all run it (the demo twice: a past vintage, then today's). Each
@@ -9,8 +15,9 @@ pipeline on a config path, what a deployment can carry) with that schedule and s
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -28,7 +35,7 @@ STEPS = ("ingest", "train", "forecast", "score", "plan", "export")
 
 @dataclass(frozen=True)
 class RefreshOptions:
-    retrain: bool = True  # False: forecast with the registered champions
+    retrain: bool | None = None  # None: when the ledger says so (degradation, age); True/False: always/never
     as_of: pd.Timestamp | None = None  # train as if it were then (later data unseen)
     models: tuple[str, ...] | None = None  # override [forecast] models for this training
     through: str = "export"  # the last step to run
@@ -45,10 +52,12 @@ class RefreshResult:
     plan: object | None = None  # PlanResult
     exports: dict | None = None
     artifacts: list[str] | None = None  # keys of the Prefect artifacts the run left
+    decision: str = ""  # why the run retrained or only re-forecast
+    warnings: list[str] = field(default_factory=list)  # degraded series, one line each
 
     def summary(self) -> dict:
         """What a scheduled run returns (shown in the Prefect UI): counts and paths."""
-        out: dict = {}
+        out: dict = {"decision": self.decision} if self.decision else {}
         if self.ingest is not None:
             out["files"] = len(self.ingest)
             out["rejected"] = sum(r["status"] == "rejected" for r in self.ingest)
@@ -56,6 +65,7 @@ class RefreshResult:
             out["run_id"] = self.training.run_id
         if self.publication is not None:
             out["forecast_run"] = self.publication.run_id
+            out["forecast_id"] = self.publication.forecast_id
         if self.health is not None:
             out["degraded"] = int(self.health["degraded"].sum()) if len(self.health) else 0
         if self.plan is not None:
@@ -85,14 +95,16 @@ def pipeline_flow(
     out = RefreshResult()
     say("ingest")
     out.ingest = ingest_flow(cfg, quiet=opt.quiet)
-    if opt.retrain:
+    retrain, out.decision = _decide(cfg, opt, say)
+    if retrain:
         say("train")
         out.training = train_flow(with_models(cfg, opt.models), quiet=opt.quiet, as_of=opt.as_of)
     say("forecast")
-    out.publication = forecast_flow(cfg, out=opt.forecast_csv)
+    out.publication = forecast_flow(cfg, out=opt.forecast_csv, as_of=opt.as_of)
     if last >= STEPS.index("score"):
         say("score")
         out.health = score_flow(cfg)
+    out.warnings = _warn(out.health)
     if last >= STEPS.index("plan"):
         say("plan")
         out.plan = plan_flow(cfg)
@@ -105,16 +117,53 @@ def pipeline_flow(
     return out
 
 
+def _decide(cfg: Config, opt: RefreshOptions, say) -> tuple[bool, str]:
+    """Retrain or only re-forecast: forced by the options, else what the ledger says (the latest
+    vintages scored against the actuals just ingested, and the champions' age)."""
+    if opt.retrain is not None:
+        return opt.retrain, "retrain forced" if opt.retrain else "retraining switched off: re-forecast only"
+    from capplan.core.errors import CapplanError
+    from capplan.evaluation.ledger import retrain_due
+
+    from . import tracking
+    from .forecast import score_flow
+
+    run_id, trained_at = tracking.champion_info(cfg)
+    health = None
+    if run_id:
+        say("score")
+        try:
+            health = score_flow(cfg)
+        except CapplanError:  # nothing published yet
+            health = None
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    return retrain_due(health, run_id, trained_at, now, pd.Timedelta(cfg.forecast.retrain_after))
+
+
+def _warn(health: pd.DataFrame | None) -> list[str]:
+    """A warning per degraded series (logged; the CLI prints them)."""
+    if health is None or not len(health):
+        return []
+    bad = health[health["degraded"].astype(bool)]
+    lines = [f"{r.unique_id} degraded: {r.recommendation}" for r in bad.itertuples()]
+    for line in lines:
+        logging.getLogger("capplan.refresh").warning(line)
+    return lines
+
+
 @flow(name="capplan-refresh")
-def refresh_flow(config: str, retrain: bool = True, export: bool = True, through: str | None = None) -> dict:
-    """The scheduled run: the pipeline on the config at ``config`` (a path) up to ``through``."""
+def refresh_flow(
+    config: str, retrain: bool | None = None, export: bool = True, through: str | None = None
+) -> dict:
+    """The scheduled run: the pipeline on the config at ``config`` (a path) up to ``through``;
+    ``retrain=None`` retrains when the ledger says so (degradation or age)."""
     from capplan.core.config import load_config
 
     last = through or ("export" if export else "plan")
     return pipeline_flow(load_config(config), RefreshOptions(retrain=retrain, through=last)).summary()
 
 
-def deployment(config: str, cron: str, name: str = "capplan-refresh", retrain: bool = True, **kw):
+def deployment(config: str, cron: str, name: str = "capplan-refresh", retrain: bool | None = None, **kw):
     """One deployment of the refresh flow on a cron schedule (``through``, ``timezone`` optional)."""
     params = {"config": str(Path(config).resolve()), "retrain": retrain}
     if kw.get("through"):
@@ -125,7 +174,7 @@ def deployment(config: str, cron: str, name: str = "capplan-refresh", retrain: b
         name=name,
         schedule=Cron(cron, timezone=kw.get("timezone") or "UTC"),
         parameters=params,
-        description="capplan: ingest, retrain, forecast, score, plan and export on a schedule",
+        description="capplan: ingest, retrain when due, forecast, score, plan and export on a schedule",
     )
 
 
@@ -140,7 +189,7 @@ def deployments(config: str, cfg: Config) -> list:
 
 
 def serve(
-    config: str, cron: str | None = None, name: str = "capplan-refresh", retrain: bool = True
+    config: str, cron: str | None = None, name: str = "capplan-refresh", retrain: bool | None = None
 ) -> list[str]:
     """Register the deployments on the Prefect server and serve them (blocks; Ctrl+C stops).
 

@@ -1,11 +1,16 @@
 """MLflow tracking: SQLite backend under ``mlruns/``, one experiment per dataset.
 
-A training run is a parent run with one child run per model. Every child logs the same
-aggregate metric names (so the UI's compare view lines models up), per-series metrics as a
-Parquet artifact (not thousands of metric keys) and a backtest plot. The parent logs the
-config hash, data fingerprint and git commit, the champions, and the fitted champion set as a
-pyfunc model registered under ``<experiment>-champions`` with the alias ``champion``; the
-previous champion version keeps the alias ``fallback``.
+The experiment is tagged ``mlflow.experimentKind = custom_model_development`` (MLflow 3 opens
+it as a model-training experiment, not GenAI). A training run (``train latest`` or ``train as-of
+2026-11-04``) is a parent run with one child run per model. Every child logs the same aggregate
+metric names (so the UI's compare view lines models up; coverage of every configured interval
+among them), its hyperparameters (``hp.*``) and training window as params, per-series metrics
+as an MLflow table and a Parquet artifact (not thousands of metric keys) and a backtest plot,
+worst series first. The parent logs the config hash, data fingerprint and git commit, the
+champion mix's MASE and coverage, the champions (table), and the fitted champion set as a pyfunc
+model registered under ``<experiment>-champions``. Publication is all or nothing: the version
+is staged, the warehouse written, then the alias ``champion`` moves last (the previous version
+keeps ``fallback``); a failure deletes the staged version. :func:`rollback` swaps the two aliases.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import pickle
 import subprocess
 import tempfile
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pandas as pd
@@ -59,6 +64,7 @@ def setup(cfg: Config, experiment: str | None = None) -> str:
     else:
         exp_id = exp.experiment_id
     mlflow.set_experiment(experiment_id=exp_id)  # nested (per-model) runs land here too
+    mlflow.set_experiment_tag(*EXPERIMENT_KIND)
     return exp_id
 
 
@@ -92,12 +98,52 @@ def aggregate(metrics: pd.DataFrame) -> dict[str, float]:
     return out
 
 
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")  # the UI's training view, not GenAI
+
+
+def run_name(as_of: pd.Timestamp | None) -> str:
+    """What a training run is: ``train as-of 2026-11-04`` (a past cut) or ``train latest``."""
+    if as_of is None:
+        return "train latest"
+    ts = pd.Timestamp(as_of)
+    return f"train as-of {ts:%Y-%m-%d}" if ts == ts.normalize() else f"train as-of {ts:%Y-%m-%d %H:%M}"
+
+
+def training_window(data, cfg: Config) -> dict:
+    """The child runs' window parameters: what each model was backtested and fitted on."""
+    groups = data.groups
+    return {
+        "frequencies": ",".join(g.freq for g in groups),
+        "data_start": str(min(g.df["ds"].min() for g in groups)),
+        "data_end": str(max(g.df["ds"].max() for g in groups)),
+        "train_window": str(cfg.forecast.train_window),
+        "horizon_steps": ",".join(str(g.horizon) for g in groups),
+        "season_length": ",".join(str(g.spec.season_length) for g in groups),
+        "folds": cfg.forecast.backtest.folds,
+        "stride": cfg.forecast.backtest.stride or "horizon",
+    }
+
+
+def log_table(frame: pd.DataFrame, artifact_file: str) -> None:
+    """``frame`` as an MLflow table (the UI's artifact view shows it as a sortable table)."""
+    import mlflow
+
+    clean = frame.copy()
+    for c in clean.columns:
+        if pd.api.types.is_datetime64_any_dtype(clean[c]):
+            clean[c] = clean[c].astype(str)
+    with _quiet_mlflow():
+        mlflow.log_table(data=clean, artifact_file=artifact_file)
+
+
 def log_model_run(
     name: str, metrics: pd.DataFrame, params: dict, backtest: pd.DataFrame, seconds: float, tmp: Path
 ) -> None:
-    """One child run: params, aggregate metrics, per-series metrics Parquet, backtest plot."""
+    """One child run: params (hyperparameters, training window), aggregate metrics, per-series
+    metrics as an MLflow table and Parquet, a backtest plot of the worst series first."""
     import mlflow
 
+    from capplan.evaluation.summary import worst_first
     from capplan.reporting import backtest_figure
 
     with mlflow.start_run(run_name=name, nested=True):
@@ -106,9 +152,11 @@ def log_model_run(
         path = tmp / f"metrics_{name}.parquet"
         metrics.to_parquet(path)
         mlflow.log_artifact(str(path))
+        if len(metrics):
+            log_table(metrics, f"metrics_{name}.json")
         if len(backtest):
             png = tmp / f"backtest_{name}.png"
-            png.write_bytes(backtest_figure(backtest, name))
+            png.write_bytes(backtest_figure(worst_first(backtest, metrics), name))
             mlflow.log_artifact(str(png))
 
 
@@ -166,16 +214,18 @@ def pip_requirements() -> list[str]:
     return [f"{p}=={version(p)}" for p in pkgs]
 
 
-def register_champions(cfg: Config, champions: ChampionSet) -> tuple[str, str | None]:
-    """Log the champion set as a pyfunc model and move the aliases; returns (version, previous)."""
+def stage_champions(cfg: Config, champions: ChampionSet) -> tuple[str, str | None]:
+    """Log the champion set as a pyfunc model and register a version *without* moving an alias.
+
+    Returns ``(version, previous)``: the new version ("" when ``register_models`` is off) and the
+    version that holds ``champion`` now. Nothing is published until :func:`promote`.
+    """
     import mlflow
     from mlflow import MlflowClient
 
     name = registered_name(cfg)
-    client = MlflowClient()
-    previous = None
     try:
-        previous = client.get_model_version_by_alias(name, "champion").version
+        previous = MlflowClient().get_model_version_by_alias(name, "champion").version
     except mlflow.exceptions.MlflowException:
         previous = None
     with tempfile.TemporaryDirectory() as tmp:
@@ -191,12 +241,103 @@ def register_champions(cfg: Config, champions: ChampionSet) -> tuple[str, str | 
                 registered_model_name=name if cfg.mlflow.register_models else None,
             )
     if not cfg.mlflow.register_models:
-        return "", None
-    version = str(info.registered_model_version)
-    client.set_registered_model_alias(name, "champion", version)
-    if previous and previous != version:
-        client.set_registered_model_alias(name, "fallback", previous)
+        return "", previous
+    return str(info.registered_model_version), previous
+
+
+def promote(cfg: Config, version: str, previous: str | None) -> None:
+    """Move ``champion`` to ``version`` (the last step of a training); the previous champion keeps
+    ``fallback``. On failure the aliases are put back as they were."""
+    from mlflow import MlflowClient
+
+    if not version:
+        return
+    name = registered_name(cfg)
+    client = MlflowClient()
+    old_fallback = _alias_version(client, name, "fallback")
+    try:
+        if previous and previous != version:
+            client.set_registered_model_alias(name, "fallback", previous)
+        client.set_registered_model_alias(name, "champion", version)
+    except BaseException:
+        _restore_aliases(client, name, {"fallback": old_fallback, "champion": previous})
+        raise
+
+
+def discard(cfg: Config, version: str) -> None:
+    """Delete a staged version of a training that failed (it never held an alias)."""
+    from mlflow import MlflowClient
+
+    if version:
+        MlflowClient().delete_model_version(registered_name(cfg), version)
+
+
+def _alias_version(client, name: str, alias: str) -> str | None:
+    import mlflow
+
+    try:
+        return client.get_model_version_by_alias(name, alias).version
+    except mlflow.exceptions.MlflowException:
+        return None
+
+
+def _restore_aliases(client, name: str, aliases: dict[str, str | None]) -> None:
+    for alias, version in aliases.items():
+        if version:
+            client.set_registered_model_alias(name, alias, version)
+        else:
+            with suppress(Exception):  # best effort: the alias may never have existed
+                client.delete_registered_model_alias(name, alias)
+
+
+def register_champions(cfg: Config, champions: ChampionSet) -> tuple[str, str | None]:
+    """Stage and promote in one go (no warehouse step between); returns (version, previous)."""
+    version, previous = stage_champions(cfg, champions)
+    try:
+        promote(cfg, version, previous)
+    except BaseException:
+        discard(cfg, version)
+        raise
     return version, previous
+
+
+def rollback(cfg: Config) -> tuple[str, str]:
+    """Swap ``champion`` and ``fallback``: the previous champion set is published again.
+
+    Returns ``(restored, demoted)`` versions; a second rollback undoes the first.
+    """
+    from mlflow import MlflowClient
+
+    from capplan.core.errors import CapplanError
+
+    setup(cfg)
+    name = registered_name(cfg)
+    client = MlflowClient()
+    current = _alias_version(client, name, "champion")
+    fallback = _alias_version(client, name, "fallback")
+    if not fallback:
+        raise CapplanError(
+            f"registered model '{name}' has no 'fallback' version to roll back to "
+            f"(champion is {'v' + current if current else 'unset'}); train at least twice first"
+        )
+    client.set_registered_model_alias(name, "champion", fallback)
+    if current:
+        client.set_registered_model_alias(name, "fallback", current)
+    return fallback, current or ""
+
+
+def champion_info(cfg: Config, alias: str = "champion") -> tuple[str | None, pd.Timestamp | None]:
+    """The training run id and registration time (UTC) of the version holding ``alias``; (None, None)
+    when there is none."""
+    from mlflow import MlflowClient
+
+    setup(cfg)
+    client = MlflowClient()
+    version = _alias_version(client, registered_name(cfg), alias)
+    if not version:
+        return None, None
+    mv = client.get_model_version(registered_name(cfg), version)
+    return mv.run_id, pd.Timestamp(mv.creation_timestamp, unit="ms")
 
 
 def load_champions(cfg: Config, alias: str = "champion") -> tuple[ChampionSet, str]:

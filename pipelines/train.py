@@ -109,6 +109,34 @@ def store_outputs(
         store.save_training(con, run_id, champions, backtests, metrics)
 
 
+@task(name="discard-training-outputs", cache_policy=NONE, retries=2, retry_delay_seconds=1)
+def discard_outputs(cfg: Config, run_id: str) -> None:
+    from capplan.warehouse import store, warehouse
+
+    with warehouse(cfg.warehouse_path, lock_timeout_s=cfg.warehouse.lock_timeout_s) as con:
+        store.discard_training(con, run_id)
+
+
+def publish_training(cfg: Config, run_id: str, champion_set, frames) -> tuple[str, str | None]:
+    """All or nothing: stage the model version, store the warehouse rows (one transaction), then
+    move the ``champion`` alias last. Any failure deletes the staged version and the run's rows
+    (the MLflow run then ends FAILED), so a failed training publishes nothing."""
+    from . import tracking
+
+    version, previous = tracking.stage_champions(cfg, champion_set)
+    stored = False
+    try:
+        store_outputs(cfg, run_id, *frames)
+        stored = True
+        tracking.promote(cfg, version, previous)
+    except BaseException:
+        tracking.discard(cfg, version)
+        if stored:
+            discard_outputs(cfg, run_id)
+        raise
+    return version, previous
+
+
 @flow(name="capplan-train")
 def train_flow(
     cfg: Config, quiet: bool = False, as_of: pd.Timestamp | None = None, parallel: bool = False
@@ -117,6 +145,8 @@ def train_flow(
     the flow's task runner (see :func:`dask_train_flow`)."""
     import mlflow
 
+    from capplan.evaluation.summary import champion_mix, hyperparameters, leaderboard_of
+
     from . import tracking
 
     say = _progress(quiet) or (lambda _t: None)
@@ -124,7 +154,7 @@ def train_flow(
     exp_id = tracking.setup(cfg)
     trained_at = pd.Timestamp.now(tz="UTC").tz_localize(None)
     results = []
-    with mlflow.start_run(experiment_id=exp_id, run_name=f"train {trained_at:%Y-%m-%d %H:%M}") as parent:
+    with mlflow.start_run(experiment_id=exp_id, run_name=tracking.run_name(as_of)) as parent:
         run_id = parent.info.run_id
         mlflow.set_tags(
             {
@@ -161,15 +191,15 @@ def train_flow(
         backtests = pd.concat([r.backtests for r, _ in results], ignore_index=True)
         metrics = pd.concat([r.metrics for r, _ in results], ignore_index=True)
         champions = pd.concat([r.champions.assign(frequency=g.freq) for r, g in results], ignore_index=True)
+        window = tracking.training_window(data, cfg)
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             for model in sorted(metrics["model"].unique()):
                 m = metrics[metrics["model"] == model]
                 bt = backtests[backtests["model"] == model]
                 secs = sum(r.timings.get(model, 0.0) for r, _ in results)
-                tracking.log_model_run(
-                    model, m, {"frequencies": ",".join(g.freq for g in data.groups)}, bt, secs, tmp
-                )
+                params = {**window, **hyperparameters(model, data.groups[0].spec)}
+                tracking.log_model_run(model, m, params, bt, secs, tmp)
             champions.to_parquet(tmp / "champions.parquet")
             backtests.to_parquet(tmp / "backtests.parquet")
             pd.concat([r.metrics_by_horizon for r, _ in results]).to_parquet(
@@ -179,13 +209,15 @@ def train_flow(
                 mlflow.log_artifact(str(tmp / f))
         counts = champions["champion"].value_counts()
         mlflow.log_metrics({f"champions_{k}": float(v) for k, v in counts.items()})
+        mlflow.log_metrics(champion_mix(champions))
+        if len(champions):
+            tracking.log_table(champions, "champions.json")
         notes = {**data.notes, **{u: n for r, _ in results for u, n in r.notes.items()}}
         notes = {u: n for u, n in notes.items() if n}
         slim = [(replace(r, backtests=r.backtests.iloc[:0]), g.cov) for r, g in results]
         champion_set = tracking.ChampionSet(slim, data.series, trained_at, run_id)
-        store_outputs(cfg, run_id, champions, backtests, metrics)  # the warehouse first:
-        version, previous = tracking.register_champions(cfg, champion_set)  # the alias moves last
-    leaderboard = metrics.groupby("model")[["mase", "smape"]].mean().sort_values("mase").reset_index()
+        version, previous = publish_training(cfg, run_id, champion_set, (champions, backtests, metrics))
+    leaderboard = leaderboard_of(metrics)
     return TrainSummary(run_id, exp_id, version, previous, champions, leaderboard, notes)
 
 

@@ -145,28 +145,63 @@ def save_training(
         write(con, "backtest_metrics", metrics.assign(run_id=run_id), scope)
 
 
+def discard_training(con, run_id: str) -> None:
+    """Delete a training run's champions, backtests and metrics (a run that failed to publish)."""
+    have = existing_tables(con)
+    with transaction(con):
+        for name in ("champions", "backtests", "backtest_metrics"):
+            if name in have:
+                con.execute(f"DELETE FROM {name} WHERE run_id = ?", [run_id]).fetchall()
+
+
 # --- the forecast ledger -------------------------------------------------------------------------
 
 
-def latest_forecast_run(con) -> str:
-    """The run id of the newest published forecast."""
+_NO_FORECAST = "no published forecasts; run `capplan train` and `capplan forecast` first"
+
+
+def latest_forecast_id(con) -> str:
+    """The id of the newest published forecast vintage."""
     if "forecasts" not in existing_tables(con):
-        raise CapplanError("no published forecasts; run `capplan train` and `capplan forecast` first")
-    rows = con.execute("SELECT run_id FROM forecasts ORDER BY created_at DESC LIMIT 1").fetchall()
+        raise CapplanError(_NO_FORECAST)
+    _upgrade_forecasts(con)
+    rows = con.execute(
+        "SELECT forecast_id FROM forecasts ORDER BY created_at DESC, forecast_id LIMIT 1"
+    ).fetchall()
     if not rows:
-        raise CapplanError("no published forecasts; run `capplan train` and `capplan forecast` first")
+        raise CapplanError(_NO_FORECAST)
     return rows[0][0]
 
 
-def forecasts(con, run_id: str | None = None) -> pd.DataFrame:
-    """One run's published forecast (every vintage with ``run_id=None``); empty quantiles dropped."""
-    where, params = ("WHERE run_id = ?", [run_id]) if run_id is not None else ("", [])
+def forecasts(con, forecast_id: str | None = None) -> pd.DataFrame:
+    """One vintage's published forecast (every vintage with ``forecast_id=None``); empty quantiles dropped."""
+    if "forecasts" in existing_tables(con):
+        _upgrade_forecasts(con)
+    where, params = ("WHERE forecast_id = ?", [forecast_id]) if forecast_id is not None else ("", [])
     return read(con, "forecasts", where, params).dropna(axis=1, how="all")
 
 
-def save_forecasts(con, run_id: str, frame: pd.DataFrame) -> None:
+def save_forecasts(con, frame: pd.DataFrame) -> None:
+    """Add one or more vintages (``forecast_id``); earlier vintages are never replaced."""
     with transaction(con):
-        write(con, "forecasts", frame, {"run_id": run_id})
+        if "forecasts" in existing_tables(con):
+            _upgrade_forecasts(con)
+        write(con, "forecasts", frame)
+
+
+def _upgrade_forecasts(con) -> None:
+    """A warehouse from before vintage ids kept one vintage per training run (key ``run_id``): its
+    rows move to the declared shape with ``forecast_id = run_id``."""
+    cols = {r[0] for r in con.execute("DESCRIBE forecasts").fetchall()}
+    if "forecast_id" in cols:
+        return
+    con.execute("ALTER TABLE forecasts RENAME TO _forecasts_old").fetchall()
+    ensure_table(con, "forecasts")
+    add_family_columns(con, "forecasts", cols)
+    con.execute(
+        "INSERT INTO forecasts BY NAME SELECT *, run_id AS forecast_id FROM _forecasts_old"
+    ).fetchall()
+    con.execute("DROP TABLE _forecasts_old").fetchall()
 
 
 def backtest_reference(con) -> pd.DataFrame:
@@ -210,9 +245,11 @@ def history(con, uids: list[str], since: pd.Timestamp, until: pd.Timestamp) -> p
 
 
 def plan_inputs(con) -> PlanInputs:
-    run_id = latest_forecast_run(con)
+    """The newest forecast vintage and everything a plan is sized against."""
+    forecast_id = latest_forecast_id(con)
     have = existing_tables(con)
-    fc = forecasts(con, run_id)
+    fc = forecasts(con, forecast_id)
+    run_id = str(fc["run_id"].iloc[0])
     inventory = read(con, "inventory")
     if inventory.empty:
         raise CapplanError("the warehouse has no inventory; add an [[sources]] entry of kind 'inventory'")
@@ -230,6 +267,7 @@ def plan_inputs(con) -> PlanInputs:
         champions=read(con, "champions", "WHERE run_id = ?", [run_id]),
         backtest_metrics=_champion_rows(con, "backtest_metrics", run_id, have),
         champion_backtests=_champion_rows(con, "backtests", run_id, have),
+        forecast_id=forecast_id,
     )
 
 
@@ -267,22 +305,39 @@ def _accuracy(con, run_id: str, have: set[str]) -> pd.DataFrame:
         parts.append(bm.assign(source="backtest (champion)"))
     fa = read(con, "forecast_accuracy")
     if len(fa):
-        parts.append(fa.assign(source="published vintage " + fa["run_id"].str[:8]))
+        vintage = fa["forecast_id"] if "forecast_id" in fa else fa["run_id"]
+        parts.append(fa.assign(source="published vintage " + vintage.astype(str).str[:8]))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def export_inputs(con, plan_id: str | None = None) -> ExportInputs:
-    """One stored plan (the latest by default) with the forecast it was built on."""
-    plan_id = plan_id or latest_plan_id(con)
+def _plan_forecast(con, plan_id: str) -> tuple[str, str]:
+    """(forecast_id, expected scenario) of a stored plan; a plan from before vintage ids names
+    only the training run: its newest vintage then."""
+    cols = {r[0] for r in con.execute("DESCRIBE plan_runs").fetchall()}
+    vintage = "forecast_id" if "forecast_id" in cols else "NULL"
     run = con.execute(
-        "SELECT forecast_run_id, expected_scenario FROM plan_runs WHERE plan_id = ?", [plan_id]
+        f"SELECT {vintage}, forecast_run_id, expected_scenario FROM plan_runs WHERE plan_id = ?", [plan_id]
     ).fetchall()
     if not run:
         raise CapplanError(f"no plan {plan_id!r} in the warehouse")
-    run_id, expected = run[0]
+    forecast_id, run_id, expected = run[0]
+    if forecast_id is None:
+        _upgrade_forecasts(con)
+        rows = con.execute(
+            "SELECT forecast_id FROM forecasts WHERE run_id = ? ORDER BY created_at DESC LIMIT 1", [run_id]
+        ).fetchall()
+        forecast_id = rows[0][0] if rows else run_id
+    return forecast_id, expected
+
+
+def export_inputs(con, plan_id: str | None = None) -> ExportInputs:
+    """One stored plan (the latest by default) with the forecast vintage it was built on."""
+    plan_id = plan_id or latest_plan_id(con)
+    forecast_id, expected = _plan_forecast(con, plan_id)
     have = existing_tables(con)
     series = read(con, "series")
-    fc = forecasts(con, run_id).merge(series[["unique_id", "service", "metric", "unit"]], on="unique_id")
+    fc = forecasts(con, forecast_id).merge(series[["unique_id", "service", "metric", "unit"]], on="unique_id")
+    run_id = str(fc["run_id"].iloc[0]) if len(fc) else ""
     start = fc["ds"].min() - pd.Timedelta(days=EXPORT_HISTORY_DAYS)
     hist = con.execute(
         "SELECT s.service, s.metric, o.ds AS ts, o.y FROM observations o JOIN series s USING (unique_id) "

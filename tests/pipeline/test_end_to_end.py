@@ -25,7 +25,9 @@ def run(tmp_path_factory):
         "train_past": main(
             ["train", "--config", cfg, "--quiet", "--as-of", str(END - pd.Timedelta(days=3, hours=1))]
         ),
-        "forecast_past": main(["forecast", "--config", cfg]),
+        "forecast_past": main(
+            ["forecast", "--config", cfg, "--as-of", str(END - pd.Timedelta(days=3, hours=1))]
+        ),
         "train": main(["train", "--config", cfg, "--quiet"]),
         "forecast": main(["forecast", "--config", cfg, "--out", str(folder / "fc.csv")]),
         "score": main(["score", "--config", cfg]),
@@ -89,12 +91,12 @@ def test_forecast_csv_has_the_contract_columns(run):
 def test_ledger_keeps_both_vintages_and_scores_the_past_one(run):
     _, _, con = run
     vintages = con.execute(
-        "SELECT run_id, min(cutoff), count(*) FROM forecasts GROUP BY 1 ORDER BY 2"
+        "SELECT forecast_id, min(cutoff), count(DISTINCT run_id), count(*) FROM forecasts GROUP BY 1 ORDER BY 2"
     ).fetchall()
-    assert len(vintages) == 2
-    past_run = vintages[0][0]
-    acc = con.execute("SELECT run_id, unique_id, n, mase FROM forecast_accuracy").df()
-    assert set(acc["run_id"]) == {past_run}  # the newest vintage has no actuals yet
+    assert len(vintages) == 2 and all(v[2] == 1 for v in vintages)
+    past = vintages[0][0]
+    acc = con.execute("SELECT forecast_id, unique_id, n, mase FROM forecast_accuracy").df()
+    assert set(acc["forecast_id"]) == {past}  # the newest vintage has no actuals yet
     assert len(acc) == 4 and (acc["n"] == 72).all()
     assert con.execute("SELECT count(*) FROM forecast_health").fetchall()[0][0] == 4
 
@@ -184,3 +186,30 @@ def test_status_reports_counts_batches_and_that_the_observation_key_holds(run, c
     for table in ("observations", "forecasts", "plan", "runway", "alerts", "plan_runs"):
         assert f"{table} " in out  # every declared table is listed with its key check
     assert "Last" in out and "batches" in out
+
+
+def test_mlflow_runs_say_what_they_are_and_log_tables_and_the_champion_mix(run):
+    folder, _, _ = run
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(f"sqlite:///{folder / 'mlruns' / 'mlflow.db'}")
+    client = MlflowClient()
+    exp = client.get_experiment_by_name("tiny")
+    assert exp.tags.get("mlflow.experimentKind") == "custom_model_development"  # a training experiment
+    runs = client.search_runs([exp.experiment_id])
+    parents = {r.info.run_name: r for r in runs if "mlflow.parentRunId" not in r.data.tags}
+    past = END - pd.Timedelta(days=3, hours=1)
+    assert set(parents) == {"train latest", f"train as-of {past:%Y-%m-%d %H:%M}"}
+    latest = parents["train latest"]
+    assert {"champion_mase", "champion_coverage_p10_p90", "champion_coverage_p95"} <= set(latest.data.metrics)
+    assert any(a.path == "champions.json" for a in client.list_artifacts(latest.info.run_id))
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == latest.info.run_id]
+    for child in children:
+        params = child.data.params
+        assert {"data_start", "data_end", "train_window", "horizon_steps", "folds"} <= set(params)
+        assert {"coverage_p10_p90", "coverage_p95"} <= set(child.data.metrics)
+        name = child.info.run_name
+        assert any(a.path == f"metrics_{name}.json" for a in client.list_artifacts(child.info.run_id))
+    profile = next(c for c in children if c.info.run_name == "seasonal_profile")
+    assert any(k.startswith("hp.") for k in profile.data.params)
