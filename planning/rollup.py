@@ -1,8 +1,9 @@
 """The plan rolled up for people: per month, per scenario, and the summary a planner reads first.
 
 * :func:`monthly_plan`: the daily plan per ``service, resource, scenario, period`` (a month):
-  ``demand_peak``, ``instances_required`` (the month's peak), ``days_planned`` (the days of the
-  month the horizon covers) and ``monthly_cost``.
+  ``demand_peak``, ``instances_required`` and ``instances_uncapped`` (the month's peaks),
+  ``demand_unserved`` (its peak), ``days_planned`` (the days of the month the horizon covers),
+  ``monthly_cost`` (serving the demand: uncapped) and ``monthly_cost_capped``.
 * :func:`scenario_totals`: per ``scenario, period``, each service counted once with its largest
   value over resources, summed over services.
 * :func:`plan_summary`: the figures the workbook and report open with.
@@ -20,16 +21,26 @@ from capplan.core.config import Config
 
 MONTH_COLUMNS = (
     "service", "resource", "scenario", "period", "days_planned", "demand_peak", "unit", "usable_capacity",
-    "instances", "instances_required", "capped", "monthly_cost", "sizing_basis",
+    "instances", "instances_required", "instances_uncapped", "capped", "demand_unserved", "monthly_cost",
+    "monthly_cost_capped", "sizing_basis",
 )  # fmt: skip
-TOTAL_COLUMNS = ("scenario", "period", "monthly_cost", "instances_required", "instances", "days_planned")
+TOTAL_COLUMNS = (
+    "scenario", "period", "monthly_cost", "monthly_cost_capped", "instances_required", "instances_uncapped",
+    "instances", "days_planned",
+)  # fmt: skip
 
 
 def monthly_plan(plan: pd.DataFrame) -> pd.DataFrame:
     """Daily plan rows rolled up per service, resource, scenario and month (peaks)."""
     if plan.empty:
         return pd.DataFrame(columns=list(MONTH_COLUMNS))
-    p = plan.assign(period=plan["ds"].dt.to_period("M").dt.to_timestamp(), _day=plan["ds"].dt.floor("D"))
+    p = plan.assign(
+        period=plan["ds"].dt.to_period("M").dt.to_timestamp(),
+        _day=plan["ds"].dt.floor("D"),
+        instances_uncapped=plan.get("instances_uncapped", plan["instances_required"]),
+        cost_per_hour_uncapped=plan.get("cost_per_hour_uncapped", plan["cost_per_hour"]),
+        demand_unserved=plan.get("demand_unserved", 0.0),
+    )
     g = p.groupby(["service", "resource", "scenario", "period"], as_index=False, observed=True, sort=False)
     out = g.agg(
         days_planned=("_day", "nunique"),
@@ -38,11 +49,15 @@ def monthly_plan(plan: pd.DataFrame) -> pd.DataFrame:
         usable_capacity=("usable_capacity", "min"),
         instances=("instances", "first"),
         instances_required=("instances_required", "max"),
+        instances_uncapped=("instances_uncapped", "max"),
         capped=("capped", "any"),
-        cost_per_hour=("cost_per_hour", "max"),
+        demand_unserved=("demand_unserved", "max"),
+        cost_per_hour=("cost_per_hour_uncapped", "max"),
+        capped_per_hour=("cost_per_hour", "max"),
         sizing_basis=("sizing_basis", "first"),
     )
     out["monthly_cost"] = out["cost_per_hour"] * HOURS_PER_MONTH
+    out["monthly_cost_capped"] = out["capped_per_hour"] * HOURS_PER_MONTH
     return out[list(MONTH_COLUMNS)]
 
 
@@ -52,7 +67,7 @@ def scenario_totals(months: pd.DataFrame, scenarios: list[str] | None = None) ->
     Each service counts once per period with its largest value over resources; the totals sum
     those over services. Scenarios in ``scenarios`` order (else first appearance).
     """
-    values = ["monthly_cost", "instances_required", "instances"]
+    values = ["monthly_cost", "monthly_cost_capped", "instances_required", "instances_uncapped", "instances"]
     if months.empty:
         return pd.DataFrame(columns=list(TOTAL_COLUMNS))
     frame = months[["service", "scenario", "period", *values]].copy()

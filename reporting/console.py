@@ -98,7 +98,7 @@ def print_alerts(al, limit: int = 12) -> None:
         critical=("severity", lambda s: int((s == "critical").sum())),
         warning=("severity", lambda s: int((s == "warning").sum())),
         resources=("resource", lambda r: ", ".join(sorted({str(x) for x in r}))),
-        scenarios=("scenario", lambda r: ", ".join(dict.fromkeys(str(x) for x in r))),
+        scenarios=("scenarios", lambda r: ", ".join(dict.fromkeys(s for x in r for s in str(x).split(", ")))),
     )
     per = per.sort_values(["critical", "warning"], ascending=False, kind="stable").reset_index()
     print(
@@ -127,7 +127,8 @@ def print_alerts(al, limit: int = 12) -> None:
                 ("severity", "severity"),
                 ("service", "service"),
                 ("resource", "resource"),
-                ("scenario", "scenario"),
+                ("date", "by"),
+                ("scenarios", "scenarios"),
                 ("message", "message"),
             ],
         )

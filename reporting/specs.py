@@ -95,7 +95,9 @@ TABLES: tuple[TableSpec, ...] = (
             "instances_required",
             "instances_uncapped",
             "capped",
-            "monthly_cost",  # 730 h x cost per hour at the month's peak
+            "demand_unserved",
+            "monthly_cost",  # 730 h x cost per hour at the month's peak, serving the demand (uncapped)
+            "monthly_cost_capped",
         ),
     ),
     TableSpec(
@@ -120,8 +122,12 @@ TABLES: tuple[TableSpec, ...] = (
             "service",
             "instances",
             "instances_recommended",
+            "action",
             "binding_resource",
+            "trailing_need",
+            "forecast_need",
             "over_provisioned",
+            "monthly_cost_change",
             "monthly_saving",
         ),
     ),
@@ -129,12 +135,20 @@ TABLES: tuple[TableSpec, ...] = (
         "frontier",
         "Frontier",
         "Capacity-cost frontier",
-        ("quantile", "monthly_cost", "instances_required"),  # cost: 730 h x peak over the horizon
+        (
+            "quantile",
+            "monthly_cost",
+            "instances_uncapped",
+            "instances_required",
+        ),  # cost: 730 h x peak over the horizon
     ),
     TableSpec("forecasts", "Forecasts", "Forecasts", ("service", "metric", "ts", "model")),
     TableSpec("accuracy", "Accuracy", "Forecast accuracy", ("service", "metric", "model", "mase", "smape")),
     TableSpec(
-        "alerts", "Alerts", "Alerts", ("severity", "service", "resource", "scenario", "kind", "message")
+        "alerts",
+        "Alerts",
+        "Alerts",
+        ("severity", "service", "resource", "kind", "date", "days_left", "scenarios", "message"),
     ),
     TableSpec("assumptions", "Assumptions", "Assumptions", ("key", "value")),
     TableSpec("history", None, "History", ("service", "metric", "ts", "y")),

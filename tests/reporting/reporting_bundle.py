@@ -191,8 +191,10 @@ def _small_tables() -> dict[str, pd.DataFrame]:
                 "severity": ["critical", "warning", "info"],
                 "service": [EVIL, SCRIPT, "api"],
                 "resource": ["cpu", "cpu", "cpu"],
-                "scenario": [EXPECTED, EXPECTED, "all"],
                 "kind": ["runway_short", "runway_short", "low_confidence"],
+                "date": pd.to_datetime(["2026-11-02", "2026-11-22", "2026-11-02"]),
+                "days_left": [0.0, 20.0, float("nan")],
+                "scenarios": [EXPECTED, EXPECTED, "all"],
                 "message": ["already short", "runs out in 20.0 days", "+MASE 1.25"],
             }
         ),
@@ -226,7 +228,9 @@ def empty_bundle() -> PlanBundle:
         rightsizing=pd.DataFrame(),
         forecasts=pd.DataFrame(),
         accuracy=pd.DataFrame(),
-        alerts=pd.DataFrame(columns=["severity", "service", "resource", "scenario", "kind", "message"]),
+        alerts=pd.DataFrame(
+            columns=["severity", "service", "resource", "kind", "date", "days_left", "scenarios", "message"]
+        ),
         frontier=pd.DataFrame(),
         assumptions=pd.DataFrame(),
         expected_scenario=EXPECTED,
