@@ -86,6 +86,19 @@ def assumptions(
         {"key": "redundancy", "value": p.redundancy, "note": f"zones={p.zones}"},
         {"key": "headroom", "value": f"{p.headroom:.0%}", "note": "buffer on top of demand"},
         {"key": "expected scenario", "value": p.expected_scenario, "note": "charts, summary and frontier"},
+        {
+            "key": "event uplifts",
+            "value": "traffic only",
+            "note": "a scenario's or event's uplift multiplies traffic-like series (rps, network, cpu, "
+            "rates, counters); memory and storage move only by the uplift learned for that series "
+            "from past events (storage is not traffic)",
+        },
+        {
+            "key": "scenario cost",
+            "value": "uncapped",
+            "note": "monthly_cost is the cost of serving the demand (instances_uncapped); "
+            "monthly_cost_capped is what max_instances allows; the difference is an action",
+        },
         {"key": "config hash", "value": config_hash(cfg), "note": ""},
         *_scenario_rows(cfg),
         *_event_rows(windows),
