@@ -200,8 +200,8 @@ def cmd_score(args) -> int:
 
 
 def cmd_plan(args) -> int:
-    from capplan.pipelines.plan import plan_flow
-    from capplan.reporting import print_alerts, print_runway, table
+    from capplan.pipelines.plan import compare_plan, plan_flow
+    from capplan.reporting import print_alerts, print_changes, print_runway, table
 
     cfg = _config(args)
     result = plan_flow(cfg)
@@ -216,6 +216,10 @@ def cmd_plan(args) -> int:
     print(table(cost.to_dict("records"), [("scenario", "scenario"), ("monthly_cost", "monthly cost")]))
     al = t.alerts
     print_alerts(al)
+    if args.compare:
+        against = None if args.compare == "previous" else args.compare
+        other, changes = compare_plan(cfg, result.plan_id, against)
+        print_changes(changes, other)
     print(
         f"\nPlan {result.plan_id} stored in the warehouse (plan_runs, plan, runway, cost, alerts, ...; "
         "earlier plans are kept)."
@@ -351,6 +355,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["critical", "warning", "info"],
         default=None,
         help="exit 1 when an alert at or above this severity is raised (for CI/cron)",
+    )
+    sp.add_argument(
+        "--compare",
+        nargs="?",
+        const="previous",
+        default=None,
+        metavar="PLAN_ID",
+        help="print what changed since PLAN_ID (default: the previous plan): runway, instances, cost, alerts",
     )
     sp = add(
         "export", "Export the plan for planners: an XLSX workbook, CSV tables and an HTML report.", cmd_export

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from capplan.core.config import Config
@@ -21,7 +22,13 @@ def export_flow(
     from capplan.reporting import export_bundle, plan_bundle
     from capplan.warehouse import store, warehouse
 
+    from capplan.planning.compare import compare_plans
+
     with warehouse(cfg.warehouse_path, read_only=True) as con:
         inputs = store.export_inputs(con, plan_id)
+        before = store.previous_plan_id(con, inputs.plan_id)
+        old = store.plan_tables(con, before) if before else None
+    if old is not None:
+        inputs = replace(inputs, changes=compare_plans(inputs.tables, old))
     folder = Path(out) if out else cfg.resolve(cfg.export.out_dir)
     return export_bundle(plan_bundle(inputs, cfg), folder, tuple(formats or cfg.export.formats))

@@ -23,6 +23,7 @@ from capplan.core.config import Config
 from capplan.core.contracts import quantile_col
 from capplan.core.errors import CapplanError
 
+from .actions import build_actions
 from .alerts import build_alerts
 from .assumptions import assumptions
 from .bottlenecks import find_bottlenecks
@@ -175,5 +176,8 @@ def build_plan(inputs: PlanInputs, cfg: Config) -> PlanTables:
         scaling_schedule=schedule,
         plan_months=months,
         plan_totals=scenario_totals(months, list(cfg.scenarios)),
-        plan_summary=plan_summary(runway, cost, alerts, right, cfg),
+        plan_summary=plan_summary(
+            runway, cost, alerts, right, cfg, as_of=as_of, horizon_end=inputs.forecasts["ds"].max()
+        ),
+        actions=build_actions(plan, right, cfg.planning, as_of=as_of, scenarios=list(cfg.scenarios)),
     )

@@ -86,11 +86,27 @@ def _row(metric: str, value: float, note: str = "") -> dict:
 
 
 def plan_summary(
-    runway: pd.DataFrame, cost: pd.DataFrame, alerts: pd.DataFrame, rightsizing: pd.DataFrame, cfg: Config
+    runway: pd.DataFrame,
+    cost: pd.DataFrame,
+    alerts: pd.DataFrame,
+    rightsizing: pd.DataFrame,
+    cfg: Config,
+    *,
+    as_of=None,
+    horizon_end=None,
 ) -> pd.DataFrame:
-    """The figures a planner reads first: who runs short, cost per scenario, savings, alerts."""
+    """The figures a planner reads first: when, how far and which scenarios; who runs short, cost
+    per scenario (serving the demand, and what the caps allow), savings, alerts."""
     rows = []
     exp, days = cfg.planning.expected_scenario, cfg.planning.runway_alert_days
+    if as_of is not None:
+        rows.append(
+            _row("plan as of (forecast cutoff, UTC)", float("nan"), f"{pd.Timestamp(as_of):%Y-%m-%d %H:%M}")
+        )
+    if as_of is not None and horizon_end is not None:
+        span = (pd.Timestamp(horizon_end) - pd.Timestamp(as_of)) / pd.Timedelta(days=1)
+        rows.append(_row("horizon (days)", round(span, 1), f"to {pd.Timestamp(horizon_end):%Y-%m-%d}"))
+    rows.append(_row("scenarios", len(cfg.scenarios), f"{', '.join(cfg.scenarios)}; expected: {exp}"))
     if len(runway):
         r = runway[runway["scenario"] == exp]
         short = r[r["days_left"] <= days]
@@ -98,8 +114,16 @@ def plan_summary(
         rows.append(_row(f"service/resources short within {days:g} days ({exp})", len(short), names))
     if len(cost):
         totals = cost.groupby("scenario", sort=False)["monthly_cost"].sum()
+        capped = (
+            cost.groupby("scenario", sort=False)["monthly_cost_capped"].sum()
+            if "monthly_cost_capped" in cost
+            else totals
+        )
         for sc in [s for s in cfg.scenarios if s in totals.index]:
-            rows.append(_row(f"monthly cost {sc}", totals[sc], cfg.scenarios[sc].description))
+            note = cfg.scenarios[sc].description
+            if capped[sc] < totals[sc]:
+                note = f"{note}; {capped[sc]:,.0f} within today's max_instances".lstrip("; ")
+            rows.append(_row(f"monthly cost {sc}", totals[sc], note))
         head = cost.loc[cost["scenario"] == exp, "headroom_cost"].sum()
         rows.append(_row(f"monthly cost of headroom ({exp})", head, f"headroom {cfg.planning.headroom:.0%}"))
     if len(rightsizing):

@@ -71,4 +71,5 @@ def plan_bundle(inputs: ExportInputs, cfg: Config) -> PlanBundle:
         history=inputs.history,
         autoscaling=_optional(t["autoscaling"]),
         schedule=_optional(t["scaling_schedule"]),
+        changes=inputs.changes,
     )

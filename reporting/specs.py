@@ -66,6 +66,7 @@ class PlanBundle:
     history: pd.DataFrame | None = None
     autoscaling: pd.DataFrame | None = None  # service, resource, policy, scores, winner
     schedule: pd.DataFrame | None = None  # service, resource, ds, instances_recommended (next hours)
+    changes: pd.DataFrame | None = None  # what changed since the previous plan (planning.compare_plans)
 
 
 @dataclass(frozen=True)
@@ -165,9 +166,17 @@ TABLES: tuple[TableSpec, ...] = (
         ("service", "resource", "ds", "instances_recommended"),
     ),
 )
+TABLES += (
+    TableSpec(
+        "changes",
+        "Changes",
+        "Changes since the previous plan",
+        ("measure", "service", "resource", "scenario", "before", "after", "change", "note"),
+    ),
+)
 TOTALS = TableSpec("totals", None, "Totals per scenario and month", TOTALS_COLUMNS)  # charts only
 SPECS = {s.field: s for s in (*TABLES, TOTALS)}
-OPTIONAL = ("history", "autoscaling", "schedule")  # written only when the bundle has them
+OPTIONAL = ("history", "autoscaling", "schedule", "changes")  # written only when the bundle has them
 
 _MONEY = re.compile(r"cost|saving|spend|budget|price|\$", re.I)
 _CENTS = re.compile(r"per_hour|hourly|price|per_instance", re.I)

@@ -146,3 +146,19 @@ def test_a_service_without_inventory_does_not_block_the_plan():
     bad = t.alerts[t.alerts["kind"] == "not_planned"]
     assert bad[["severity", "service", "resource"]].values.tolist() == [["critical", "auth", "cpu"]]
     assert "no inventory row" in bad["message"].iloc[0]
+
+
+def test_actions_say_what_to_do_by_when_and_how_many():
+    t = build_plan(_inputs(), _cfg())
+    a = t.actions.set_index("service").loc["api"]
+    # 3 instances today; the expected scenario needs 6 from the first day, high needs 8
+    assert a["action"] == "scale_out" and a["instances_recommended"] == 6 and a["instances"] == 3
+    assert a["by_date"] == t.plan["ds"].min() and a["severity"] == "critical"
+    assert a["scenarios"] == "expected, high" and a["binding_resource"] == "cpu"
+    assert a["monthly_cost_change"] == (6 - 3) * HOURS_PER_MONTH
+    capped = build_plan(_capped_inputs(6), _cfg()).actions.set_index("service").loc["api"]
+    assert capped["action"] == "raise_max_instances" and capped["instances_recommended"] == 8
+    assert capped["scenarios"] == "high" and "from 6 to 8" in capped["note"]
+    summary = t.plan_summary.set_index("metric")
+    assert summary.loc["horizon (days)", "value"] == 3.0 and "expected" in summary.loc["scenarios", "note"]
+    assert summary.loc["plan as of (forecast cutoff, UTC)", "note"] == "2026-11-01 23:00"
