@@ -19,10 +19,9 @@ def export_flow(
     cfg: Config, out: str | Path | None = None, formats=None, plan_id: str | None = None
 ) -> dict[str, Path | list[Path]]:
     """Write ``formats`` (default ``[export] formats``) under ``out`` (default ``[export] out_dir``)."""
+    from capplan.planning.compare import compare_plans
     from capplan.reporting import export_bundle, plan_bundle
     from capplan.warehouse import store, warehouse
-
-    from capplan.planning.compare import compare_plans
 
     with warehouse(cfg.warehouse_path, read_only=True) as con:
         inputs = store.export_inputs(con, plan_id)
