@@ -67,6 +67,7 @@ class PlanBundle:
     autoscaling: pd.DataFrame | None = None  # service, resource, policy, scores, winner
     schedule: pd.DataFrame | None = None  # service, resource, ds, instances_recommended (next hours)
     changes: pd.DataFrame | None = None  # what changed since the previous plan (planning.compare_plans)
+    actions: pd.DataFrame | None = None  # what to do per service, worst first (the first sheet)
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,25 @@ class TableSpec:
 
 
 TABLES: tuple[TableSpec, ...] = (
+    TableSpec(
+        "actions",
+        "Actions",
+        "Actions: what to do, worst first",
+        (
+            "rank",
+            "service",
+            "action",
+            "by_date",
+            "days_left",
+            "severity",
+            "instances",
+            "instances_recommended",
+            "binding_resource",
+            "monthly_cost_change",
+            "scenarios",
+            "note",
+        ),
+    ),
     TableSpec("summary", "Summary", "Summary", ("metric", "value", "note")),
     TableSpec(
         "plan",
@@ -196,6 +216,11 @@ NUMBER_FORMATS = {
     "date": "yyyy-mm-dd",
     "datetime": "yyyy-mm-dd hh:mm",
 }
+
+
+def nonfinite_text(column: str, number: float) -> str:
+    """What a person reads for an infinite or NaN number: "beyond horizon" for days, else nothing."""
+    return "beyond horizon" if "days" in column and number > 0 else ""
 
 
 def is_missing(value: object) -> bool:
