@@ -35,11 +35,13 @@ def _event_rows(windows: pd.DataFrame) -> list[dict]:
         ["min", "max", "count"]
     )
     rows = []
+    sources = grouped.groupby(level=["scenario", "name"]).size()
     for (scenario, name, source), r in grouped.iterrows():
         span = f"x{r['min']:.2f}" if r["min"] == r["max"] else f"x{r['min']:.2f}-{r['max']:.2f}"
+        several = sources[(scenario, name)] > 1  # e.g. stated for traffic, learned for gauges
         rows.append(
             {
-                "key": f"event {name} ({scenario})",
+                "key": f"event {name} ({scenario}; {source})" if several else f"event {name} ({scenario})",
                 "value": span,
                 "note": f"{source}; {int(r['count'])} series",
             }

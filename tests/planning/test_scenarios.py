@@ -70,6 +70,11 @@ def test_storage_is_not_traffic_stated_uplifts_move_traffic_only():
     assert "not traffic" in w.loc[("web:storage", "bf"), "source"]
     assert ("web:memory", "bf") not in w.index  # nothing learned for memory: no uplift at all
     assert ("web:storage", "promo") not in w.index and w.loc[("web:rps", "promo"), "multiplier"] == 1.5
+    # the assumptions state both rules for one event, one row each (their key stays unique)
+    from capplan.planning.assumptions import _event_rows
+
+    keys = [r["key"] for r in _event_rows(w.reset_index().assign(scenario="bf"))]
+    assert len(keys) == len(set(keys)) and any("not traffic" in k for k in keys)
 
 
 def test_apply_events_raises_demand_to_the_week_earlier_baseline_times_the_multiplier():
