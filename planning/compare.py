@@ -8,7 +8,8 @@
   or more or whose status changed (``inf``, beyond the horizon, is shown as empty with the status);
 * ``instances_required``, ``instances_uncapped``, ``monthly_cost``: per ``service, scenario`` of
   ``cost`` where the value changed (``resource`` is empty: the service's instance pool);
-* ``alert``: per ``service, resource, kind`` of ``alerts``: ``new`` (only in the newer plan),
+* ``alert``: per ``service, resource, kind`` of ``alerts`` (the most severe when a plan holds
+  several): ``new`` (only in the newer plan),
   ``cleared`` (only in the older one) or ``severity`` (changed); ``before``/``after`` empty,
   the severities and the message in ``note``.
 
@@ -74,12 +75,17 @@ def _cost(new: pd.DataFrame, old: pd.DataFrame) -> list[dict]:
     return rows
 
 
+def _worst(alerts: pd.DataFrame, keys: list[str], cols: list[str]) -> pd.DataFrame:
+    """One alert per key, the most severe (older plans kept one per scenario)."""
+    a = alerts.reindex(columns=cols)
+    rank = a["severity"].map({"critical": 0, "warning": 1, "info": 2})
+    return a.assign(_r=rank).sort_values("_r", kind="stable").drop_duplicates(keys).drop(columns="_r")
+
+
 def _alerts(new: pd.DataFrame, old: pd.DataFrame) -> list[dict]:
     keys = ["service", "resource", "kind"]
     cols = [*keys, "severity", "message"]
-    m = new.reindex(columns=cols).merge(
-        old.reindex(columns=cols), on=keys, how="outer", suffixes=("", "_old")
-    )
+    m = _worst(new, keys, cols).merge(_worst(old, keys, cols), on=keys, how="outer", suffixes=("", "_old"))
     rows = []
     for r in m.itertuples(index=False):
         if pd.isna(r.severity_old):

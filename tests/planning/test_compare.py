@@ -47,3 +47,11 @@ def test_compare_plans_lists_runway_instances_cost_and_alert_changes():
 def test_the_same_plan_twice_has_no_changes():
     p = _plan(12.0, 12, 8760.0, [("api", "cpu", "runway_short", "warning", "x")])
     assert compare_plans(p, p).empty
+
+
+def test_an_older_plan_with_one_alert_per_scenario_compares_by_its_worst():
+    old = _plan(12.0, 12, 8760.0, [("api", "cpu", "runway_short", "warning", "x"),
+                                   ("api", "cpu", "runway_short", "critical", "y")])  # fmt: skip
+    new = _plan(12.0, 12, 8760.0, [("api", "cpu", "runway_short", "warning", "z")])
+    out = compare_plans(new, old)
+    assert out["note"].tolist() == ["runway_short critical -> warning: z"]
