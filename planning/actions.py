@@ -14,6 +14,8 @@ The action is the most serious that applies:
    and forecast) is below today's count; ``by_date`` is the plan's ``as_of`` (any time).
 5. ``keep``: nothing to do within the horizon; ``by_date`` is the horizon's end (plan again).
 
+``by_date`` is the earliest day of any need of the service: a re-architecture or a cap raise
+whose scale-out need starts earlier is due by the scale-out's first day (the note says both).
 For the first three, ``instances_recommended`` is the peak ``instances_uncapped`` of the expected
 scenario when it needs the action, else the largest over the scenarios that need it
 (``scenarios`` lists them, in config order). ``monthly_cost_change`` = (recommended - today's
@@ -107,6 +109,11 @@ def build_actions(
             top = p.sort_values("instances_uncapped", ascending=False, kind="stable").iloc[0]
             action, count, res, scen, date = "keep", today, str(top["resource"]), "all", end
             note = "enough instances for every scenario within the horizon; plan again before the end"
+        if len(short) and action in ("re_architect", "raise_max_instances"):
+            first = pd.Timestamp(short["ds"].min())  # the scale-out need comes first: act by then
+            if first < date:
+                note = f"scale out from {int(today)} by {first:%Y-%m-%d}; {note}"
+                date = first
         days = max(0.0, (date - as_of) / pd.Timedelta(days=1))
         rows.append(
             dict(service=service, action=action, by_date=date, days_left=days,

@@ -159,6 +159,8 @@ def test_actions_say_what_to_do_by_when_and_how_many():
     capped = build_plan(_capped_inputs(6), _cfg()).actions.set_index("service").loc["api"]
     assert capped["action"] == "raise_max_instances" and capped["instances_recommended"] == 8
     assert capped["scenarios"] == "high" and "from 6 to 8" in capped["note"]
+    # the cap binds only in high, but expected needs 6 of today's 3 from the first day: due then
+    assert capped["by_date"] == t.plan["ds"].min() and capped["severity"] == "critical"
     summary = t.plan_summary.set_index("metric")
     assert summary.loc["horizon (days)", "value"] == 3.0 and "expected" in summary.loc["scenarios", "note"]
     assert summary.loc["plan as of (forecast cutoff, UTC)", "note"] == "2026-11-01 23:00"
