@@ -21,6 +21,10 @@ scenario when it needs the action, else the largest over the scenarios that need
 (``scenarios`` lists them, in config order). ``monthly_cost_change`` = (recommended - today's
 instances) x cost per instance-hour x 730. ``severity`` follows the alerts' rule on
 ``days_left`` (critical within 7 days, warning within ``runway_alert_days``, info later).
+
+Procurement: ``order_by_date`` = ``by_date`` - ``[planning] lead_time_days`` of the binding
+resource (0 when not configured) for actions that add instances (empty otherwise); a date
+before ``as_of`` means the order is already late, and the note says so.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from ._common import HOURS_PER_MONTH
 from .alerts import severity_for
 
 ACTION_COLUMNS = (
-    "rank", "service", "action", "by_date", "days_left", "severity", "instances", "instances_recommended",
+    "rank", "service", "action", "by_date", "days_left", "order_by_date", "severity", "instances", "instances_recommended",
     "binding_resource", "monthly_cost_change", "scenarios", "note",
 )  # fmt: skip
 _RANK = {"re_architect": 0, "raise_max_instances": 1, "scale_out": 2, "right_size_down": 3, "keep": 4}
@@ -115,8 +119,14 @@ def build_actions(
                 note = f"scale out from {int(today)} by {first:%Y-%m-%d}; {note}"
                 date = first
         days = max(0.0, (date - as_of) / pd.Timedelta(days=1))
+        order_by = pd.NaT
+        if action in ("re_architect", "raise_max_instances", "scale_out"):
+            lead = float(cfg.lead_time_days.get(res, 0.0))
+            order_by = date - pd.Timedelta(days=lead)
+            if lead and order_by < as_of:
+                note = f"{note}; order now: {lead:g} days of lead time for {res}, {(as_of - order_by).days} days late"
         rows.append(
-            dict(service=service, action=action, by_date=date, days_left=days,
+            dict(service=service, action=action, by_date=date, days_left=days, order_by_date=order_by,
                  severity="info" if action in ("keep", "right_size_down") else severity_for(days, cfg.runway_alert_days),
                  instances=today, instances_recommended=count, binding_resource=res,
                  monthly_cost_change=(count - today) * price, scenarios=scen, note=note)

@@ -89,6 +89,7 @@ TABLES: tuple[TableSpec, ...] = (
             "action",
             "by_date",
             "days_left",
+            "order_by_date",
             "severity",
             "instances",
             "instances_recommended",

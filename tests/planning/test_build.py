@@ -156,6 +156,9 @@ def test_actions_say_what_to_do_by_when_and_how_many():
     assert a["by_date"] == t.plan["ds"].min() and a["severity"] == "critical"
     assert a["scenarios"] == "expected, high" and a["binding_resource"] == "cpu"
     assert a["monthly_cost_change"] == (6 - 3) * HOURS_PER_MONTH
+    assert a["order_by_date"] == a["by_date"]  # no lead time configured
+    late = build_plan(_inputs(), _cfg(lead_time_days={"cpu": 10})).actions.set_index("service").loc["api"]
+    assert late["order_by_date"] == late["by_date"] - pd.Timedelta(days=10) and "order now" in late["note"]
     capped = build_plan(_capped_inputs(6), _cfg()).actions.set_index("service").loc["api"]
     assert capped["action"] == "raise_max_instances" and capped["instances_recommended"] == 8
     assert capped["scenarios"] == "high" and "from 6 to 8" in capped["note"]
