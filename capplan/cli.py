@@ -210,10 +210,22 @@ def cmd_plan(args) -> int:
         f"Capacity plan as of {result.as_of} (forecast run {result.run_id[:8]}), scenarios: {', '.join(cfg.scenarios)}"
     )
     print_runway(t.runway, list(cfg.scenarios))
-    cost = t.cost.groupby("scenario")["monthly_cost"].sum()
+    values = [c for c in ("monthly_cost", "monthly_cost_capped") if c in t.cost]
+    cost = t.cost.groupby("scenario")[values].sum()
     cost = cost.reindex([s for s in cfg.scenarios if s in cost.index]).reset_index()
-    print("\nMonthly cost per scenario (run rate at the horizon's peak):")
-    print(table(cost.to_dict("records"), [("scenario", "scenario"), ("monthly_cost", "monthly cost")]))
+    print(
+        "\nMonthly cost per scenario (run rate at the horizon's peak; serving the demand, and within max_instances):"
+    )
+    print(
+        table(
+            cost.to_dict("records"),
+            [
+                ("scenario", "scenario"),
+                ("monthly_cost", "monthly cost"),
+                ("monthly_cost_capped", "within caps"),
+            ],
+        )
+    )
     al = t.alerts
     print_alerts(al)
     if args.compare:
