@@ -184,3 +184,19 @@ def test_status_reports_counts_batches_and_that_the_observation_key_holds(run, c
     for table in ("observations", "forecasts", "plan", "runway", "alerts", "plan_runs"):
         assert f"{table} " in out  # every declared table is listed with its key check
     assert "Last" in out and "batches" in out
+
+
+def test_plan_compare_prints_what_changed_since_the_previous_plan(run, capsys):
+    folder, _, db = run
+    cfg = str(folder / "capplan.toml")
+    capsys.readouterr()
+    assert main(["plan", "--config", cfg, "--compare"]) == 0
+    out = capsys.readouterr().out
+    ids = [r[0] for r in db.execute("SELECT plan_id FROM plan_runs ORDER BY created_at").fetchall()]
+    # the same forecast planned again: nothing changed since the plan before it
+    assert f"since plan {ids[-2]}" in out
+    assert main(["plan", "--config", cfg, "--compare", "nope"]) == 2  # an unknown plan is a usage error
+    actions = _latest(db, "actions")
+    assert (
+        len(actions) and actions["by_date"].notna().all() and actions["instances_recommended"].notna().all()
+    )
