@@ -233,8 +233,8 @@ def cmd_score(args) -> int:
 
 
 def cmd_plan(args) -> int:
-    from capplan.pipelines.plan import plan_flow
-    from capplan.reporting import print_alerts, print_runway, table
+    from capplan.pipelines.plan import compare_plan, plan_flow
+    from capplan.reporting import print_alerts, print_changes, print_runway, table
 
     cfg = _config(args)
     result = plan_flow(cfg)
@@ -243,12 +243,28 @@ def cmd_plan(args) -> int:
         f"Capacity plan as of {result.as_of} (forecast vintage {result.forecast_id[:8]}), scenarios: {', '.join(cfg.scenarios)}"
     )
     print_runway(t.runway, list(cfg.scenarios))
-    cost = t.cost.groupby("scenario")["monthly_cost"].sum()
+    values = [c for c in ("monthly_cost", "monthly_cost_capped") if c in t.cost]
+    cost = t.cost.groupby("scenario")[values].sum()
     cost = cost.reindex([s for s in cfg.scenarios if s in cost.index]).reset_index()
-    print("\nMonthly cost per scenario (run rate at the horizon's peak):")
-    print(table(cost.to_dict("records"), [("scenario", "scenario"), ("monthly_cost", "monthly cost")]))
+    print(
+        "\nMonthly cost per scenario (run rate at the horizon's peak; serving the demand, and within max_instances):"
+    )
+    print(
+        table(
+            cost.to_dict("records"),
+            [
+                ("scenario", "scenario"),
+                ("monthly_cost", "monthly cost"),
+                ("monthly_cost_capped", "within caps"),
+            ],
+        )
+    )
     al = t.alerts
     print_alerts(al)
+    if args.compare:
+        against = None if args.compare == "previous" else args.compare
+        other, changes = compare_plan(cfg, result.plan_id, against)
+        print_changes(changes, other)
     print(
         f"\nPlan {result.plan_id} stored in the warehouse (plan_runs, plan, runway, cost, alerts, ...; "
         "earlier plans are kept)."
@@ -547,6 +563,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["critical", "warning", "info"],
         default=None,
         help="exit 1 when an alert at or above this severity is raised (for CI/cron)",
+    )
+    sp.add_argument(
+        "--compare",
+        nargs="?",
+        const="previous",
+        default=None,
+        metavar="PLAN_ID",
+        help="print what changed since PLAN_ID (default: the previous plan): runway, instances, cost, alerts",
     )
     sp = add(
         "export", "Export the plan for planners: an XLSX workbook, CSV tables and an HTML report.", cmd_export

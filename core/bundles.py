@@ -77,6 +77,7 @@ class PlanTables:
     plan_months: pd.DataFrame
     plan_totals: pd.DataFrame
     plan_summary: pd.DataFrame
+    actions: pd.DataFrame  # what to do per service, worst first (planning.actions)
 
     def items(self):
         """``(table name, frame)`` for every table, in declaration order."""
@@ -94,3 +95,4 @@ class ExportInputs:
     history: pd.DataFrame  # service, metric, ts, y (the weeks before the forecast)
     accuracy: pd.DataFrame  # backtest (champion) and published-vintage scores
     series: pd.DataFrame
+    changes: pd.DataFrame | None = None  # planning.compare_plans against the previous plan (None: first)

@@ -313,6 +313,10 @@ class PlanningConfig(_Model):
         lt=1,
         description="forecast quantile predictive autoscaling sizes for (a [forecast] quantile)",
     )
+    lead_time_days: dict[str, float] = Field(
+        default_factory=dict,
+        description="resource -> days from ordering capacity (hardware, quota, reservation) to having it",
+    )
 
 
 class ScalingRule(_Model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from capplan.core.config import Config
@@ -18,10 +19,15 @@ def export_flow(
     cfg: Config, out: str | Path | None = None, formats=None, plan_id: str | None = None
 ) -> dict[str, Path | list[Path]]:
     """Write ``formats`` (default ``[export] formats``) under ``out`` (default ``[export] out_dir``)."""
+    from capplan.planning.compare import compare_plans
     from capplan.reporting import export_bundle, plan_bundle
     from capplan.warehouse import store, warehouse
 
     with warehouse(cfg.warehouse_path, read_only=True) as con:
         inputs = store.export_inputs(con, plan_id)
+        before = store.previous_plan_id(con, inputs.plan_id)
+        old = store.plan_tables(con, before) if before else None
+    if old is not None:
+        inputs = replace(inputs, changes=compare_plans(inputs.tables, old))
     folder = Path(out) if out else cfg.resolve(cfg.export.out_dir)
     return export_bundle(plan_bundle(inputs, cfg), folder, tuple(formats or cfg.export.formats))

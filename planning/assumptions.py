@@ -35,11 +35,13 @@ def _event_rows(windows: pd.DataFrame) -> list[dict]:
         ["min", "max", "count"]
     )
     rows = []
+    sources = grouped.groupby(level=["scenario", "name"]).size()
     for (scenario, name, source), r in grouped.iterrows():
         span = f"x{r['min']:.2f}" if r["min"] == r["max"] else f"x{r['min']:.2f}-{r['max']:.2f}"
+        several = sources[(scenario, name)] > 1  # e.g. stated for traffic, learned for gauges
         rows.append(
             {
-                "key": f"event {name} ({scenario})",
+                "key": f"event {name} ({scenario}; {source})" if several else f"event {name} ({scenario})",
                 "value": span,
                 "note": f"{source}; {int(r['count'])} series",
             }
@@ -86,6 +88,19 @@ def assumptions(
         {"key": "redundancy", "value": p.redundancy, "note": f"zones={p.zones}"},
         {"key": "headroom", "value": f"{p.headroom:.0%}", "note": "buffer on top of demand"},
         {"key": "expected scenario", "value": p.expected_scenario, "note": "charts, summary and frontier"},
+        {
+            "key": "event uplifts",
+            "value": "traffic only",
+            "note": "a scenario's or event's uplift multiplies traffic-like series (rps, network, cpu, "
+            "rates, counters); memory and storage move only by the uplift learned for that series "
+            "from past events (storage is not traffic)",
+        },
+        {
+            "key": "scenario cost",
+            "value": "uncapped",
+            "note": "monthly_cost is the cost of serving the demand (instances_uncapped); "
+            "monthly_cost_capped is what max_instances allows; the difference is an action",
+        },
         {"key": "config hash", "value": config_hash(cfg), "note": ""},
         *_scenario_rows(cfg),
         *_event_rows(windows),

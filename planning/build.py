@@ -14,6 +14,8 @@ frontier at the expected scenario's quantile (multiplier 1, no events) equals it
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 
 from capplan.core.bundles import PlanInputs, PlanTables
@@ -21,6 +23,7 @@ from capplan.core.config import Config
 from capplan.core.contracts import quantile_col
 from capplan.core.errors import CapplanError
 
+from .actions import build_actions
 from .alerts import build_alerts
 from .assumptions import assumptions
 from .bottlenecks import find_bottlenecks
@@ -31,7 +34,7 @@ from .rightsizing import compare_alternatives, rightsizing
 from .rollup import monthly_plan, plan_summary, scenario_totals
 from .runway import runway_frame
 from .scenarios import resource_demand
-from .sizing import size_plan
+from .sizing import size_plan, split_plannable
 from .usl import fit_usl_frame
 
 SCHEDULE_HOURS = 48
@@ -95,17 +98,16 @@ def autoscaling(inputs: PlanInputs, cfg: Config) -> tuple[pd.DataFrame, pd.DataF
             f"planning.scaling_quantile {cfg.planning.scaling_quantile:g}: the published forecast has no {q}; "
             "run `capplan forecast` again with the current [forecast] quantiles"
         )
-    resource_of, sized = resources(cfg, series), set(inv["resource"])
+    resource_of = resources(cfg, series)
+    pairs = inv[["service", "resource"]].drop_duplicates()
     bt, replay = inputs.champion_backtests, pd.DataFrame()
     if len(bt) and q in bt:
         bt = bt.sort_values("cutoff").drop_duplicates(["unique_id", "ds"], keep="last")  # latest fold wins
         past = resource_demand(bt[["unique_id", "ds", "y", q]], series, resource_of, ["y", q])
-        replay = compare_policies(past[past["resource"].isin(sized)], inv, quantile_col=q, cfg=cfg.planning)
+        replay = compare_policies(past.merge(pairs), inv, quantile_col=q, cfg=cfg.planning)
     nxt = fc[fc["ds"] <= fc["ds"].min() + pd.Timedelta(hours=SCHEDULE_HOURS - 1)]
     demand = resource_demand(nxt[["unique_id", "ds", q]], series, resource_of, [q])
-    schedule = recommend_schedule(
-        demand[demand["resource"].isin(sized)], inv, quantile_col=q, cfg=cfg.planning
-    )
+    schedule = recommend_schedule(demand.merge(pairs), inv, quantile_col=q, cfg=cfg.planning)
     return replay, schedule
 
 
@@ -123,17 +125,39 @@ def _costs(demand: pd.DataFrame, qcols: list[str], plan: pd.DataFrame, inputs: P
     return cost, frontier
 
 
+def _forecast_need(plan: pd.DataFrame, scenario: str) -> pd.DataFrame:
+    """Per service: the peak ``instances_uncapped`` over the horizon in ``scenario`` and its resource."""
+    p = plan[plan["scenario"] == scenario]
+    if p.empty:
+        return pd.DataFrame(columns=["service", "resource", "instances_uncapped"])
+    top = p.sort_values("instances_uncapped", ascending=False, kind="stable").drop_duplicates("service")
+    return top[["service", "resource", "instances_uncapped"]].reset_index(drop=True)
+
+
 def build_plan(inputs: PlanInputs, cfg: Config) -> PlanTables:
-    """The capacity plan for every scenario (see the module docstring)."""
-    as_of, inv = inputs.as_of, inputs.inventory
+    """The capacity plan for every scenario (see the module docstring).
+
+    A service/resource that cannot be sized (no inventory row, a bad one) is left out with a
+    critical ``not_planned`` alert; the rest is planned.
+    """
+    as_of = inputs.as_of
     sd = scenario_demand(inputs, cfg)
+    demand, inv, problems = split_plannable(sd.demand, inputs.inventory)
+    sd.demand = demand
+    inputs = replace(inputs, inventory=inv)
     usl = fit_usl_frame(inputs.loadtests) if len(inputs.loadtests) else pd.DataFrame()
     plan = size_plan(sd.demand, inv, usl, cfg.planning)
     runway = runway_frame(plan, as_of=as_of, low="demand_low", mid="demand", high="demand_high")
     use = usage(inputs.history, inputs.series, cfg)
-    right = rightsizing(use, inv, cfg.planning, as_of=as_of) if len(use) else pd.DataFrame()
+    need = _forecast_need(plan, cfg.planning.expected_scenario)
+    right = (
+        rightsizing(use, inv, cfg.planning, as_of=as_of, forecast_need=need) if len(use) else pd.DataFrame()
+    )
     cost, frontier = _costs(sd.demand, sd.qcols, plan, inputs, usl, cfg)
-    alerts = build_alerts(runway, plan, champion_accuracy(inputs), cfg.planning)
+    alerts = build_alerts(
+        runway, plan, champion_accuracy(inputs), cfg.planning, as_of=as_of, scenarios=list(cfg.scenarios),
+        resource_of=resources(cfg, inputs.series), problems=problems,
+    )  # fmt: skip
     replay, schedule = autoscaling(inputs, cfg)
     months = monthly_plan(plan)
     return PlanTables(
@@ -152,5 +176,8 @@ def build_plan(inputs: PlanInputs, cfg: Config) -> PlanTables:
         scaling_schedule=schedule,
         plan_months=months,
         plan_totals=scenario_totals(months, list(cfg.scenarios)),
-        plan_summary=plan_summary(runway, cost, alerts, right, cfg),
+        plan_summary=plan_summary(
+            runway, cost, alerts, right, cfg, as_of=as_of, horizon_end=inputs.forecasts["ds"].max()
+        ),
+        actions=build_actions(plan, right, cfg.planning, as_of=as_of, scenarios=list(cfg.scenarios)),
     )

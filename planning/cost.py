@@ -18,28 +18,42 @@ from capplan.core.contracts import quantile_col, quantile_columns, quantile_from
 from ._common import HOURS_PER_MONTH, require_columns
 from .sizing import size_plan
 
-COST_COLUMNS = ("service", "scenario", "instances_required", "cost_per_hour", "monthly_cost")
+COST_COLUMNS = (
+    "service",
+    "scenario",
+    "instances_required",
+    "instances_uncapped",
+    "cost_per_hour",
+    "monthly_cost",
+    "monthly_cost_capped",
+)
 
 
 def monthly_cost(plan: pd.DataFrame) -> pd.DataFrame:
-    """Peak instances and monthly cost per ``service, scenario`` of a :func:`plan_instances` frame.
+    """Peak instances and monthly cost per ``service, scenario`` of a :func:`size_plan` frame.
 
-    At each ds the service needs the largest ``instances_required`` over its resources (at that
-    row's price); the plan provisions the peak over ds. Sum ``monthly_cost`` over services for a
-    scenario total.
+    At each ds the service needs the largest count over its resources (one instance pool); the
+    plan provisions the peak over ds. ``monthly_cost`` is the cost of serving the demand
+    (``instances_uncapped``: the cap is an action, not a discount); ``monthly_cost_capped`` the
+    cost of the capped count (``instances_required``). ``cost_per_hour`` is the uncapped peak's.
+    Sum ``monthly_cost`` over services for a scenario total.
     """
     require_columns(plan, ["service", "scenario", "ds", "instances_required", "cost_per_hour"], "plan frame")
     if plan.empty:
         return pd.DataFrame(columns=list(COST_COLUMNS))
-    at_ds = plan.sort_values("instances_required", ascending=False, kind="stable").drop_duplicates(
-        ["service", "scenario", "ds"]
+    p = plan.assign(
+        instances_uncapped=plan.get("instances_uncapped", plan["instances_required"]),
+        cost_per_hour_uncapped=plan.get("cost_per_hour_uncapped", plan["cost_per_hour"]),
     )
-    peak = at_ds.sort_values("cost_per_hour", ascending=False, kind="stable").drop_duplicates(
-        ["service", "scenario"]
+    out = p.groupby(["service", "scenario"], as_index=False, sort=True).agg(
+        instances_required=("instances_required", "max"),
+        instances_uncapped=("instances_uncapped", "max"),
+        cost_per_hour=("cost_per_hour_uncapped", "max"),
+        capped_per_hour=("cost_per_hour", "max"),
     )
-    out = peak[["service", "scenario", "instances_required", "cost_per_hour"]].copy()
     out["monthly_cost"] = out["cost_per_hour"] * HOURS_PER_MONTH
-    return out.sort_values(["service", "scenario"], ignore_index=True)[list(COST_COLUMNS)]
+    out["monthly_cost_capped"] = out["capped_per_hour"] * HOURS_PER_MONTH
+    return out[list(COST_COLUMNS)]
 
 
 def headroom_cost(
@@ -80,8 +94,8 @@ def capacity_cost_frontier(
     """Instances and monthly cost per service if the plan were sized on each forecast quantile.
 
     ``forecast``: ``service, resource, ds`` and quantile columns (``p50``, ``p90``...); by default
-    every quantile column present. Returns ``service, quantile, instances, monthly_cost,
-    extra_monthly_cost`` (cost over the next lower quantile's; 0 for the lowest), sorted by
+    every quantile column present. Returns ``service, quantile, instances_required,
+    instances_uncapped, monthly_cost, extra_monthly_cost`` (cost over the next lower quantile's; 0 for the lowest), sorted by
     service and quantile: the price of choosing a higher quantile. Sized as the plan is
     (:func:`capplan.planning.sizing.size_plan`, with the USL ``fits``).
     """
@@ -94,7 +108,14 @@ def capacity_cost_frontier(
         )
         cost = monthly_cost(size_plan(demand, inventory, fits, planning_cfg))
         parts.append(cost.assign(quantile=q))
-    cols = ["service", "quantile", "instances_required", "monthly_cost", "extra_monthly_cost"]
+    cols = [
+        "service",
+        "quantile",
+        "instances_required",
+        "instances_uncapped",
+        "monthly_cost",
+        "extra_monthly_cost",
+    ]
     if not parts:
         return pd.DataFrame(columns=cols)
     out = pd.concat(parts, ignore_index=True).sort_values(["service", "quantile"], ignore_index=True)

@@ -4,6 +4,8 @@ and ``demand_high`` (the scenario's quantile and its neighbours).
 
 Event uplifts take, in order: the scenario's value, the event's ``expected_uplift``, the ratio
 learned from past events of the same name, then of the same kind (stated in the assumptions).
+Stated uplifts move traffic-like series only (rps, network, cpu, rates and counters); memory and
+storage move only by what they did around past events (:mod:`.scenarios`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from .scenarios import (
     event_windows,
     quantile_bracket,
     resource_demand,
+    traffic_series,
 )
 
 
@@ -107,6 +110,7 @@ def scenario_demand(inputs: PlanInputs, cfg: Config) -> ScenarioDemand:
     qcols = quantile_columns(fc.columns)
     resource_of = resources(cfg, series)
     learned, notes = learned_uplifts(inputs.history, inputs.events, series, inputs.as_of)
+    traffic = traffic_series(series, resource_of)
     frames, windows_all, effects_all = [], [], []
     for name, sc in cfg.scenarios.items():
         try:
@@ -119,7 +123,7 @@ def scenario_demand(inputs: PlanInputs, cfg: Config) -> ScenarioDemand:
         shift, effects = _drivers(inputs.history, inputs.kpis, sc.kpi_growth, f, name)
         f = add_uplift(f, shift, qcols) if shift is not None else f
         windows = event_windows(
-            inputs.events, series, fc["ds"].min(), fc["ds"].max(), sc.event_uplift, learned
+            inputs.events, series, fc["ds"].min(), fc["ds"].max(), sc.event_uplift, learned, traffic
         )
         f = apply_events(f, windows, qcols)
         rd = daily_peaks(resource_demand(f, series, resource_of, qcols), ["service", "resource"], qcols)

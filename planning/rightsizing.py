@@ -2,11 +2,20 @@
 
 A service is over-provisioned when, over the trailing ``rightsizing_window_days`` ending at
 ``as_of``, the p95 utilization of *every* resource (p95 usage / (instances * capacity)) is below
-``rightsizing_utilization``. The recommended count is the largest, over the service's resources,
-of :func:`required_instances` for the p95 usage at that resource's target utilization, with the
-configured headroom and redundancy (so at least 1 + redundancy). It is only a recommendation
-when it is below the current count. Saving = (current - recommended) * cost_per_instance_hour
-* 730 hours per month.
+``rightsizing_utilization``. Right-sizing looks ahead: the need is the larger of
+
+* ``trailing_need``: the largest, over the service's resources, of :func:`required_instances` for
+  the p95 usage at that resource's target utilization, with the configured headroom and
+  redundancy (so at least 1 + redundancy), and
+* ``forecast_need``: the peak ``instances_uncapped`` of the plan over the horizon in the
+  expected scenario (headroom and redundancy included), when the plan is given.
+
+``action``: ``scale_up`` when the need is above the current count (a service that must grow is
+never a saving), ``right_size_down`` when the service is over-provisioned and the need is below
+it, ``keep`` otherwise; ``instances_recommended`` is the need for the first two, the current count
+for ``keep``, so a recommendation is never below the forecast need.
+``monthly_cost_change`` = (recommended - current) * cost_per_instance_hour * 730 hours;
+``monthly_saving`` = its negative where the action is ``right_size_down`` (0 otherwise).
 
 All resources of a service are assumed to live on the same instances: the inventory must give
 one ``instances`` and one ``cost_per_instance_hour`` per service.
@@ -34,6 +43,10 @@ RIGHTSIZING_COLUMNS = (
     "max_p95_utilization",
     "over_provisioned",
     "monthly_saving",
+    "trailing_need",
+    "forecast_need",
+    "action",
+    "monthly_cost_change",
 )
 
 
@@ -57,13 +70,19 @@ def _one_pool(inventory: pd.DataFrame) -> None:
 
 
 def rightsizing(
-    usage: pd.DataFrame, inventory: pd.DataFrame, cfg: PlanningConfig, *, as_of: pd.Timestamp | None = None
+    usage: pd.DataFrame,
+    inventory: pd.DataFrame,
+    cfg: PlanningConfig,
+    *,
+    as_of: pd.Timestamp | None = None,
+    forecast_need: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Recommend instance counts per service from trailing p95 usage (see the module docstring).
+    """Recommend instance counts per service from trailing p95 usage and the forecast need.
 
-    ``usage``: ``service, resource, ds, y`` observed usage in the inventory's unit. Returns one
-    row per service with :data:`RIGHTSIZING_COLUMNS`; ``instances_recommended`` equals the
-    current count unless the service is over-provisioned and fewer would do.
+    ``usage``: ``service, resource, ds, y`` observed usage in the inventory's unit.
+    ``forecast_need``: ``service, resource, instances_uncapped`` (the expected scenario's peak
+    need per service over the horizon and its resource) or None. Returns one row per service with
+    :data:`RIGHTSIZING_COLUMNS` (see the module docstring).
     """
     require_columns(usage, USAGE_COLUMNS, "usage frame")
     require_columns(inventory, INVENTORY_COLUMNS, "inventory")
@@ -82,23 +101,40 @@ def rightsizing(
         cfg.headroom,
     )
     m["needed"], _ = _cap(need, m["max_instances"].to_numpy(float))
+    ahead = {} if forecast_need is None else {
+        r.service: (float(r.instances_uncapped), r.resource) for r in forecast_need.itertuples(index=False)
+    }  # fmt: skip
     rows = []
     for service, grp in m.groupby("service", sort=True):
         top = grp.loc[grp["needed"].idxmax()]
         current = int(grp["instances"].iloc[0])
         over = bool((grp["p95_utilization"] < cfg.rightsizing_utilization).all())
-        rec = int(top["needed"]) if over and top["needed"] < current else current
+        trailing, binding = int(top["needed"]), top["resource"]
+        fneed, fres = ahead.get(service, (np.nan, None))
+        need_all = trailing
+        if np.isfinite(fneed) and fneed > trailing:
+            need_all, binding = int(fneed), fres
+        if need_all > current:
+            action, rec = "scale_up", need_all
+        elif over and need_all < current:
+            action, rec = "right_size_down", need_all
+        else:
+            action, rec = "keep", current
+        price = float(grp["cost_per_instance_hour"].iloc[0]) * HOURS_PER_MONTH
+        change = (rec - current) * price
         rows.append(
             {
                 "service": service,
                 "instances": current,
                 "instances_recommended": rec,
-                "binding_resource": top["resource"],
+                "binding_resource": binding,
                 "max_p95_utilization": float(grp["p95_utilization"].max()),
                 "over_provisioned": over,
-                "monthly_saving": (current - rec)
-                * float(grp["cost_per_instance_hour"].iloc[0])
-                * HOURS_PER_MONTH,
+                "monthly_saving": -change if action == "right_size_down" else 0.0,
+                "trailing_need": trailing,
+                "forecast_need": fneed,
+                "action": action,
+                "monthly_cost_change": change,
             }
         )
     return pd.DataFrame(rows, columns=list(RIGHTSIZING_COLUMNS))

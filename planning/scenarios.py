@@ -11,6 +11,11 @@ forecast quantile and adds assumptions:
   outside the horizon) and the multiplier is the scenario's ``event_uplift[name]``, else the
   event's ``expected_uplift``, else the uplift learned from past events of the same kind.
   ``max(forecast, baseline x m)`` avoids counting twice an effect the model already forecast.
+  **Storage is not traffic**: a stated uplift (scenario or event) is a traffic multiplier and
+  applies only to traffic-like series: kind ``rate`` or ``counter``, or a resource in
+  :data:`TRAFFIC_RESOURCES` (rps, network, cpu). Other gauges (memory, storage) move only by the
+  uplift learned for that very series from past events (last year's Black Friday moved storage
+  by under 15%, not x6), and not at all when nothing was learned.
 
 Demand of several regions of one service and resource is summed per quantile (conservative:
 it assumes the regions peak together).
@@ -26,6 +31,19 @@ import pandas as pd
 from capplan.core.contracts import quantile_col, quantile_from_col
 
 WEEK = pd.Timedelta(days=7)
+TRAFFIC_RESOURCES = ("rps", "network", "cpu")  # what an event's traffic multiplier moves
+
+
+def traffic_series(series: pd.DataFrame, resource_of: Mapping[str, str | None]) -> set[str]:
+    """The unique_ids a stated event uplift applies to (see the module docstring)."""
+    kind = series["kind"] if "kind" in series else pd.Series("", index=series.index)
+    res = series["metric"].map(resource_of)
+    hit = (
+        kind.isin(["rate", "counter"])
+        | res.isin(TRAFFIC_RESOURCES)
+        | series["metric"].isin(TRAFFIC_RESOURCES)
+    )
+    return set(series.loc[hit, "unique_id"])
 
 
 def quantile_bracket(q: float, available: Sequence[str]) -> tuple[str, str, str]:
@@ -53,12 +71,15 @@ def event_windows(
     end: pd.Timestamp,
     overrides: Mapping[str, float],
     learned: Mapping[tuple[str, str], float],
+    traffic: set[str] | None = None,
 ) -> pd.DataFrame:
     """Multiplier per (unique_id, event) for events overlapping [start, end].
 
     ``learned`` maps (unique_id, 'name:<event name>' or 'kind:<event kind>') -> ratio learned
-    from history; the same event's past occurrences are preferred to others of its kind. Returns ``unique_id,
-    name, kind, start, end, multiplier, source`` (source says where the number came from).
+    from history; the same event's past occurrences are preferred to others of its kind.
+    ``traffic``: the unique_ids a stated uplift applies to (None: all); the others take only
+    their own learned uplift. Returns ``unique_id, name, kind, start, end, multiplier, source``
+    (source says where the number came from).
     """
     cols = ["unique_id", "name", "kind", "start", "end", "multiplier", "source"]
     if events is None or events.empty:
@@ -69,6 +90,13 @@ def event_windows(
         services = list(e.services)
         hit = series if "*" in services else series[series["service"].isin(services)]
         for uid in hit["unique_id"]:
+            stated = traffic is None or uid in traffic
+            if not stated:
+                m, src = _learned(uid, e, learned)
+                if m is None:
+                    continue
+                rows.append([uid, e.name, e.kind, e.start, e.end, m, f"{src} (gauge: not traffic)"])
+                continue
             if e.name in overrides:
                 m, src = float(overrides[e.name]), "scenario event_uplift"
             elif e.expected_uplift is not None and not pd.isna(e.expected_uplift):
@@ -81,6 +109,14 @@ def event_windows(
                 continue
             rows.append([uid, e.name, e.kind, e.start, e.end, m, src])
     return pd.DataFrame(rows, columns=cols)
+
+
+def _learned(uid: str, e, learned: Mapping[tuple[str, str], float]) -> tuple[float | None, str]:
+    if (uid, f"name:{e.name}") in learned:
+        return float(learned[(uid, f"name:{e.name}")]), f"learned from past '{e.name}'"
+    if (uid, f"kind:{e.kind}") in learned:
+        return float(learned[(uid, f"kind:{e.kind}")]), f"learned from past '{e.kind}' events"
+    return None, ""
 
 
 def apply_events(frame: pd.DataFrame, windows: pd.DataFrame, qcols: Sequence[str]) -> pd.DataFrame:

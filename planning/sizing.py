@@ -12,6 +12,17 @@ The zone rule is exact: with n instances spread evenly, losing the largest zone 
 floor(n (Z-1) / Z), which is >= base exactly when n >= base * Z / (Z - 1).
 A count above ``max_instances`` is cut to ``max_instances`` and flagged ``capped``.
 ``ceil`` ignores float noise (11.000000000000002 counts as 11).
+
+Honest numbers: ``instances_uncapped`` is what serving the demand takes (headroom and redundancy
+included) and ``cost_per_hour_uncapped`` its price: a scenario's cost is the cost of serving its
+demand. ``instances_required`` is the count after the cap and ``cost_per_hour`` its price. The
+cap is an action to take (raise ``max_instances``), never a discount. ``demand_unserved`` is the
+demand the capped count cannot carry after losing one instance (N+1) or one zone, at target
+utilization: ``max(0, demand - served)``, ``served = surviving(instances_required) x capacity x
+target_utilization`` (USL throughput x target utilization where a load test was fitted). Headroom
+is a margin, not capacity: a capped count that only eats the headroom leaves nothing unserved.
+Demand past the USL throughput peak cannot be served by scaling out: the count stops at the
+peak (``sizing_basis`` = ``usl: beyond peak throughput``) and the rest is ``demand_unserved``.
 """
 
 from __future__ import annotations
@@ -77,6 +88,16 @@ def add_redundancy(base: np.ndarray, redundancy: Redundancy, zones: int) -> np.n
     raise CapplanError(f"redundancy must be 'none', 'n+1' or 'zone', got {redundancy!r}")
 
 
+def surviving(instances: np.ndarray, redundancy: Redundancy, zones: int) -> np.ndarray:
+    """Instances left after the failure redundancy plans for (the inverse of :func:`add_redundancy`)."""
+    n = np.asarray(instances, dtype=float)
+    if redundancy == "n+1":
+        return np.maximum(n - 1.0, 0.0)
+    if redundancy == "zone":
+        return -ceil_tol(-n * (zones - 1) / zones)  # floor, ignoring float noise
+    return n
+
+
 def _cap(required: np.ndarray, max_instances: np.ndarray | float | None) -> tuple[np.ndarray, np.ndarray]:
     if max_instances is None:
         return required, np.zeros(required.shape, dtype=bool)
@@ -138,6 +159,47 @@ def _merge_inventory(demand_frame: pd.DataFrame, inventory: pd.DataFrame) -> pd.
     return merged.drop(columns="_merge")
 
 
+def split_plannable(
+    demand_frame: pd.DataFrame, inventory: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Split a plan's input so that one bad row cannot block the rest.
+
+    Returns ``(demand, inventory, problems)``: the demand rows and inventory rows that can be
+    sized, and one row per ``service, resource`` that cannot (``service, resource, reason``):
+    no inventory row, the pair listed more than once, or an inventory row with
+    ``capacity_per_instance <= 0``, a target utilization outside (0, 1] or negative instances.
+    """
+    require_columns(demand_frame, ["service", "resource"], "demand frame")
+    require_columns(inventory, INVENTORY_COLUMNS, "inventory")
+    dup = inventory.duplicated(KEYS, keep=False)
+    bad = (
+        ~(inventory["capacity_per_instance"] > 0)
+        | ~((inventory["target_utilization"] > 0) & (inventory["target_utilization"] <= 1))
+        | ~(inventory["instances"] >= 0)
+    )
+    problems = {}
+    for s, r in inventory.loc[bad & ~dup, KEYS].itertuples(index=False):
+        problems[(s, r)] = (
+            "inventory needs capacity_per_instance > 0, 0 < target_utilization <= 1 and instances >= 0"
+        )
+    for s, r in inventory.loc[dup, KEYS].itertuples(index=False):
+        problems[(s, r)] = "the inventory lists this service/resource more than once"
+    known = set(inventory[KEYS].itertuples(index=False, name=None))
+    for s, r in demand_frame[KEYS].drop_duplicates().itertuples(index=False):
+        if (s, r) not in known:
+            problems[(s, r)] = "no inventory row for this service/resource"
+    pairs = pd.MultiIndex.from_tuples(list(problems), names=KEYS) if problems else None
+    ok_demand = demand_frame
+    ok_inv = inventory[~(bad | dup)]
+    if pairs is not None:
+        ok_demand = demand_frame[~pd.MultiIndex.from_frame(demand_frame[KEYS]).isin(pairs)]
+    out = pd.DataFrame(
+        [{"service": s, "resource": r, "reason": why} for (s, r), why in sorted(problems.items())],
+        columns=["service", "resource", "reason"],
+    )
+    return ok_demand.reset_index(drop=True), ok_inv.reset_index(drop=True), out
+
+
 def plan_instances(
     demand_frame: pd.DataFrame, inventory: pd.DataFrame, planning_cfg: PlanningConfig
 ) -> pd.DataFrame:
@@ -151,7 +213,9 @@ def plan_instances(
     Returns the demand frame's columns plus: ``instances`` (current), ``target_utilization``,
     ``usable_capacity`` (instances * capacity * target_utilization, resource unit),
     ``instances_required`` (after the cap), ``instances_uncapped``, ``capped``,
-    ``cost_per_hour`` (instances_required * cost_per_instance_hour, currency/hour) and
+    ``cost_per_hour`` (instances_required * cost_per_instance_hour, currency/hour),
+    ``cost_per_hour_uncapped`` (instances_uncapped * cost_per_instance_hour), ``demand_unserved``
+    (see the module docstring) and
     ``utilization_at_current`` (demand / (instances * capacity); ``inf`` with no instances
     and positive demand).
     """
@@ -171,12 +235,26 @@ def plan_instances(
     out["instances_required"] = required.astype("int64")
     out["instances_uncapped"] = uncapped.astype("int64")
     out["capped"] = capped
-    out["cost_per_hour"] = required * m["cost_per_instance_hour"].to_numpy(float)
+    price = m["cost_per_instance_hour"].to_numpy(float)
+    out["cost_per_hour"] = required * price
+    out["cost_per_hour_uncapped"] = uncapped * price
+    served = surviving(required, planning_cfg.redundancy, planning_cfg.zones) * cap * util
+    out["demand_unserved"] = np.maximum(demand - served, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         out["utilization_at_current"] = np.where(
             inst * cap > 0, demand / (inst * cap), np.where(demand > 0, np.inf, 0.0)
         )
     return out
+
+
+def _usl_peak_count(fit) -> float:
+    """The integer count with the most USL throughput (the knee when throughput never peaks)."""
+    from .usl import usl_capacity
+
+    if not np.isfinite(fit.n_peak):  # Amdahl (kappa 0): past the knee, instances stop paying
+        return float(max(1, int(np.ceil(fit.n_knee)))) if np.isfinite(fit.n_knee) else 1.0
+    cands = [max(1, int(np.floor(fit.n_peak))), max(1, int(np.ceil(fit.n_peak)))]
+    return float(max(cands, key=lambda m: usl_capacity(fit, m)))
 
 
 def size_with_usl(plan: pd.DataFrame, fits: pd.DataFrame, planning_cfg: PlanningConfig) -> pd.DataFrame:
@@ -186,10 +264,12 @@ def size_with_usl(plan: pd.DataFrame, fits: pd.DataFrame, planning_cfg: Planning
     ``fits``: :func:`capplan.planning.usl.fit_usl_frame` output. Throughput does not scale
     linearly, so the count is the smallest N whose USL throughput x target utilization carries
     the demand with headroom; with a latency SLO (``latency_slo_ms``) at least the M/M/c servers
-    that keep p99 under it (service rate = the single-instance throughput). Redundancy is added
-    as for linear sizing. Demand past the USL peak cannot be served by scaling out: the count is
-    ``inf`` before the cap (``sizing_basis`` says so). Usable capacity at the current count is
-    the USL throughput x target utilization. Other rows keep ``sizing_basis = 'linear'``.
+    that keep p99 under it (service rate = the single-instance throughput), and ``sizing_basis``
+    says ``erlang_c latency slo`` only where that count is the larger one. Redundancy is added
+    as for linear sizing. Demand past the USL peak cannot be served by scaling out: the count
+    stops at the peak (``sizing_basis`` = ``usl: beyond peak throughput``) and what it cannot
+    carry is ``demand_unserved``. Usable capacity at the current count is the USL throughput x
+    target utilization. Other rows keep ``sizing_basis = 'linear'``.
     """
     from .queueing import servers_for_latency
     from .usl import UslFit, usl_capacity, usl_instances_for
@@ -198,7 +278,7 @@ def size_with_usl(plan: pd.DataFrame, fits: pd.DataFrame, planning_cfg: Planning
     if fits.empty:
         return out
     for col in ("instances_uncapped", "instances_required", "usable_capacity", "cost_per_hour"):
-        out[col] = out[col].astype(float)  # USL sizing may need more than any cap allows (inf)
+        out[col] = out[col].astype(float)
     pc = planning_cfg
     for r in fits.itertuples(index=False):
         fit = UslFit(**{k: getattr(r, k) for k in UslFit.__dataclass_fields__})
@@ -210,24 +290,31 @@ def size_with_usl(plan: pd.DataFrame, fits: pd.DataFrame, planning_cfg: Planning
         need = np.array(
             [usl_instances_for(fit, d * (1 + pc.headroom) / u) for d, u in zip(demand, util, strict=True)]
         )
-        basis = np.where(np.isfinite(need), "usl", "usl: beyond peak throughput")
+        beyond = ~np.isfinite(need)
+        basis = np.where(beyond, "usl: beyond peak throughput", "usl")
+        need = np.where(beyond, _usl_peak_count(fit), need)
         slo = pc.latency_slo_ms.get(r.service)
         if slo:
-            lat = np.array([servers_for_latency(d, r.lam, slo / 1000.0) for d in demand])
-            basis = np.where(lat > np.nan_to_num(need, nan=0, posinf=0), "erlang_c latency slo", basis)
-            need = np.fmax(need, lat)
+            lat = np.array([servers_for_latency(d, r.lam, slo / 1000.0) for d in demand], dtype=float)
+            basis = np.where(~beyond & (lat > need), "erlang_c latency slo", basis)
+            need = np.where(beyond, need, np.fmax(need, lat))
         need = add_redundancy(need, pc.redundancy, pc.zones)
         cap = out.loc[rows, "max_instances"].to_numpy(float)
-        required, capped = _cap(np.where(np.isfinite(need), need, cap), cap)
+        required, capped = _cap(need, cap)
+        price = out.loc[rows, "cost_per_instance_hour"].to_numpy(float)
+        served = usl_capacity(fit, np.maximum(surviving(required, pc.redundancy, pc.zones), 0.0)) * util
         out.loc[rows, "instances_uncapped"] = need
         out.loc[rows, "instances_required"] = required
-        out.loc[rows, "capped"] = capped | ~np.isfinite(need)
+        out.loc[rows, "capped"] = capped
         out.loc[rows, "sizing_basis"] = basis
         out.loc[rows, "usable_capacity"] = (
             usl_capacity(fit, out.loc[rows, "instances"].to_numpy(float)) * util
         )
-        out.loc[rows, "cost_per_hour"] = required * out.loc[rows, "cost_per_instance_hour"].to_numpy(float)
+        out.loc[rows, "cost_per_hour"] = required * price
+        out.loc[rows, "cost_per_hour_uncapped"] = need * price
+        out.loc[rows, "demand_unserved"] = np.maximum(demand - served, 0.0)
     out["instances_required"] = out["instances_required"].astype("int64")
+    out["instances_uncapped"] = out["instances_uncapped"].astype("int64")
     return out
 
 

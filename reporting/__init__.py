@@ -11,7 +11,7 @@ constrained-services pick, :func:`planned_demand`), :mod:`.xlsx` (+ ``xlsx_cells
 from __future__ import annotations
 
 from .bundle import plan_bundle
-from .console import file_line, print_alerts, print_runway, safe_text, table
+from .console import file_line, print_alerts, print_changes, print_runway, safe_text, table
 from .csv import neutralise_csv, write_csv, write_safe_csv
 from .export import export_bundle
 from .fans import planned_demand
@@ -30,6 +30,7 @@ __all__ = [
     "planned_demand",
     "plan_bundle",
     "print_alerts",
+    "print_changes",
     "print_runway",
     "render_html",
     "safe_text",

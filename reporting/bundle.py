@@ -33,7 +33,14 @@ def _forecasts(inputs: ExportInputs, cfg: Config) -> pd.DataFrame:
             cap.rename(columns={"usable_capacity": "capacity"}), on=["service", "resource"], how="left"
         )
     fc = fc.assign(planned_demand=planned_demand(fc, plan, inputs.expected_scenario))
-    cols = ["service", "metric", "ts", "model", *quantile_columns(fc.columns)]
+    cols = [
+        "service",
+        "metric",
+        *(["unit"] if "unit" in fc else []),
+        "ts",
+        "model",
+        *quantile_columns(fc.columns),
+    ]
     cols += ["capacity"] if cap is not None else []
     out = fc.rename(columns={"ds": "ts"})[[*cols, "planned_demand"]]
     return out.sort_values(["service", "metric", "ts"], ignore_index=True)
@@ -71,4 +78,6 @@ def plan_bundle(inputs: ExportInputs, cfg: Config) -> PlanBundle:
         history=inputs.history,
         autoscaling=_optional(t["autoscaling"]),
         schedule=_optional(t["scaling_schedule"]),
+        changes=inputs.changes,
+        actions=t.get("actions"),
     )

@@ -61,6 +61,10 @@ def _fmt(v) -> str:
     if hasattr(v, "strftime"):
         return "" if str(v) == "NaT" else v.strftime("%Y-%m-%d %H:%M").removesuffix(" 00:00")
     if isinstance(v, float):
+        if v != v:  # NaN: nothing to show
+            return ""
+        if v in (float("inf"), float("-inf")):
+            return "beyond"
         return f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"
     return safe_text(v, newlines=False)
 
@@ -113,7 +117,7 @@ def print_alerts(al, limit: int = 12) -> None:
         critical=("severity", lambda s: int((s == "critical").sum())),
         warning=("severity", lambda s: int((s == "warning").sum())),
         resources=("resource", lambda r: ", ".join(sorted({str(x) for x in r}))),
-        scenarios=("scenario", lambda r: ", ".join(dict.fromkeys(str(x) for x in r))),
+        scenarios=("scenarios", lambda r: ", ".join(dict.fromkeys(s for x in r for s in str(x).split(", ")))),
     )
     per = per.sort_values(["critical", "warning"], ascending=False, kind="stable").reset_index()
     print(
@@ -142,8 +146,34 @@ def print_alerts(al, limit: int = 12) -> None:
                 ("severity", "severity"),
                 ("service", "service"),
                 ("resource", "resource"),
-                ("scenario", "scenario"),
+                ("date", "by"),
+                ("scenarios", "scenarios"),
                 ("message", "message"),
             ],
         )
     )
+
+
+def print_changes(changes, against: str | None, limit: int = 25) -> None:
+    """What changed since plan ``against``: alerts first, then runway, instances and cost."""
+    if against is None:
+        print("\nNo earlier plan to compare with.")
+        return
+    if changes.empty:
+        print(f"\nNothing changed since plan {against}.")
+        return
+    counts = changes.groupby("measure", sort=False).size()
+    print(
+        f"\nChanges since plan {against}: "
+        + ", ".join(f"{n} {m.replace('_', ' ')}" for m, n in counts.items())
+    )
+    first = changes.head(limit)
+    print(
+        table(
+            first.to_dict("records"),
+            [("measure", "measure"), ("service", "service"), ("resource", "resource"), ("scenario", "scenario"),
+             ("before", "before"), ("after", "after"), ("change", "change"), ("note", "note")],
+        )
+    )  # fmt: skip
+    if len(changes) > limit:
+        print(f"({len(changes) - limit} more in the Changes sheet of the workbook)")

@@ -92,6 +92,7 @@ class Fan:
     capacity: str | None
     actual: str | None
     planned: str | None = None
+    unit: str | None = None  # the metric's unit (axis title)
 
 
 def fan_data(forecasts: pd.DataFrame, history: pd.DataFrame | None, service, resource) -> Fan | None:
@@ -122,7 +123,8 @@ def fan_data(forecasts: pd.DataFrame, history: pd.DataFrame | None, service, res
         frame = past.merge(frame, on="ts", how="outer").sort_values("ts", ignore_index=True)
         actual = "actual"
     title = f"{service} · {metric}" if metric is not None else str(service)
-    return Fan(service, metric, title, frame.reset_index(drop=True), *cols, capacity, actual, planned)
+    unit = rows["unit"].dropna().iloc[0] if "unit" in rows and rows["unit"].notna().any() else None
+    return Fan(service, metric, title, frame.reset_index(drop=True), *cols, capacity, actual, planned, unit)
 
 
 def _ns(values: pd.Series) -> pd.Series:

@@ -25,6 +25,7 @@ from .specs import (
     column_kind,
     is_missing,
     is_number,
+    nonfinite_text,
     partial_months,
     pivot,
     summary_kinds,
@@ -47,6 +48,7 @@ td.info{background:#ddebf7;color:#1f4e78}.figs{display:flex;flex-wrap:wrap;gap:1
 .figs img{max-width:100%;border:1px solid #eee}
 """
 _NAV = (
+    ("actions", "Actions"),
     ("summary", "Summary"),
     ("alerts", "Alerts"),
     ("constrained", "Constrained"),
@@ -68,7 +70,7 @@ def _fmt(value: object, kind: str, column: str) -> str:
     if is_number(value):
         number = float(value)
         if not math.isfinite(number):
-            return "beyond horizon" if column.startswith("days_left") and number > 0 else str(number)
+            return nonfinite_text(column, number)
         return {
             "money": f"${number:,.0f}",
             "cents": f"${number:,.2f}",
@@ -201,6 +203,7 @@ def _figs(images: list[str], empty: str) -> str:
 def _sections(bundle: PlanBundle, t: dict[str, pd.DataFrame], max_charts: int) -> list[str]:
     scenario = bundle.expected_scenario
     sections = [
+        _section("actions", SPECS["actions"].title, html_table(t["actions"])),
         _section("summary", "Summary", _summary_cards(t["summary"])),
         _section("alerts", "Alerts", html_table(t["alerts"])),
         _section(
@@ -221,6 +224,8 @@ def _sections(bundle: PlanBundle, t: dict[str, pd.DataFrame], max_charts: int) -
             html_table(t["plan"]),
         ),
     ]
+    if bundle.changes is not None:
+        sections.append(_section("changes", SPECS["changes"].title, html_table(t["changes"])))
     if bundle.autoscaling is not None:
         sections.append(_section("autoscaling", SPECS["autoscaling"].title, html_table(t["autoscaling"])))
     for name in _PLAIN_TABLES:

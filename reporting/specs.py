@@ -66,6 +66,8 @@ class PlanBundle:
     history: pd.DataFrame | None = None
     autoscaling: pd.DataFrame | None = None  # service, resource, policy, scores, winner
     schedule: pd.DataFrame | None = None  # service, resource, ds, instances_recommended (next hours)
+    changes: pd.DataFrame | None = None  # what changed since the previous plan (planning.compare_plans)
+    actions: pd.DataFrame | None = None  # what to do per service, worst first (the first sheet)
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,26 @@ class TableSpec:
 
 
 TABLES: tuple[TableSpec, ...] = (
+    TableSpec(
+        "actions",
+        "Actions",
+        "Actions: what to do, worst first",
+        (
+            "rank",
+            "service",
+            "action",
+            "by_date",
+            "days_left",
+            "order_by_date",
+            "severity",
+            "instances",
+            "instances_recommended",
+            "binding_resource",
+            "monthly_cost_change",
+            "scenarios",
+            "note",
+        ),
+    ),
     TableSpec("summary", "Summary", "Summary", ("metric", "value", "note")),
     TableSpec(
         "plan",
@@ -95,7 +117,9 @@ TABLES: tuple[TableSpec, ...] = (
             "instances_required",
             "instances_uncapped",
             "capped",
-            "monthly_cost",  # 730 h x cost per hour at the month's peak
+            "demand_unserved",
+            "monthly_cost",  # 730 h x cost per hour at the month's peak, serving the demand (uncapped)
+            "monthly_cost_capped",
         ),
     ),
     TableSpec(
@@ -120,8 +144,12 @@ TABLES: tuple[TableSpec, ...] = (
             "service",
             "instances",
             "instances_recommended",
+            "action",
             "binding_resource",
+            "trailing_need",
+            "forecast_need",
             "over_provisioned",
+            "monthly_cost_change",
             "monthly_saving",
         ),
     ),
@@ -129,12 +157,20 @@ TABLES: tuple[TableSpec, ...] = (
         "frontier",
         "Frontier",
         "Capacity-cost frontier",
-        ("quantile", "monthly_cost", "instances_required"),  # cost: 730 h x peak over the horizon
+        (
+            "quantile",
+            "monthly_cost",
+            "instances_uncapped",
+            "instances_required",
+        ),  # cost: 730 h x peak over the horizon
     ),
     TableSpec("forecasts", "Forecasts", "Forecasts", ("service", "metric", "ts", "model")),
     TableSpec("accuracy", "Accuracy", "Forecast accuracy", ("service", "metric", "model", "mase", "smape")),
     TableSpec(
-        "alerts", "Alerts", "Alerts", ("severity", "service", "resource", "scenario", "kind", "message")
+        "alerts",
+        "Alerts",
+        "Alerts",
+        ("severity", "service", "resource", "kind", "date", "days_left", "scenarios", "message"),
     ),
     TableSpec("assumptions", "Assumptions", "Assumptions", ("key", "value")),
     TableSpec("history", None, "History", ("service", "metric", "ts", "y")),
@@ -151,9 +187,17 @@ TABLES: tuple[TableSpec, ...] = (
         ("service", "resource", "ds", "instances_recommended"),
     ),
 )
+TABLES += (
+    TableSpec(
+        "changes",
+        "Changes",
+        "Changes since the previous plan",
+        ("measure", "service", "resource", "scenario", "before", "after", "change", "note"),
+    ),
+)
 TOTALS = TableSpec("totals", None, "Totals per scenario and month", TOTALS_COLUMNS)  # charts only
 SPECS = {s.field: s for s in (*TABLES, TOTALS)}
-OPTIONAL = ("history", "autoscaling", "schedule")  # written only when the bundle has them
+OPTIONAL = ("history", "autoscaling", "schedule", "changes")  # written only when the bundle has them
 
 _MONEY = re.compile(r"cost|saving|spend|budget|price|\$", re.I)
 _CENTS = re.compile(r"per_hour|hourly|price|per_instance", re.I)
@@ -173,6 +217,11 @@ NUMBER_FORMATS = {
     "date": "yyyy-mm-dd",
     "datetime": "yyyy-mm-dd hh:mm",
 }
+
+
+def nonfinite_text(column: str, number: float) -> str:
+    """What a person reads for an infinite or NaN number: "beyond horizon" for days, else nothing."""
+    return "beyond horizon" if "days" in column and number > 0 else ""
 
 
 def is_missing(value: object) -> bool:

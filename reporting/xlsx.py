@@ -1,5 +1,8 @@
 """The Excel workbook: one sheet per table, native charts on Summary, their data on ChartData.
 
+Actions is the first sheet (what to do, worst first), then Summary with the charts; ChartData is
+hidden; every sheet prints landscape, one page wide.
+
 Text from data never becomes code: the workbook turns no string into a formula, URL or number,
 and chart titles and series names are cell references, never literal text. xlsxwriter is
 imported when a workbook is written, not with this module.
@@ -14,7 +17,7 @@ import pandas as pd
 from .fans import fans
 from .specs import MAX_CHARTS, TABLES, PlanBundle, present, summary_kinds, tables
 from .xlsx_cells import Formats, write_table
-from .xlsx_charts import SHEET, ChartData, cost_chart, fan_chart
+from .xlsx_charts import CHART_GAP, CHART_HEIGHT, CHART_WIDTH, SHEET, ChartData, cost_chart, fan_chart
 
 _OPTIONS = {
     "strings_to_formulas": False,
@@ -40,20 +43,38 @@ def write_xlsx(bundle: PlanBundle, path: Path, max_charts: int = MAX_CHARTS) -> 
             ws = wb.add_worksheet(spec.sheet)
             kinds = summary_kinds(t["summary"]) if spec.field == "summary" else None
             write_table(ws, t[spec.field], fmts, {"value": kinds} if kinds else None)
+            _page_setup(ws)
             sheets[spec.field] = ws
         cd = ChartData(wb.add_worksheet(SHEET), fmts)
+        cd.ws.hide()  # chart data: for the charts, not for reading
         _place_charts(wb, sheets["summary"], cd, t, bundle.expected_scenario, max_charts)
+        _page_setup(sheets["summary"])
     return path
+
+
+def _page_setup(ws) -> None:
+    """Printable as people read it: landscape, one page wide, header row repeated."""
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(0)
 
 
 def _place_charts(
     wb, summary_ws, cd: ChartData, t: dict[str, pd.DataFrame], scenario: str, max_charts: int
 ) -> None:
-    """Cost chart at the top right of Summary, fan charts below it in two columns."""
+    """Cost chart at the top right of Summary, fan charts below it in two columns.
+
+    Every chart is anchored at the same cell and placed by pixel offsets of a full chart size
+    plus a gap (:data:`CHART_WIDTH` x :data:`CHART_HEIGHT`), so charts never overlap whatever
+    the column widths and row heights of the sheet.
+    """
     col0 = len(t["summary"].columns) + 1
+    charts = []
     cost = cost_chart(wb, cd, t["totals"])
     if cost is not None:
-        summary_ws.insert_chart(1, col0, cost)
+        charts.append((0, 0, cost))
     for k, fan in enumerate(fans(t, scenario, max_charts)):
-        chart = fan_chart(wb, cd, fan)
-        summary_ws.insert_chart(18 + 17 * (k // 2), col0 + 8 * (k % 2), chart)
+        charts.append((1 + k // 2, k % 2, fan_chart(wb, cd, fan)))
+    for row, col, chart in charts:
+        offsets = {"x_offset": col * (CHART_WIDTH + CHART_GAP), "y_offset": row * (CHART_HEIGHT + CHART_GAP)}
+        summary_ws.insert_chart(1, col0, chart, offsets)

@@ -12,7 +12,16 @@ import math
 import numpy as np
 import pandas as pd
 
-from .specs import HIGHLIGHTS, NO_ROWS, NUMBER_FORMATS, cell_kind, column_kind, is_missing, is_number
+from .specs import (
+    HIGHLIGHTS,
+    NO_ROWS,
+    NUMBER_FORMATS,
+    cell_kind,
+    column_kind,
+    is_missing,
+    is_number,
+    nonfinite_text,
+)
 
 XLSX_MAX_ROWS = 1_048_575
 _XLSX_MAX_STR = 32_767
@@ -60,7 +69,10 @@ def write_cell(ws, row: int, col: int, value: object, kind: str, fmts: Formats, 
     if is_number(value):
         number = float(value)
         if not math.isfinite(number):
-            text = "beyond horizon" if column.startswith("days_left") and number > 0 else str(number)
+            text = nonfinite_text(column, number)
+            if not text:
+                ws.write_blank(row, col, None, fmt)
+                return 0
             ws.write_string(row, col, text)
             return len(text)
         ws.write_number(row, col, number, fmt)

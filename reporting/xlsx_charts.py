@@ -10,6 +10,7 @@ from .specs import NUMBER_FORMATS, column_kind, pivot, usable_totals
 from .xlsx_cells import Formats, write_cell
 
 SHEET = "ChartData"
+CHART_WIDTH, CHART_HEIGHT, CHART_GAP = 640, 320, 16  # pixels
 _FAN_STYLE = {
     "actual": {"color": "#404040", "width": 1.0},
     "lo": {"color": "#6BAED6", "width": 1.25, "dash_type": "dash"},
@@ -60,9 +61,12 @@ def cost_chart(wb, cd: ChartData, totals: pd.DataFrame):
             }
         )
     chart.set_title({"name": [SHEET, title_row, 0], "name_font": {"size": 11}})
-    chart.set_x_axis({"num_format": "yyyy-mm", "num_font": {"rotation": -45}})
-    chart.set_y_axis({"num_format": "$#,##0", "major_gridlines": {"visible": True}})
-    chart.set_size({"width": 640, "height": 320})
+    chart.set_x_axis({"name": "month", "num_format": "yyyy-mm", "num_font": {"rotation": -45}})
+    chart.set_y_axis(
+        {"name": "monthly cost ($, 730 h at the month's peak)", "num_format": "$#,##0",
+         "major_gridlines": {"visible": True}}
+    )  # fmt: skip
+    chart.set_size({"width": CHART_WIDTH, "height": CHART_HEIGHT})
     return chart
 
 
@@ -90,9 +94,12 @@ def fan_chart(wb, cd: ChartData, fan: Fan):
     chart.set_title({"name": [SHEET, title_row, 0], "name_font": {"size": 11}})
     # Excel's date axis counts whole days: hourly points would pile up, so they get a text axis.
     axis = {"date_axis": True} if ts_kind == "date" else {"text_axis": True}
-    chart.set_x_axis({**axis, "num_format": NUMBER_FORMATS[ts_kind], "num_font": {"rotation": -45}})
-    chart.set_y_axis({"major_gridlines": {"visible": True}, "num_format": "#,##0.0"})
+    chart.set_x_axis(
+        {**axis, "name": "time (UTC)", "num_format": NUMBER_FORMATS[ts_kind], "num_font": {"rotation": -45}}
+    )
+    unit = f"{fan.metric} ({fan.unit})" if fan.unit else str(fan.metric or "demand")
+    chart.set_y_axis({"name": unit, "major_gridlines": {"visible": True}, "num_format": "#,##0.0"})
     chart.set_legend({"position": "bottom"})
     chart.show_blanks_as("gap")
-    chart.set_size({"width": 640, "height": 320})
+    chart.set_size({"width": CHART_WIDTH, "height": CHART_HEIGHT})
     return chart

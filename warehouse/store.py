@@ -289,6 +289,24 @@ def latest_plan_id(con) -> str:
     return rows[0][0]
 
 
+def previous_plan_id(con, plan_id: str) -> str | None:
+    """The plan stored just before ``plan_id`` (None when it is the first)."""
+    if "plan_runs" not in existing_tables(con):
+        return None
+    rows = con.execute(
+        "SELECT plan_id FROM plan_runs WHERE created_at < (SELECT created_at FROM plan_runs WHERE plan_id = ?) "
+        "ORDER BY created_at DESC LIMIT 1",
+        [plan_id],
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
+def has_plan(con, plan_id: str) -> bool:
+    if "plan_runs" not in existing_tables(con):
+        return False
+    return bool(con.execute("SELECT count(*) FROM plan_runs WHERE plan_id = ?", [plan_id]).fetchall()[0][0])
+
+
 def plan_tables(con, plan_id: str) -> dict[str, pd.DataFrame]:
     """Every table of one stored plan, without its ``plan_id`` column."""
     out = {}

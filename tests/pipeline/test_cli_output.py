@@ -61,7 +61,7 @@ def test_alerts_are_counted_by_kind_grouped_per_service_and_the_rest_pointed_to(
             "severity": ["critical"] * 3 + ["warning", "info"],
             "service": ["api", "api", "db", "db", "web"],
             "resource": ["cpu", "rps", "storage", "storage", "cpu"],
-            "scenario": ["expected", "aggressive", "expected", "expected", "expected"],
+            "scenarios": ["expected", "aggressive", "expected", "expected", "expected"],
             "kind": ["runway_short", "cap_hit", "runway_short", "runway_short", "low_confidence"],
             "message": ["m1", "m2", "m3", "m4", "m5"],
         }

@@ -213,3 +213,19 @@ def test_mlflow_runs_say_what_they_are_and_log_tables_and_the_champion_mix(run):
         assert any(a.path == f"metrics_{name}.json" for a in client.list_artifacts(child.info.run_id))
     profile = next(c for c in children if c.info.run_name == "seasonal_profile")
     assert any(k.startswith("hp.") for k in profile.data.params)
+
+
+def test_plan_compare_prints_what_changed_since_the_previous_plan(run, capsys):
+    folder, _, db = run
+    cfg = str(folder / "capplan.toml")
+    capsys.readouterr()
+    assert main(["plan", "--config", cfg, "--compare"]) == 0
+    out = capsys.readouterr().out
+    ids = [r[0] for r in db.execute("SELECT plan_id FROM plan_runs ORDER BY created_at").fetchall()]
+    # the same forecast planned again: nothing changed since the plan before it
+    assert f"since plan {ids[-2]}" in out
+    assert main(["plan", "--config", cfg, "--compare", "nope"]) == 2  # an unknown plan is a usage error
+    actions = _latest(db, "actions")
+    assert (
+        len(actions) and actions["by_date"].notna().all() and actions["instances_recommended"].notna().all()
+    )

@@ -47,9 +47,26 @@ def test_over_provisioned_service_gets_fewer_instances():
     assert api["binding_resource"] == "memory"
     assert api["max_p95_utilization"] == pytest.approx(0.25)
     assert api["monthly_saving"] == pytest.approx(5 * 0.2 * 730)
-    db = out.loc["db"]  # 20 / 32 = 0.625 >= 0.4: keep as is
+    assert api["action"] == "right_size_down" and api["monthly_cost_change"] == pytest.approx(-5 * 0.2 * 730)
+    db = out.loc["db"]  # 20 / 32 = 0.625 >= 0.4, and ceil(20 / 4.8) + 1 = 6 > 4: a scale-up, not a saving
     assert not bool(db["over_provisioned"])
-    assert db["instances_recommended"] == 4 and db["monthly_saving"] == 0.0
+    assert db["action"] == "scale_up" and db["instances_recommended"] == 6
+    assert db["monthly_saving"] == 0.0 and db["monthly_cost_change"] == pytest.approx(2 * 1.0 * 730)
+
+
+def test_rightsizing_looks_ahead_and_never_recommends_below_the_forecast_need():
+    cfg = PlanningConfig(redundancy="n+1", headroom=0.0, rightsizing_utilization=0.4)
+    ahead = pd.DataFrame({"service": ["api"], "resource": ["cpu"], "instances_uncapped": [8.0]})
+    api = rightsizing(_usage(), _inventory(), cfg, forecast_need=ahead).set_index("service").loc["api"]
+    # trailing need 5 (memory), forecast need 8 (cpu): recommend 8 of 10, saving 2 instances only
+    assert api["action"] == "right_size_down" and api["instances_recommended"] == 8
+    assert api["trailing_need"] == 5 and api["forecast_need"] == 8 and api["binding_resource"] == "cpu"
+    assert api["monthly_saving"] == pytest.approx(2 * 0.2 * 730)
+    # a forecast need above today's count is a scale-up, even for an over-provisioned service
+    ahead["instances_uncapped"] = 13.0
+    api = rightsizing(_usage(), _inventory(), cfg, forecast_need=ahead).set_index("service").loc["api"]
+    assert api["action"] == "scale_up" and api["instances_recommended"] == 13
+    assert api["monthly_saving"] == 0.0 and api["monthly_cost_change"] == pytest.approx(3 * 0.2 * 730)
 
 
 def test_needs_one_instance_count_per_service():

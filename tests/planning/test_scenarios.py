@@ -12,6 +12,7 @@ from capplan.planning.scenarios import (
     event_windows,
     quantile_bracket,
     resource_demand,
+    traffic_series,
 )
 
 QCOLS = ["p10", "p50", "p90"]
@@ -51,6 +52,29 @@ def test_event_multiplier_precedence_scenario_then_stated_then_learned():
     assert "down" not in w.index.get_level_values("name")  # outages never raise demand
     w2 = event_windows(_events(), series, start, end, {"bf": 10.0}, learned)
     assert set(w2.loc[w2["name"] == "bf", "multiplier"]) == {10.0}
+
+
+def test_storage_is_not_traffic_stated_uplifts_move_traffic_only():
+    series = pd.DataFrame(
+        {"unique_id": ["web:rps", "web:storage", "web:memory"], "service": "web",
+         "metric": ["rps", "storage", "memory"], "kind": ["rate", "gauge", "gauge"]}
+    )  # fmt: skip
+    traffic = traffic_series(series, {"rps": "rps", "storage": "storage", "memory": "memory"})
+    assert traffic == {"web:rps"}
+    start, end = pd.Timestamp("2026-01-01"), pd.Timestamp("2026-01-31")
+    learned = {("web:storage", "name:bf"): 1.12}  # last year's Black Friday moved storage 12%
+    w = event_windows(_events(), series, start, end, {"bf": 6.0}, learned, traffic)
+    w = w.set_index(["unique_id", "name"])
+    assert w.loc[("web:rps", "bf"), "multiplier"] == 6.0  # the scenario's x6 is a traffic multiplier
+    assert w.loc[("web:storage", "bf"), "multiplier"] == 1.12  # storage: only its own learned uplift
+    assert "not traffic" in w.loc[("web:storage", "bf"), "source"]
+    assert ("web:memory", "bf") not in w.index  # nothing learned for memory: no uplift at all
+    assert ("web:storage", "promo") not in w.index and w.loc[("web:rps", "promo"), "multiplier"] == 1.5
+    # the assumptions state both rules for one event, one row each (their key stays unique)
+    from capplan.planning.assumptions import _event_rows
+
+    keys = [r["key"] for r in _event_rows(w.reset_index().assign(scenario="bf"))]
+    assert len(keys) == len(set(keys)) and any("not traffic" in k for k in keys)
 
 
 def test_apply_events_raises_demand_to_the_week_earlier_baseline_times_the_multiplier():

@@ -178,7 +178,42 @@ def test_size_with_usl_uses_throughput_curve_redundancy_and_cap():
     assert out["instances_required"].tolist()[0] == 5 and out["sizing_basis"].iloc[0] == "usl"
     assert not out["capped"].iloc[0] and out["cost_per_hour"].iloc[0] == 5.0
     assert abs(out["usable_capacity"].iloc[0] - 400 / 1.3) < 1e-6
-    # 5000/s is past the 1000/s peak: no count serves it, capped at max_instances
+    # 5000/s is past the 1000/s asymptote: scaling out stops at the knee (N+1 on top), not at the
+    # cap, and what that count cannot carry is unserved demand (no infinite counts)
     assert out["sizing_basis"].iloc[1] == "usl: beyond peak throughput"
-    assert bool(out["capped"].iloc[1]) and out["instances_required"].iloc[1] == 20
+    knee = int(np.ceil(fits["n_knee"].iloc[0]))
+    assert out["instances_uncapped"].iloc[1] == knee + 1 and not out["capped"].iloc[1]
+    served = 100.0 * knee / (1 + 0.1 * (knee - 1))
+    assert abs(out["demand_unserved"].iloc[1] - (5000.0 - served)) < 1e-6
+    assert out["demand_unserved"].iloc[0] == 0.0
     assert out["sizing_basis"].iloc[2] == "linear" and out["instances_required"].iloc[2] == 1
+
+
+def test_erlang_c_labels_only_the_rows_it_sizes_and_counts_stay_finite():
+    import numpy as np
+    import pandas as pd
+
+    from capplan.core.config import PlanningConfig
+    from capplan.planning import fit_usl_frame, size_with_usl
+    from capplan.planning.queueing import servers_for_latency
+
+    n = np.arange(1, 17)
+    x = 100.0 * n / (1 + 0.05 * (n - 1) + 0.002 * n * (n - 1))  # peaks near n = 21
+    fits = fit_usl_frame(pd.DataFrame({"service": "api", "instances": n, "concurrency": np.nan,
+                                       "throughput": x, "latency_p99_ms": 10.0}))  # fmt: skip
+    lam = float(fits["lam"].iloc[0])
+    plan = pd.DataFrame(
+        {"service": "api", "resource": "rps", "demand": [50.0, 1e6], "target_utilization": 1.0,
+         "instances": 4.0, "max_instances": 500.0, "cost_per_instance_hour": 1.0, "instances_uncapped": 1,
+         "instances_required": 1, "usable_capacity": 0.0, "cost_per_hour": 0.0, "capped": False}
+    )  # fmt: skip
+    cfg = PlanningConfig(redundancy="none", headroom=0.0, latency_slo_ms={"api": 60.0})
+    out = size_with_usl(plan, fits, cfg)
+    # 50/s: USL needs 1 instance, M/M/c for a 60 ms p99 at mu = lam needs more: Erlang C sizes it
+    lat = servers_for_latency(50.0, lam, 0.060)
+    assert lat > 1 and out["instances_required"].iloc[0] == lat
+    assert out["sizing_basis"].iloc[0] == "erlang_c latency slo"
+    # 1e6/s is past the USL peak: the label says so (it used to say erlang_c with an infinite count)
+    assert out["sizing_basis"].iloc[1] == "usl: beyond peak throughput"
+    assert np.isfinite(out["instances_uncapped"].astype(float)).all()
+    assert out["demand_unserved"].iloc[1] > 0

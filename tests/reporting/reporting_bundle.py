@@ -22,6 +22,7 @@ SCENARIOS = ("conservative", "expected", "aggressive")
 EXPECTED = "expected"
 PERIODS = pd.to_datetime(["2025-01-01", "2025-02-01"])
 SHEETS = [
+    "Actions",
     "Summary",
     "Scenarios",
     "Runway",
@@ -154,6 +155,22 @@ def _summary() -> pd.DataFrame:
 
 def _small_tables() -> dict[str, pd.DataFrame]:
     return {
+        "actions": pd.DataFrame(
+            {
+                "rank": [1, 2],
+                "service": [EVIL, "api"],
+                "action": ["raise_max_instances", "right_size_down"],
+                "by_date": pd.to_datetime(["2025-01-03", "2025-01-01"]),
+                "days_left": [2.0, 0.0],
+                "severity": ["critical", "info"],
+                "instances": [4.0, 12.0],
+                "instances_recommended": [9.0, 8.0],
+                "binding_resource": ["cpu", "memory"],
+                "monthly_cost_change": [3650.0, -2920.0],
+                "scenarios": ["expected, aggressive", "all"],
+                "note": ["raise max_instances from 6 to 9, then scale out", "p95 utilization 20%"],
+            }
+        ),
         "bottlenecks": pd.DataFrame(
             {
                 "service": ["api", "api", EVIL],
@@ -191,8 +208,10 @@ def _small_tables() -> dict[str, pd.DataFrame]:
                 "severity": ["critical", "warning", "info"],
                 "service": [EVIL, SCRIPT, "api"],
                 "resource": ["cpu", "cpu", "cpu"],
-                "scenario": [EXPECTED, EXPECTED, "all"],
                 "kind": ["runway_short", "runway_short", "low_confidence"],
+                "date": pd.to_datetime(["2026-11-02", "2026-11-22", "2026-11-02"]),
+                "days_left": [0.0, 20.0, float("nan")],
+                "scenarios": [EXPECTED, EXPECTED, "all"],
                 "message": ["already short", "runs out in 20.0 days", "+MASE 1.25"],
             }
         ),
@@ -226,7 +245,9 @@ def empty_bundle() -> PlanBundle:
         rightsizing=pd.DataFrame(),
         forecasts=pd.DataFrame(),
         accuracy=pd.DataFrame(),
-        alerts=pd.DataFrame(columns=["severity", "service", "resource", "scenario", "kind", "message"]),
+        alerts=pd.DataFrame(
+            columns=["severity", "service", "resource", "kind", "date", "days_left", "scenarios", "message"]
+        ),
         frontier=pd.DataFrame(),
         assumptions=pd.DataFrame(),
         expected_scenario=EXPECTED,

@@ -25,7 +25,7 @@ from reporting_bundle import (
 )
 
 from capplan.reporting import export_bundle, neutralise_csv, render_html, write_safe_csv
-from capplan.reporting.specs import NO_ROWS, TABLES
+from capplan.reporting.specs import NO_ROWS, SPECS, TABLES
 
 IMAGES = r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"'
 
@@ -148,13 +148,17 @@ def test_empty_tables_give_headers_and_note(tmp_path):
     wb = openpyxl.load_workbook(out["xlsx"])
     assert wb.sheetnames == SHEETS
     for spec in TABLES:
-        if spec.sheet and spec.field not in ("autoscaling", "schedule"):  # optional: absent when None
+        if spec.sheet and spec.field not in (
+            "autoscaling",
+            "schedule",
+            "changes",
+        ):  # optional: absent when None
             header, rows = sheet(wb[spec.sheet])
             assert header == list(spec.columns), spec.sheet
             assert rows[0][0] == NO_ROWS
     assert not zip_texts(out["xlsx"], r"xl/charts/chart\d+\.xml")
     assert "history.csv" not in {p.name for p in out["csv"]}
-    assert (tmp_path / "csv" / "plan.csv").read_text().strip() == ",".join(TABLES[1].columns)
+    assert (tmp_path / "csv" / "plan.csv").read_text().strip() == ",".join(SPECS["plan"].columns)
     text = out["html"].read_text(encoding="utf-8")
     assert text.count(NO_ROWS) >= 9 and "data:image/png" not in text
 

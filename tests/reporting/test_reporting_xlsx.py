@@ -34,7 +34,9 @@ def test_export_writes_every_format(exported, tmp_path):
     assert out["xlsx"].name == "capplan_plan.xlsx" and out["xlsx"].stat().st_size > 0
     assert out["html"].name == "capplan_report.html"
     names = sorted(p.name for p in out["csv"])
-    assert names == sorted(f"{s.field}.csv" for s in TABLES if s.field not in ("autoscaling", "schedule"))
+    assert names == sorted(
+        f"{s.field}.csv" for s in TABLES if s.field not in ("autoscaling", "schedule", "changes")
+    )
     assert "totals.csv" not in names  # totals feed the charts; they are not a table of their own
     assert all(p.parent.name == "csv" for p in out["csv"])
     only_csv = export_bundle(make_bundle(), tmp_path, formats=("csv",))
@@ -99,7 +101,11 @@ def test_runway_sheet_uses_its_own_column_order(workbook):
 
 @pytest.mark.parametrize(
     ("field", "sheet_name"),
-    [(s.field, s.sheet) for s in TABLES if s.sheet and s.field not in ("summary", "autoscaling", "schedule")],
+    [
+        (s.field, s.sheet)
+        for s in TABLES
+        if s.sheet and s.field not in ("summary", "autoscaling", "schedule", "changes")
+    ],
 )
 def test_sheet_values_equal_bundle(exported, workbook, field, sheet_name):
     bundle, _ = exported
@@ -143,7 +149,7 @@ def test_number_formats(workbook):
 
 def test_column_widths_follow_content(workbook):
     ws = workbook["Alerts"]
-    message = ws.column_dimensions["F"].width
+    message = ws.column_dimensions["H"].width
     severity = ws.column_dimensions["A"].width
     assert message >= len("runs out in 20.0 days") and severity >= len("critical")
     assert ws.column_dimensions["B"].width >= len(EVIL)
@@ -191,8 +197,8 @@ def test_native_charts_reference_chart_data(exported):
     assert any(f"<c:v>{EVIL} · cpu</c:v>" in xml for xml in charts.values())
     fan = next(x for x in charts.values() if "<c:lineChart>" in x)
     assert fan.count("<c:ser>") == 5  # actual, p10, p50, p90, capacity
-    # the charts sit on Summary (sheet1) through its drawing
-    rels = zip_texts(out["xlsx"], r"xl/worksheets/_rels/sheet1\.xml\.rels")
+    # the charts sit on Summary (sheet2, after Actions) through its drawing
+    rels = zip_texts(out["xlsx"], r"xl/worksheets/_rels/sheet2\.xml\.rels")
     assert any("drawing" in x for x in rels.values())
     drawing = zip_texts(out["xlsx"], r"xl/drawings/_rels/drawing1\.xml\.rels")
     assert sum(x.count("charts/chart") for x in drawing.values()) == 4
@@ -265,8 +271,61 @@ def test_malicious_names_stay_text_in_xlsx(exported, workbook):
     evil = [c for c in cells if c.value == EVIL]
     assert len(evil) == 12 and all(c.data_type == "s" for c in evil)
     alerts = workbook["Alerts"]
-    assert alerts["F4"].value == "+MASE 1.25" and alerts["F4"].data_type == "s"
+    assert alerts["H4"].value == "+MASE 1.25" and alerts["H4"].data_type == "s"
     assert workbook["Assumptions"]["B3"].value == "@lgbm"
     sheets = zip_texts(exported[1]["xlsx"], r"xl/worksheets/sheet\d+\.xml")
     assert sheets and all("<f>" not in x and "<f " not in x for x in sheets.values())
-    assert not zip_texts(exported[1]["xlsx"], r"xl/worksheets/_rels/sheet[2-9]\d*\.xml\.rels")  # no links
+    assert not zip_texts(
+        exported[1]["xlsx"], r"xl/worksheets/_rels/sheet([13-9]|\d\d+)\.xml\.rels"
+    )  # no links
+
+
+def _anchors(xlsx) -> list[tuple[tuple[int, int, int, int], tuple[int, int, int, int]]]:
+    """Each chart's (from, to) as (col, col offset, row, row offset) from the drawing XML."""
+    out = []
+    for xml in zip_texts(xlsx, r"xl/drawings/drawing\d+\.xml").values():
+        for frm, to in re.findall(r"<xdr:from>(.*?)</xdr:from>\s*<xdr:to>(.*?)</xdr:to>", xml, re.S):
+
+            def pos(x):
+                return tuple(int(re.search(f"<xdr:{t}>(\\d+)</xdr:{t}>", x).group(1))
+                             for t in ("col", "colOff", "row", "rowOff"))  # fmt: skip
+
+            out.append((pos(frm), pos(to)))
+    return out
+
+
+def test_workbook_says_what_to_do_first_charts_apart_chart_data_hidden(exported):
+    _, out = exported
+    wb = openpyxl.load_workbook(out["xlsx"])
+    assert wb.sheetnames[:2] == ["Actions", "Summary"]
+    header, rows = sheet(wb["Actions"])
+    assert header[:4] == ["rank", "service", "action", "by_date"]
+    by, count = header.index("by_date"), header.index("instances_recommended")
+    assert rows and all(r[by] is not None and r[count] is not None for r in rows)
+    assert all(hasattr(r[by], "year") and isinstance(r[count], (int, float)) for r in rows)
+    assert wb["ChartData"].sheet_state == "hidden"
+    for name in ("Actions", "Summary", "Runway"):
+        ws = wb[name]
+        assert ws.page_setup.orientation == "landscape" and ws.sheet_properties.pageSetUpPr.fitToPage
+        assert (
+            ws.page_setup.fitToWidth in (None, 1) and ws.page_setup.fitToHeight == 0
+        )  # 1 wide (the default)
+    # nothing a person reads shows inf or nan
+    for ws in wb.worksheets:
+        if ws.sheet_state == "hidden":
+            continue
+        for row in ws.iter_rows(values_only=True):
+            assert not any(isinstance(v, str) and v.strip().lower() in ("inf", "-inf", "nan") for v in row), (
+                ws.title
+            )
+    # charts do not overlap: each pair is apart horizontally or vertically
+    boxes = _anchors(out["xlsx"])
+    assert len(boxes) >= 3
+    for i, (a_from, a_to) in enumerate(boxes):
+        for b_from, b_to in boxes[i + 1 :]:
+            h = a_to[:2] <= b_from[:2] or b_to[:2] <= a_from[:2]
+            v = a_to[2:] <= b_from[2:] or b_to[2:] <= a_from[2:]
+            assert h or v, (a_from, a_to, b_from, b_to)
+    # axis titles with units
+    charts = "".join(zip_texts(out["xlsx"], r"xl/charts/chart\d+\.xml").values())
+    assert "monthly cost ($" in charts and "time (UTC)" in charts
