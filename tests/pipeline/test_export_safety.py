@@ -36,11 +36,14 @@ def test_hostile_service_names_are_neutralised_in_forecast_csv(tmp_path, monkeyp
         [report] = ingest_source(con, c.sources[0], c)
     assert report.status == "loaded" and report.rows_loaded == 9
 
-    def fake_publish(cfg_, horizon):  # the champions' forecast, without training: one step per series
+    def fake_publish(
+        cfg_, horizon, data=None
+    ):  # the champions' forecast, without training: one step per series
         uids = [f"{s}:cpu" for s in HOSTILE]
         q = {c: 1.0 for c in ("p10", "p50", "p90", "p95", "p99")}
         fc = pd.DataFrame({"unique_id": uids, "ds": pd.Timestamp("2025-01-01 03:00"), "model": "=1+1", **q})
-        return forecast_mod.Publication("run", "1", pd.Timestamp("2025-01-02"), fc, None)
+        fc["cutoff"] = pd.Timestamp("2025-01-01 02:00")
+        return forecast_mod.Publication("vintage", "run", "1", pd.Timestamp("2025-01-02"), fc, None)
 
     monkeypatch.setattr(forecast_mod, "publish", fake_publish)
     out = tmp_path / "forecast.csv"
