@@ -4,17 +4,29 @@
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import signal
 import sys
 import threading
-import time
-from pathlib import Path
 
 from capplan.core.errors import CapplanError
 
-DEFAULT_CONFIG = "capplan.toml"
+from .commands import (  # noqa: F401  (the commands the parser names)
+    DEFAULT_CONFIG,
+    _safe,
+    cmd_demo,
+    cmd_export,
+    cmd_forecast,
+    cmd_ingest,
+    cmd_plan,
+    cmd_refresh,
+    cmd_rollback,
+    cmd_score,
+    cmd_serve,
+    cmd_status,
+    cmd_train,
+    cmd_ui,
+)
+from .commands_scaling import cmd_scaling_config, cmd_simulate
 
 EPILOG = """\
 typical use:
@@ -24,452 +36,6 @@ typical use:
 
 Exit codes: 0 success; 1 a file was rejected or an alert at --fail-on level was raised;
 2 a usage or configuration error (the message says what and where)."""
-
-
-def _config(args, writes: bool = True):
-    """The command's config; for commands that write, the warehouse path checked before any flow."""
-    from capplan.core.config import load_config
-
-    cfg = load_config(args.config)
-    if writes:
-        from capplan.warehouse.connection import check_warehouse_path
-
-        check_warehouse_path(cfg.warehouse_path)
-    return cfg
-
-
-def cmd_ingest(args) -> int:
-    from capplan.reporting import table
-
-    cfg = _config(args)
-    if not cfg.sources:
-        raise CapplanError(f"{args.config}: no [[sources]] entries to ingest")
-    from capplan.pipelines.ingest import ingest_flow
-
-    t0 = time.perf_counter()
-    print(f"Ingesting {len(cfg.sources)} source(s) into {cfg.warehouse_path}")
-    reports = ingest_flow(cfg, engine=args.engine, quiet=args.quiet)
-    cols = [
-        ("source", "source"),
-        ("file", "file"),
-        ("status", "status"),
-        ("rows_in", "in"),
-        ("rows_loaded", "loaded"),
-        ("rows_quarantined", "quarantined"),
-        ("rows_updated", "updated"),
-        ("rows_duplicate", "duplicates"),
-    ]
-    rows = [dict(r, file=Path(r["path"]).name) for r in reports]
-    print()
-    print(table(rows, cols))
-    rejected = [r for r in reports if r["status"] == "rejected"]
-    quarantined = sum(r["rows_quarantined"] for r in reports)
-    print(
-        f"\n{len(reports)} file(s) in {time.perf_counter() - t0:.1f} s: "
-        f"{sum(r['rows_loaded'] for r in reports):,} rows loaded, {quarantined:,} quarantined, "
-        f"{len(rejected)} rejected."
-    )
-    for r in reports:
-        if r["status"] == "loaded" and r.get("message"):
-            print(f"note: {Path(r['path']).name}: {_safe(r['message'])}")
-    for r in rejected:
-        print(f"rejected: {_safe(r['message'])}", file=sys.stderr)
-    if quarantined:
-        print("See why rows were quarantined: capplan status --config ... (or SELECT * FROM quarantine)")
-    return 1 if rejected else 0
-
-
-def cmd_status(args) -> int:
-    from capplan.reporting import table
-    from capplan.warehouse import store, warehouse
-
-    cfg = _config(args, writes=False)
-    if not cfg.warehouse_path.exists():
-        raise CapplanError(
-            f"{cfg.warehouse_path}: no warehouse yet; run `capplan ingest --config {args.config}`"
-        )
-    with warehouse(cfg.warehouse_path, read_only=True) as con:
-        st = store.status(con, args.limit)
-    print(f"Warehouse {cfg.warehouse_path}")
-    rows = [
-        dict(t, check="holds" if t["repeats"] == 0 else f"VIOLATED: {t['repeats']} rows repeat a key")
-        for t in st["tables"]
-    ]
-    print(
-        table(
-            rows,
-            [("table", "table"), ("rows", "rows"), ("key", "key"), ("check", "key check")],
-            right={"rows"},
-        )
-    )
-    bad = [t["table"] for t in st["tables"] if t["repeats"]]
-    print(
-        "Every table's key holds."
-        if not bad
-        else f"Keys VIOLATED in {', '.join(bad)}: re-ingest or report a bug."
-    )
-    batches = st["batches"]
-    print(f"\nLast {len(batches)} batches:")
-    rows = batches.assign(path=batches["path"].map(lambda p: Path(p).name)).to_dict("records")
-    print(table(rows, [(c, c) for c in batches.columns if c != "message"]))
-    for r in rows:  # why a file was rejected; notes such as a sparse series read at a coarser frequency
-        if r.get("message"):
-            print(
-                f"  {'rejected' if r['status'] == 'rejected' else 'note'}: {r['path']}: {_safe(r['message'])}"
-            )
-    q = st["quarantine"]
-    if len(q):
-        print(f"\nQuarantined rows (first {len(q)}):")
-        rows = q.assign(path=q["path"].map(lambda p: Path(p).name)).to_dict("records")
-        print(table(rows, [(c, c) for c in q.columns]))
-    return 0
-
-
-def _as_of(text):
-    if text is None:
-        return None
-    import pandas as pd
-
-    try:
-        ts = pd.Timestamp(text)
-    except ValueError:
-        raise CapplanError(
-            f"--as-of {text!r} is not a date or timestamp (e.g. 2026-11-01 or 2026-11-01T12:00)"
-        ) from None
-    return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts
-
-
-def cmd_train(args) -> int:
-    from capplan.pipelines.train import train_flow, with_models
-    from capplan.reporting import table
-
-    cfg = _config(args)
-    if args.models:
-        cfg = with_models(cfg, args.models.split(","))
-    t0 = time.perf_counter()
-    print(
-        f"Training on {cfg.warehouse_path}: models {', '.join(cfg.forecast.models)}, "
-        f"{cfg.forecast.backtest.folds} backtest folds, horizon {cfg.forecast.horizon}"
-    )
-    from capplan.pipelines.runners import uses_dask
-
-    if args.dask or uses_dask(cfg):
-        from capplan.pipelines.train import dask_train_flow
-
-        s = dask_train_flow(cfg, workers=args.dask, quiet=args.quiet, as_of=_as_of(args.as_of))
-    else:
-        s = train_flow(cfg, quiet=args.quiet, as_of=_as_of(args.as_of))
-    print("\nBacktest leaderboard (mean over series; MASE, sMAPE lower is better; coverage near nominal):")
-    from capplan.evaluation.metrics import interval_nominals
-
-    nominal = interval_nominals(cfg.forecast.quantiles)
-    cover = [(c, c.removeprefix("coverage_").replace("_", "-") + f" covered (nominal {nominal[c]:.0%})")
-             for c in s.leaderboard.columns if c in nominal]  # fmt: skip
-    cols = [("model", "model"), ("mase", "MASE"), ("smape", "sMAPE"), *cover]
-    print(table(s.leaderboard.to_dict("records"), cols))
-    counts = s.champions["champion"].value_counts()
-    print("\nChampions: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    for uid, note in list(s.notes.items())[:10]:
-        print(f"  note: {uid}: {note}")
-    prev = f" (previous v{s.previous_version} kept as 'fallback')" if s.previous_version else ""
-    print(
-        f"\nMLflow run {s.run_id}; champions registered as version {s.model_version} with alias 'champion'{prev}."
-    )
-    print(
-        f"Done in {time.perf_counter() - t0:.0f} s. Compare models in the UI: make ui  (http://127.0.0.1:5000)"
-    )
-    return 0
-
-
-def cmd_forecast(args) -> int:
-    from capplan.core.config import cli_horizon
-
-    horizon = cli_horizon(args.horizon)
-    cfg = _config(args)
-    if args.out:
-        _writable_folder(Path(args.out).parent, "--out")
-    from capplan.pipelines.forecast import forecast_flow
-
-    pub = forecast_flow(cfg, horizon=horizon, out=args.out, as_of=_as_of(args.as_of))
-    f = pub.forecasts
-    refit = f"; {pub.refitted} series re-fitted on newer data" if pub.refitted else ""
-    print(
-        f"Published vintage {pub.forecast_id}: {f['unique_id'].nunique()} series x "
-        f"{f.groupby('unique_id').size().max()} steps from {f['cutoff'].min()} "
-        f"(champions v{pub.model_version}, training run {pub.run_id}{refit}) into table 'forecasts'."
-    )
-    if pub.csv:
-        print(f"CSV: {pub.csv}")
-    return 0
-
-
-def cmd_score(args) -> int:
-    from capplan.pipelines.forecast import score_flow
-    from capplan.reporting import table
-
-    cfg = _config(args)
-    health = score_flow(cfg)
-    scored = health[health["reference"].notna()] if "reference" in health else health
-    if health.empty:
-        print(
-            "No actuals have arrived yet for any published forecast: nothing to score. Run again after the next ingest."
-        )
-        return 0
-    print(f"Scored {len(health)} series against their actuals; accuracy in table 'forecast_accuracy'.")
-    bad = health[health["degraded"]] if len(health) else health
-    if len(bad):
-        print(
-            f"\n{len(bad)} series degraded beyond {cfg.forecast.degradation_threshold:.0%}: retrain recommended"
-        )
-        print(
-            table(
-                bad[["unique_id", "recommendation"]].to_dict("records"),
-                [("unique_id", "series"), ("recommendation", "why")],
-            )
-        )
-    elif len(scored):
-        print("No series degraded beyond the threshold.")
-    return 0
-
-
-def cmd_plan(args) -> int:
-    from capplan.pipelines.plan import compare_plan, plan_flow
-    from capplan.reporting import print_alerts, print_changes, print_runway, table
-
-    cfg = _config(args)
-    result = plan_flow(cfg)
-    t = result.tables
-    print(
-        f"Capacity plan as of {result.as_of} (forecast vintage {result.forecast_id[:8]}), scenarios: {', '.join(cfg.scenarios)}"
-    )
-    print_runway(t.runway, list(cfg.scenarios))
-    values = [c for c in ("monthly_cost", "monthly_cost_capped") if c in t.cost]
-    cost = t.cost.groupby("scenario")[values].sum()
-    cost = cost.reindex([s for s in cfg.scenarios if s in cost.index]).reset_index()
-    print(
-        "\nMonthly cost per scenario (run rate at the horizon's peak; serving the demand, and within max_instances):"
-    )
-    print(
-        table(
-            cost.to_dict("records"),
-            [
-                ("scenario", "scenario"),
-                ("monthly_cost", "monthly cost"),
-                ("monthly_cost_capped", "within caps"),
-            ],
-        )
-    )
-    al = t.alerts
-    print_alerts(al)
-    if args.compare:
-        against = None if args.compare == "previous" else args.compare
-        other, changes = compare_plan(cfg, result.plan_id, against)
-        print_changes(changes, other)
-    print(
-        f"\nPlan {result.plan_id} stored in the warehouse (plan_runs, plan, runway, cost, alerts, ...; "
-        "earlier plans are kept)."
-    )
-    print(
-        f"Export for planners: capplan export --config {args.config} --format xlsx --out {cfg.resolve(cfg.export.out_dir)}"
-    )
-    order = {"info": 0, "warning": 1, "critical": 2}
-    if args.fail_on and len(al) and al["severity"].map(order).max() >= order[args.fail_on]:
-        print(f"failing: alerts at or above '{args.fail_on}'", file=sys.stderr)
-        return 1
-    return 0
-
-
-def cmd_export(args) -> int:
-    from capplan.pipelines.export import export_flow
-
-    cfg = _config(args)
-    _writable_folder(Path(args.out) if args.out else cfg.resolve(cfg.export.out_dir), "export folder")
-    paths = export_flow(cfg, out=args.out, formats=args.format, plan_id=args.plan)
-    for fmt, p in paths.items():
-        shown = f"{len(p)} files in {Path(p[0]).parent}" if isinstance(p, list) else str(p)
-        print(f"  {fmt:5} {shown}")
-    return 0
-
-
-def cmd_refresh(args) -> int:
-    from capplan.pipelines.refresh import RefreshOptions, pipeline_flow
-
-    cfg = _config(args)
-    t0 = time.perf_counter()
-    options = RefreshOptions(retrain=_retrain(args), quiet=args.quiet)
-    result = pipeline_flow(
-        cfg, options, progress=lambda s: print(f"[{s}]  (+{time.perf_counter() - t0:.0f} s)", flush=True)
-    )
-    for key, value in result.summary().items():
-        print(f"  {key:16} {value}")
-    for line in result.warnings:
-        print(f"warning: {line}", file=sys.stderr)
-    return 1 if any(r["status"] == "rejected" for r in result.ingest or []) else 0
-
-
-def cmd_serve(args) -> int:
-    from capplan.core.config import load_config
-
-    load_config(args.config)  # fail now, not at 3 a.m.
-    if args.cron:
-        _check_cron(args.cron)
-    from capplan.pipelines.refresh import serve
-
-    what = f"'{args.name}' on cron '{args.cron}'" if args.cron else f"the [schedules] of {args.config}"
-    print(f"Serving {what} (Ctrl+C to stop); runs appear in the Prefect UI.", flush=True)
-    serve(args.config, args.cron, name=args.name, retrain=_retrain(args))
-    return 0
-
-
-def _retrain(args) -> bool | None:
-    """--retrain: always; --no-retrain: never; neither: when the ledger says so."""
-    return True if args.retrain else False if args.no_retrain else None
-
-
-def cmd_rollback(args) -> int:
-    from capplan.pipelines.tracking import rollback
-
-    cfg = _config(args)
-    restored, demoted = rollback(cfg)
-    print(
-        f"Rolled back: version {restored} holds 'champion' again; version {demoted} now holds 'fallback' "
-        "(a second rollback undoes this)."
-    )
-    print(f"Publish its forecast: capplan forecast --config {args.config}")
-    return 0
-
-
-def cmd_ui(args) -> int:
-    from capplan.servers import serve_ui
-
-    serve_ui(args.prefect_port, args.mlflow_port)
-    return 0
-
-
-def _writable_folder(folder: Path, what: str) -> None:
-    """Create ``folder`` if needed; a CapplanError if that fails or it cannot be written."""
-    folder = Path(folder) if str(folder) else Path(".")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise CapplanError(f"{what} {folder}: cannot create the folder: {err.strerror or err}") from None
-    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-        raise CapplanError(f"{what} {folder}: not a writable folder; choose another one")
-
-
-_CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
-
-
-def _check_cron(cron: str) -> None:
-    """A cron string of five fields (minute hour day month weekday), checked before serving."""
-    fields = cron.split()
-    if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
-        raise CapplanError(
-            f"--cron {cron!r} is not a cron schedule of five fields (minute hour day month weekday), "
-            "e.g. '0 3 * * *' for 03:00 daily"
-        )
-    from datetime import datetime
-
-    from cronsim import CronSim, CronSimError
-
-    try:
-        CronSim(cron, datetime(2026, 1, 1))
-    except CronSimError as err:
-        raise CapplanError(f"--cron {cron!r}: {err}; e.g. '0 3 * * *' for 03:00 daily") from None
-
-
-def cmd_demo(args) -> int:
-    from capplan.pipelines.demo_run import run_demo
-
-    return run_demo(out=Path(args.out), size=args.size, seed=args.seed, config=args.config)
-
-
-def _warehouse_or_error(cfg, args):
-    if not cfg.warehouse_path.exists():
-        raise CapplanError(
-            f"{cfg.warehouse_path}: no warehouse yet; run `capplan ingest --config {args.config}`"
-        )
-    return cfg.warehouse_path
-
-
-def cmd_scaling_config(args) -> int:
-    import json
-
-    from capplan.reporting import scaling_configs as sc
-    from capplan.warehouse import store, warehouse
-
-    cfg = _config(args)
-    policy = cfg.autoscaling.for_service(args.service)
-    from capplan.planning.autoscale import recent_forecast_error
-
-    with warehouse(_warehouse_or_error(cfg, args), read_only=True) as con:
-        inventory = store.read(con, "inventory")
-        schedule = store.scaling_schedule(con, args.service, args.plan) if args.format == "keda" else None
-        keda = args.format == "keda"
-        scored = store.published_vs_actual(con, args.service, policy.fallback_window_s) if keda else None
-    if inventory.empty:
-        raise CapplanError("the warehouse has no inventory; add an [[sources]] entry of kind 'inventory'")
-    if args.format == "hpa":
-        doc = sc.hpa_manifest(args.service, policy, inventory)
-    elif args.format == "keda":
-        scored = scored.assign(resource=scored["metric"].map(cfg.resource_of)).dropna(subset=["resource"])
-        _, reason = recent_forecast_error(scored, inventory, args.service, policy)
-        if reason:
-            print(f"note: {args.service}: {reason}; the cron triggers are left out", file=sys.stderr)
-        doc = sc.keda_scaled_object(args.service, policy, inventory, schedule, reason)
-    else:
-        doc = sc.aws_predictive_policy(args.service, policy, inventory)
-    if (args.output or ("json" if args.format == "aws" else "yaml")) == "json":
-        text = json.dumps(doc, indent=2) + "\n"
-    else:
-        import yaml
-
-        text = yaml.safe_dump(doc, sort_keys=False)
-    if args.out:
-        Path(args.out).write_text(text)
-        print(f"{args.format} configuration for {args.service} written to {args.out}")
-    else:
-        sys.stdout.write(text)
-    return 0
-
-
-def cmd_simulate(args) -> int:
-    import json
-
-    from capplan.planning.autoscale import simulate_service
-    from capplan.reporting import table
-    from capplan.warehouse import store, warehouse
-
-    cfg = _config(args)
-    policy = cfg.autoscaling.for_service(args.service)
-    with warehouse(_warehouse_or_error(cfg, args), read_only=True) as con:
-        raw = store.service_usage(con, args.service, _as_of(args.since))
-        inventory = store.read(con, "inventory")
-    if raw.empty:
-        raise CapplanError(f"no stored observations for service {args.service!r}")
-    raw["resource"] = raw["metric"].map(cfg.resource_of)
-    use = raw.dropna(subset=["resource"]).groupby(["resource", "ds"], as_index=False)["y"].sum()
-    sim = simulate_service(use, inventory, args.service, policy, quantile=cfg.planning.scaling_quantile)
-    scores, events = sim.scores, sim.events
-    print(
-        f"Replay of {args.service}: {int(scores['steps'].iloc[0])} steps from {use['ds'].min()} to "
-        f"{use['ds'].max()}, start-up delay {policy.startup_delay_s} s, warm-up {policy.warmup_s} s, "
-        f"predictive at p{cfg.planning.scaling_quantile * 100:g} of a seasonal-naive forecast"
-    )
-    cols = [(c, c.replace("_", " ")) for c in scores.columns if c not in ("service", "steps")]
-    print(table(scores.round(3).to_dict("records"), [("policy", "policy"), *cols[1:]]))
-    for e in events:
-        print(f"  {e['ds']}: {e['event']}: {e['reason']}")
-    if args.out:
-        payload = {
-            "service": args.service,
-            "policy": policy.model_dump(mode="json"),
-            "scores": scores.to_dict("records"),
-            "fallback_events": [dict(e, ds=str(e["ds"])) for e in events],
-        }
-        Path(args.out).write_text(json.dumps(payload, indent=2, default=float) + "\n")
-        print(f"Scores written to {args.out}")
-    return 0
 
 
 def _retrain_flags(sp) -> None:
@@ -499,6 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(func=func)
         return sp
 
+    _warehouse_commands(add)
+    _model_commands(add)
+    _plan_commands(add)
+    _run_commands(add)
+    _tool_commands(add)
+    return p
+
+
+def _warehouse_commands(add) -> None:
+    """The ingest, status subcommands."""
     sp = add(
         "ingest",
         "Load every [[sources]] file into the DuckDB warehouse; bad rows go to the quarantine table.",
@@ -516,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
         "status", "Show what the warehouse holds, the last load batches and quarantined rows.", cmd_status
     )
     sp.add_argument("--limit", type=int, default=20, help="rows to show per table (default: %(default)s)")
+
+
+def _model_commands(add) -> None:
+    """The train, forecast, score subcommands."""
     sp = add(
         "train",
         "Backtest every configured model on every series, choose a champion per series, log to MLflow "
@@ -552,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
         "Score every published forecast against the actuals that arrived since; flag degraded series.",
         cmd_score,
     )
+
+
+def _plan_commands(add) -> None:
+    """The plan, export subcommands."""
     sp = add(
         "plan",
         "Turn the latest published forecasts into capacity plans per scenario: instances, runway, "
@@ -583,6 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--out", default=None, help="output folder (default: [export] out_dir)")
     sp.add_argument("--plan", default=None, help="plan_id of an earlier plan (default: the latest)")
+
+
+def _run_commands(add) -> None:
+    """The refresh, serve, rollback subcommands."""
     sp = add(
         "refresh",
         "Run the whole pipeline once: ingest, retrain when the ledger says so (a series degraded beyond "
@@ -610,6 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
         "Restore the previous champions: swap the registry aliases 'champion' and 'fallback'.",
         cmd_rollback,
     )
+
+
+def _tool_commands(add) -> None:
+    """The scaling-config, simulate, ui, demo subcommands."""
     sp = add(
         "scaling-config",
         "Generate an autoscaling configuration for one service from [autoscaling] and the latest plan: "
@@ -662,7 +254,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="config to run with (default: the one generated in --out)",
     )
-    return p
 
 
 class Terminated(BaseException):
@@ -672,12 +263,6 @@ class Terminated(BaseException):
 
 def _on_sigterm(signum, frame) -> None:
     raise Terminated()
-
-
-def _safe(text: object) -> str:
-    from capplan.reporting.console import safe_text
-
-    return safe_text(text)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,7 @@ import pandas as pd
 from capplan.core.config import horizon_steps
 from capplan.core.contracts import quantile_cols
 from capplan.core.errors import CapplanError
-from capplan.models import Covariates, ModelSpec, build_model, has_native_intervals
+from capplan.models import Covariates, ModelSpec, available_models, build_model, has_native_intervals
 
 from .backtest import apply_conformal, backtest, calibration_offsets, cross_calibrate, repair_quantiles
 from .champion import choose_champions
@@ -384,3 +384,17 @@ def forecast_champions(champions, groups, horizon: int | str | None) -> tuple[pd
     if not parts:
         raise CapplanError("no series to forecast: none of the champions' series has data")
     return pd.concat(parts, ignore_index=True), refitted
+
+
+def with_models(cfg, models):
+    """``cfg`` with another model list (validated against the registry); ``None`` keeps it."""
+    if not models:
+        return cfg
+    from capplan.core.config import ForecastConfig
+    from capplan.core.errors import CapplanError
+
+    unknown = [m for m in models if m not in available_models()]
+    if unknown:
+        raise CapplanError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(available_models())}")
+    fc = ForecastConfig.model_validate({**cfg.forecast.model_dump(), "models": tuple(models)})
+    return cfg.model_copy(update={"forecast": fc})

@@ -52,3 +52,38 @@ def hyperparameters(name: str, spec) -> dict:
         ):
             out[f"hp.{key}"] = value if not isinstance(value, list | tuple) else ",".join(map(str, value))
     return out
+
+
+def metric_means(metrics: pd.DataFrame) -> dict[str, float]:
+    """Mean over series of each metric column (NaN-safe), under stable names."""
+    out = {}
+    for col in metrics.columns:
+        if col in ("unique_id", "model", "n", "horizon", "cutoff"):
+            continue
+        vals = pd.to_numeric(metrics[col], errors="coerce")
+        if vals.notna().any():
+            out[col] = float(vals.mean())
+    return out
+
+
+def run_name(as_of: pd.Timestamp | None) -> str:
+    """What a training run is: ``train as-of 2026-11-04`` (a past cut) or ``train latest``."""
+    if as_of is None:
+        return "train latest"
+    ts = pd.Timestamp(as_of)
+    return f"train as-of {ts:%Y-%m-%d}" if ts == ts.normalize() else f"train as-of {ts:%Y-%m-%d %H:%M}"
+
+
+def training_window(data, cfg) -> dict:
+    """The child runs' window parameters: what each model was backtested and fitted on."""
+    groups = data.groups
+    return {
+        "frequencies": ",".join(g.freq for g in groups),
+        "data_start": str(min(g.df["ds"].min() for g in groups)),
+        "data_end": str(max(g.df["ds"].max() for g in groups)),
+        "train_window": str(cfg.forecast.train_window),
+        "horizon_steps": ",".join(str(g.horizon) for g in groups),
+        "season_length": ",".join(str(g.spec.season_length) for g in groups),
+        "folds": cfg.forecast.backtest.folds,
+        "stride": cfg.forecast.backtest.stride or "horizon",
+    }

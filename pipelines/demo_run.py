@@ -49,30 +49,9 @@ def _generate(out: Path, size: str, seed: int, step: _Steps):
     return data, path
 
 
-def _report(r) -> None:
-    """What each step of the full run did, in a line or two."""
-    if r.ingest is not None:
-        rejected = sum(x["status"] == "rejected" for x in r.ingest)
-        print(
-            f"      {sum(x['rows_loaded'] for x in r.ingest):,} rows loaded, "
-            f"{sum(x['rows_quarantined'] for x in r.ingest)} quarantined (the planted bad rows), {rejected} files rejected"
-        )
-    if r.training is not None:
-        print(r.training.leaderboard.to_string(index=False))
-        counts = r.training.champions["champion"].value_counts()
-        print("      champions: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    if r.health is not None:
-        scored = r.health[r.health["reference"].notna()] if len(r.health) else r.health
-        flagged = int(r.health["degraded"].sum()) if len(r.health) else 0
-        print(f"      {len(scored)} series scored; {flagged} flagged for retraining")
-    if r.plan is not None:
-        alerts = r.plan.tables.alerts
-        print(
-            f"      {len(r.plan.tables.runway)} runways, {(alerts['severity'] == 'critical').sum()} critical alerts"
-        )
-
-
 def run_demo(out: Path, size: str = "small", seed: int = 7, config: str | None = None) -> int:
+    from capplan.reporting.console import print_run
+
     from .refresh import RefreshOptions, pipeline_flow
 
     step = _Steps(7)
@@ -83,7 +62,7 @@ def run_demo(out: Path, size: str = "small", seed: int = 7, config: str | None =
     first = pipeline_flow(
         cfg, RefreshOptions(retrain=True, as_of=past, models=QUICK_MODELS, through="forecast")
     )
-    _report(first)
+    print_run(first)
     print(
         f"      past vintage published (run {first.training.run_id[:8]}, champions v{first.training.model_version})"
     )
@@ -93,7 +72,7 @@ def run_demo(out: Path, size: str = "small", seed: int = 7, config: str | None =
         RefreshOptions(retrain=True, forecast_csv=str(csv)),
         progress=lambda s: s != "ingest" and step(_SAY[s]),
     )
-    _report(replace(result, ingest=None))  # the files were loaded by the first run
+    print_run(replace(result, ingest=None))  # the files were loaded by the first run
     paths = result.exports or {}
     print(f"\nDone in {time.perf_counter() - step.t0:.0f} s. Results:")
     print(f"  workbook     {paths.get('xlsx')}")

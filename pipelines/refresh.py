@@ -57,25 +57,9 @@ class RefreshResult:
 
     def summary(self) -> dict:
         """What a scheduled run returns (shown in the Prefect UI): counts and paths."""
-        out: dict = {"decision": self.decision} if self.decision else {}
-        if self.ingest is not None:
-            out["files"] = len(self.ingest)
-            out["rejected"] = sum(r["status"] == "rejected" for r in self.ingest)
-        if self.training is not None:
-            out["run_id"] = self.training.run_id
-        if self.publication is not None:
-            out["forecast_run"] = self.publication.run_id
-            out["forecast_id"] = self.publication.forecast_id
-        if self.health is not None:
-            out["degraded"] = int(self.health["degraded"].sum()) if len(self.health) else 0
-        if self.plan is not None:
-            out["plan_id"] = self.plan.plan_id
-            out["critical_alerts"] = int((self.plan.tables.alerts["severity"] == "critical").sum())
-        if self.exports is not None:
-            out["exports"] = {
-                k: str(v if not isinstance(v, list) else Path(v[0]).parent) for k, v in self.exports.items()
-            }
-        return out
+        from capplan.reporting.console import run_summary
+
+        return run_summary(self)
 
 
 @flow(name="capplan-pipeline")

@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from capplan.core.config import Config
+from capplan.evaluation.summary import metric_means
 
 from ._env import configure
 
@@ -86,42 +87,7 @@ def registered_name(cfg: Config) -> str:
     return f"{cfg.mlflow.experiment}-champions"
 
 
-def aggregate(metrics: pd.DataFrame) -> dict[str, float]:
-    """Mean over series of each metric column (NaN-safe), under stable names."""
-    out = {}
-    for col in metrics.columns:
-        if col in ("unique_id", "model", "n", "horizon", "cutoff"):
-            continue
-        vals = pd.to_numeric(metrics[col], errors="coerce")
-        if vals.notna().any():
-            out[col] = float(vals.mean())
-    return out
-
-
 EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")  # the UI's training view, not GenAI
-
-
-def run_name(as_of: pd.Timestamp | None) -> str:
-    """What a training run is: ``train as-of 2026-11-04`` (a past cut) or ``train latest``."""
-    if as_of is None:
-        return "train latest"
-    ts = pd.Timestamp(as_of)
-    return f"train as-of {ts:%Y-%m-%d}" if ts == ts.normalize() else f"train as-of {ts:%Y-%m-%d %H:%M}"
-
-
-def training_window(data, cfg: Config) -> dict:
-    """The child runs' window parameters: what each model was backtested and fitted on."""
-    groups = data.groups
-    return {
-        "frequencies": ",".join(g.freq for g in groups),
-        "data_start": str(min(g.df["ds"].min() for g in groups)),
-        "data_end": str(max(g.df["ds"].max() for g in groups)),
-        "train_window": str(cfg.forecast.train_window),
-        "horizon_steps": ",".join(str(g.horizon) for g in groups),
-        "season_length": ",".join(str(g.spec.season_length) for g in groups),
-        "folds": cfg.forecast.backtest.folds,
-        "stride": cfg.forecast.backtest.stride or "horizon",
-    }
 
 
 def log_table(frame: pd.DataFrame, artifact_file: str) -> None:
@@ -148,7 +114,9 @@ def log_model_run(
 
     with mlflow.start_run(run_name=name, nested=True):
         mlflow.log_params({**params, "model": name})
-        mlflow.log_metrics({**aggregate(metrics), "backtest_seconds": seconds, "series": float(len(metrics))})
+        mlflow.log_metrics(
+            {**metric_means(metrics), "backtest_seconds": seconds, "series": float(len(metrics))}
+        )
         path = tmp / f"metrics_{name}.parquet"
         metrics.to_parquet(path)
         mlflow.log_artifact(str(path))

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from capplan.core.config import Config, config_hash
+from capplan.evaluation.engine import with_models  # noqa: F401  (re-exported for the CLI and refresh)
 
 from ._env import configure
 
@@ -32,21 +33,6 @@ class TrainSummary:
     champions: pd.DataFrame
     leaderboard: pd.DataFrame
     notes: dict
-
-
-def with_models(cfg: Config, models) -> Config:
-    """``cfg`` with another model list (validated against the registry); ``None`` keeps it."""
-    if not models:
-        return cfg
-    from capplan.core.config import ForecastConfig
-    from capplan.core.errors import CapplanError
-    from capplan.models import available_models
-
-    unknown = [m for m in models if m not in available_models()]
-    if unknown:
-        raise CapplanError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(available_models())}")
-    fc = ForecastConfig.model_validate({**cfg.forecast.model_dump(), "models": tuple(models)})
-    return cfg.model_copy(update={"forecast": fc})
 
 
 def _progress(quiet: bool):
@@ -145,7 +131,13 @@ def train_flow(
     the flow's task runner (see :func:`dask_train_flow`)."""
     import mlflow
 
-    from capplan.evaluation.summary import champion_mix, hyperparameters, leaderboard_of
+    from capplan.evaluation.summary import (
+        champion_mix,
+        hyperparameters,
+        leaderboard_of,
+        run_name,
+        training_window,
+    )
 
     from . import tracking
 
@@ -154,7 +146,7 @@ def train_flow(
     exp_id = tracking.setup(cfg)
     trained_at = pd.Timestamp.now(tz="UTC").tz_localize(None)
     results = []
-    with mlflow.start_run(experiment_id=exp_id, run_name=tracking.run_name(as_of)) as parent:
+    with mlflow.start_run(experiment_id=exp_id, run_name=run_name(as_of)) as parent:
         run_id = parent.info.run_id
         mlflow.set_tags(
             {
@@ -191,7 +183,7 @@ def train_flow(
         backtests = pd.concat([r.backtests for r, _ in results], ignore_index=True)
         metrics = pd.concat([r.metrics for r, _ in results], ignore_index=True)
         champions = pd.concat([r.champions.assign(frequency=g.freq) for r, g in results], ignore_index=True)
-        window = tracking.training_window(data, cfg)
+        window = training_window(data, cfg)
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             for model in sorted(metrics["model"].unique()):

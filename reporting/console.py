@@ -177,3 +177,49 @@ def print_changes(changes, against: str | None, limit: int = 25) -> None:
     )  # fmt: skip
     if len(changes) > limit:
         print(f"({len(changes) - limit} more in the Changes sheet of the workbook)")
+
+
+def print_run(r) -> None:
+    """What each step of a pipeline run (a ``RefreshResult``) did, in a line or two."""
+    if r.ingest is not None:
+        rejected = sum(x["status"] == "rejected" for x in r.ingest)
+        print(
+            f"      {sum(x['rows_loaded'] for x in r.ingest):,} rows loaded, "
+            f"{sum(x['rows_quarantined'] for x in r.ingest)} quarantined (the planted bad rows), {rejected} files rejected"
+        )
+    if r.training is not None:
+        print(r.training.leaderboard.to_string(index=False))
+        counts = r.training.champions["champion"].value_counts()
+        print("      champions: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if r.health is not None:
+        scored = r.health[r.health["reference"].notna()] if len(r.health) else r.health
+        flagged = int(r.health["degraded"].sum()) if len(r.health) else 0
+        print(f"      {len(scored)} series scored; {flagged} flagged for retraining")
+    if r.plan is not None:
+        alerts = r.plan.tables.alerts
+        print(
+            f"      {len(r.plan.tables.runway)} runways, {(alerts['severity'] == 'critical').sum()} critical alerts"
+        )
+
+
+def run_summary(r) -> dict:
+    """What a pipeline run (a ``RefreshResult``) did: counts, ids and paths (a scheduled run returns it)."""
+    out: dict = {"decision": r.decision} if r.decision else {}
+    if r.ingest is not None:
+        out["files"] = len(r.ingest)
+        out["rejected"] = sum(r["status"] == "rejected" for r in r.ingest)
+    if r.training is not None:
+        out["run_id"] = r.training.run_id
+    if r.publication is not None:
+        out["forecast_run"] = r.publication.run_id
+        out["forecast_id"] = r.publication.forecast_id
+    if r.health is not None:
+        out["degraded"] = int(r.health["degraded"].sum()) if len(r.health) else 0
+    if r.plan is not None:
+        out["plan_id"] = r.plan.plan_id
+        out["critical_alerts"] = int((r.plan.tables.alerts["severity"] == "critical").sum())
+    if r.exports is not None:
+        out["exports"] = {
+            k: str(v if not isinstance(v, list) else Path(v[0]).parent) for k, v in r.exports.items()
+        }
+    return out

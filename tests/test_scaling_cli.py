@@ -135,6 +135,7 @@ def test_keda_leaves_out_the_schedule_when_the_recent_forecast_was_wrong(config,
         for run, p50 in (("good", 4.0), ("bad", 400.0)):  # the later vintage wins
             fc = pd.DataFrame(
                 {
+                    "forecast_id": run,
                     "run_id": run,
                     "created_at": pd.Timestamp("2026-11-22") + pd.Timedelta(hours=int(run == "bad")),
                     "cutoff": pd.Timestamp("2026-11-22 12:00"),
@@ -144,7 +145,7 @@ def test_keda_leaves_out_the_schedule_when_the_recent_forecast_was_wrong(config,
                     "p50": p50,
                 }
             )
-            store.save_forecasts(con, run, fc)
+            store.save_forecasts(con, fc)
     finally:
         con.close()
     args = ["scaling-config", "--config", str(root / "capplan.toml"), "--format", "keda", "--service", "web"]
