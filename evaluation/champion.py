@@ -99,7 +99,10 @@ def choose_champions(
 ) -> pd.DataFrame:
     """One row per series: ``unique_id, champion, reason, <primary>, baseline_<primary>``, then the
     champion's other metric columns. ``coverage``: ``(column, nominal, tolerance)``, e.g.
-    ``("coverage_p10_p90", 0.8, 0.15)``. See the module docstring for the rule."""
+    ``("coverage_p10_p90", 0.8, 0.15)``. See the module docstring for the rule.
+
+    (Seven parameters: the metrics frame plus the rule's documented, defaulted knobs; each is a line of the rule.)
+    """
     _check(metrics_frame, complexity, primary, baseline)
     m = metrics_frame.copy()
     m[MODEL] = m[MODEL].astype(str)

@@ -331,3 +331,63 @@ def load_champions(cfg: Config, alias: str = "champion") -> tuple[ChampionSet, s
             "run `capplan train` to register the champions again"
         ) from None
     return model.unwrap_python_model().champions, mv.version
+
+
+def log_training_start(cfg: Config, data, as_of) -> None:
+    """The parent run's tags and parameters: config hash, data fingerprint, window, models."""
+    import mlflow
+
+    from capplan.core.config import config_hash
+
+    mlflow.set_tags(
+        {
+            "capplan.config_hash": config_hash(cfg),
+            "capplan.data_fingerprint": data.fingerprint,
+            "git_commit": git_commit(),
+        }
+    )
+    mlflow.log_params(
+        {
+            "horizon": cfg.forecast.horizon,
+            "quantiles": ",".join(map(str, cfg.forecast.quantiles)),
+            "folds": cfg.forecast.backtest.folds,
+            "models": ",".join(cfg.forecast.models),
+            "frequencies": ",".join(g.freq for g in data.groups),
+            "series": sum(g.df["unique_id"].nunique() for g in data.groups),
+            "data_start": str(data.window[0]),
+            "data_end": str(data.window[1]),
+            "as_of": str(as_of) if as_of is not None else "latest",
+            "config_hash": config_hash(cfg),
+            "data_fingerprint": data.fingerprint,
+        }
+    )
+
+
+def log_training_results(cfg: Config, data, results, frames) -> None:
+    """A child run per model (metrics, settings, window, plot), the parent's artifacts, champion mix."""
+    import tempfile
+
+    import mlflow
+
+    from capplan.evaluation.summary import champion_mix, hyperparameters, training_window
+
+    champions, backtests, metrics = frames
+    window = training_window(data, cfg)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for model in sorted(metrics["model"].unique()):
+            m = metrics[metrics["model"] == model]
+            bt = backtests[backtests["model"] == model]
+            secs = sum(r.timings.get(model, 0.0) for r, _ in results)
+            params = {**window, **hyperparameters(model, data.groups[0].spec)}
+            log_model_run(model, m, params, bt, secs, tmp)
+        champions.to_parquet(tmp / "champions.parquet")
+        backtests.to_parquet(tmp / "backtests.parquet")
+        pd.concat([r.metrics_by_horizon for r, _ in results]).to_parquet(tmp / "metrics_by_horizon.parquet")
+        for f in ("champions.parquet", "backtests.parquet", "metrics_by_horizon.parquet"):
+            mlflow.log_artifact(str(tmp / f))
+    counts = champions["champion"].value_counts()
+    mlflow.log_metrics({f"champions_{k}": float(v) for k, v in counts.items()})
+    mlflow.log_metrics(champion_mix(champions))
+    if len(champions):
+        log_table(champions, "champions.json")

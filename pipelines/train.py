@@ -7,13 +7,11 @@ MLflow parent run holds one child run per model.
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import pandas as pd
 
-from capplan.core.config import Config, config_hash
+from capplan.core.config import Config
 from capplan.evaluation.engine import with_models  # noqa: F401  (re-exported for the CLI and refresh)
 
 from ._env import configure
@@ -131,13 +129,7 @@ def train_flow(
     the flow's task runner (see :func:`dask_train_flow`)."""
     import mlflow
 
-    from capplan.evaluation.summary import (
-        champion_mix,
-        hyperparameters,
-        leaderboard_of,
-        run_name,
-        training_window,
-    )
+    from capplan.evaluation.summary import leaderboard_of, run_name
 
     from . import tracking
 
@@ -148,28 +140,7 @@ def train_flow(
     results = []
     with mlflow.start_run(experiment_id=exp_id, run_name=run_name(as_of)) as parent:
         run_id = parent.info.run_id
-        mlflow.set_tags(
-            {
-                "capplan.config_hash": config_hash(cfg),
-                "capplan.data_fingerprint": data.fingerprint,
-                "git_commit": tracking.git_commit(),
-            }
-        )
-        mlflow.log_params(
-            {
-                "horizon": cfg.forecast.horizon,
-                "quantiles": ",".join(map(str, cfg.forecast.quantiles)),
-                "folds": cfg.forecast.backtest.folds,
-                "models": ",".join(cfg.forecast.models),
-                "frequencies": ",".join(g.freq for g in data.groups),
-                "series": sum(g.df["unique_id"].nunique() for g in data.groups),
-                "data_start": str(data.window[0]),
-                "data_end": str(data.window[1]),
-                "as_of": str(as_of) if as_of is not None else "latest",
-                "config_hash": config_hash(cfg),
-                "data_fingerprint": data.fingerprint,
-            }
-        )
+        tracking.log_training_start(cfg, data, as_of)
         for group in data.groups:
             say(
                 f"frequency {group.freq}: {group.df['unique_id'].nunique()} series, horizon {group.horizon} steps"
@@ -183,27 +154,7 @@ def train_flow(
         backtests = pd.concat([r.backtests for r, _ in results], ignore_index=True)
         metrics = pd.concat([r.metrics for r, _ in results], ignore_index=True)
         champions = pd.concat([r.champions.assign(frequency=g.freq) for r, g in results], ignore_index=True)
-        window = training_window(data, cfg)
-        with tempfile.TemporaryDirectory() as tmp:
-            tmp = Path(tmp)
-            for model in sorted(metrics["model"].unique()):
-                m = metrics[metrics["model"] == model]
-                bt = backtests[backtests["model"] == model]
-                secs = sum(r.timings.get(model, 0.0) for r, _ in results)
-                params = {**window, **hyperparameters(model, data.groups[0].spec)}
-                tracking.log_model_run(model, m, params, bt, secs, tmp)
-            champions.to_parquet(tmp / "champions.parquet")
-            backtests.to_parquet(tmp / "backtests.parquet")
-            pd.concat([r.metrics_by_horizon for r, _ in results]).to_parquet(
-                tmp / "metrics_by_horizon.parquet"
-            )
-            for f in ("champions.parquet", "backtests.parquet", "metrics_by_horizon.parquet"):
-                mlflow.log_artifact(str(tmp / f))
-        counts = champions["champion"].value_counts()
-        mlflow.log_metrics({f"champions_{k}": float(v) for k, v in counts.items()})
-        mlflow.log_metrics(champion_mix(champions))
-        if len(champions):
-            tracking.log_table(champions, "champions.json")
+        tracking.log_training_results(cfg, data, results, (champions, backtests, metrics))
         notes = {**data.notes, **{u: n for r, _ in results for u, n in r.notes.items()}}
         notes = {u: n for u, n in notes.items() if n}
         slim = [(replace(r, backtests=r.backtests.iloc[:0]), g.cov) for r, g in results]

@@ -160,6 +160,8 @@ def build_alerts(
     (default: the runway's ``as_of``, else the first ds). ``scenarios``: their order.
     ``resource_of``: metric -> resource. ``problems``: ``service, resource, reason`` that could
     not be planned. Returns :data:`ALERT_COLUMNS`.
+
+    (Eight parameters: the plan tables each alert kind reads, the config and the as-of time; each is one kind's evidence.)
     """
     require_columns(
         runway, ["service", "resource", "scenario", "status", "crossing", "days_left"], "runway frame"

@@ -96,7 +96,10 @@ def plan_summary(
     horizon_end=None,
 ) -> pd.DataFrame:
     """The figures a planner reads first: when, how far and which scenarios; who runs short, cost
-    per scenario (serving the demand, and what the caps allow), savings, alerts."""
+    per scenario (serving the demand, and what the caps allow), savings, alerts.
+
+    (Seven parameters: the plan tables the summary quotes, each read for one line, and the config.)
+    """
     rows = []
     exp, days = cfg.planning.expected_scenario, cfg.planning.runway_alert_days
     if as_of is not None:

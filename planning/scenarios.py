@@ -80,6 +80,8 @@ def event_windows(
     ``traffic``: the unique_ids a stated uplift applies to (None: all); the others take only
     their own learned uplift. Returns ``unique_id, name, kind, start, end, multiplier, source``
     (source says where the number came from).
+
+    (Seven parameters: the calendar, the series, the window and the three uplift sources in precedence order.)
     """
     cols = ["unique_id", "name", "kind", "start", "end", "multiplier", "source"]
     if events is None or events.empty:
