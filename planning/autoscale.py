@@ -47,6 +47,7 @@ from capplan.core.config import AutoscalingPolicy
 from capplan.core.errors import CapplanError
 
 from ._common import ceil_tol, require_columns
+from .policies import POLICY_INVENTORY_COLUMNS
 
 SCALED_RESOURCES = ("cpu", "memory", "rps", "network")  # storage does not scale with instances
 _TOL = 1e-9
@@ -382,14 +383,7 @@ def service_sizing(inventory: pd.DataFrame, service: str, policy: AutoscalingPol
     price of ``service``'s pool from its inventory rows (scaled resources only)."""
     require_columns(
         inventory,
-        [
-            "service",
-            "resource",
-            "capacity_per_instance",
-            "target_utilization",
-            "max_instances",
-            "cost_per_instance_hour",
-        ],
+        POLICY_INVENTORY_COLUMNS,
         "inventory",
     )
     rows = inventory[(inventory["service"] == service) & inventory["resource"].isin(SCALED_RESOURCES)]
