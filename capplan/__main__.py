@@ -1,5 +1,5 @@
 import sys
 
-from capplan.cli import main
+from capplan.cli import run
 
-sys.exit(main())
+sys.exit(run())

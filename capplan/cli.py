@@ -289,5 +289,14 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
+def run() -> int:
+    """The console entry point: :func:`main` with a watchdog that stops, after a SIGKILL, what the
+    command started (tests call :func:`main` directly, without one)."""
+    from capplan import watchdog
+
+    watchdog.start()
+    return main()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -188,3 +188,43 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "gone"
+
+
+def test_sigkill_leaves_no_prefect_server_behind(tmp_path):
+    """SIGKILL cannot be caught: the watchdog started by the console entry point stops what the
+    killed command started (Prefect's ephemeral server)."""
+    import duckdb
+
+    wh = tmp_path / "w.duckdb"
+    (tmp_path / "m.csv").write_text("ts,service,metric,value\n2025-01-01T00:00:00Z,web,cpu,1\n")
+    cfg = _write(tmp_path, f'[warehouse]\npath = "{wh}"\nlock_timeout_s = 120\n' + SOURCE)
+    holder = duckdb.connect(str(wh))  # holds the write lock: the ingest task waits inside the flow
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PREFECT_HOME=str(tmp_path / "prefect-home"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "capplan", "ingest", "--config", cfg],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        deadline, servers = time.monotonic() + 150, []
+        while time.monotonic() < deadline and not servers:
+            time.sleep(1)
+            servers = [c for c in _descendants(proc.pid) if b"uvicorn" in _cmdline(c)]
+        assert servers, "Prefect's ephemeral server never started"
+        time.sleep(2)
+        proc.kill()
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(_running(c) for c in servers):
+            time.sleep(0.5)
+    finally:
+        holder.close()
+    alive = [c for c in servers if _running(c)]
+    for c in alive:
+        os.kill(c, signal.SIGKILL)
+    assert not alive, f"the ephemeral server outlived a SIGKILLed command: {alive}"
+
+
+def _running(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists() and _state(pid) != "Z"
