@@ -19,7 +19,7 @@ def export_flow(
     cfg: Config, out: str | Path | None = None, formats=None, plan_id: str | None = None
 ) -> dict[str, Path | list[Path]]:
     """Write ``formats`` (default ``[export] formats``) under ``out`` (default ``[export] out_dir``)."""
-    from capplan.planning.compare import compare_plans
+    from capplan.planning import compare_plans
     from capplan.reporting import export_bundle, plan_bundle
     from capplan.warehouse import store, warehouse
 

@@ -73,7 +73,8 @@ def compare_plan(cfg: Config, plan_id: str, against: str | None = None) -> tuple
     Returns the plan compared against (None when there is none) and ``planning.compare_plans``' frame.
     """
     from capplan.core.errors import CapplanError
-    from capplan.planning.compare import CHANGE_COLUMNS, compare_plans
+    from capplan.planning import compare_plans
+    from capplan.planning.compare import CHANGE_COLUMNS
     from capplan.warehouse import store, warehouse
 
     with warehouse(cfg.warehouse_path, read_only=True) as con:

@@ -3,9 +3,11 @@
 The verbs a pipeline calls (``build_plan`` above all); helpers and kernels live in the submodules.
 """
 
+from .actions import build_actions
 from .alerts import build_alerts
 from .bottlenecks import find_bottlenecks
 from .build import build_plan
+from .compare import compare_plans
 from .cost import capacity_cost_frontier, headroom_cost, monthly_cost
 from .drivers import add_uplift, apply_kpi_scenario, fit_driver_model, learned_event_uplift
 from .policies import compare_policies, recommend_schedule, replay_predictive, replay_reactive, score_policy
@@ -18,6 +20,8 @@ from .usl import fit_usl, fit_usl_frame, usl_capacity
 
 __all__ = [
     "build_plan",
+    "compare_plans",
+    "build_actions",
     "size_plan",
     "monthly_plan",
     "scenario_totals",
