@@ -131,113 +131,127 @@ def _well_formed_check() -> Check:
     )
 
 
-def checks_for(kind: str) -> list[Check]:
-    """The ordered checks of one input kind (the first failing one names a row's reason).
+def _metrics_checks(wf: Check) -> list[Check]:
+    return [
+        wf,
+        _not_null("ts_parseable", "ds", "an ISO-8601 timestamp or unix seconds", show="ts"),
+        _not_null("service_present", "service", "a service name"),
+        _name("service_valid", "service"),
+        _not_null("metric_present", "metric", "a metric name"),
+        _name("metric_valid", "metric"),
+        _not_null("value_numeric", "y", "a finite number", show="value"),
+        _between("value_non_negative", "y_checked", 0, MAX_USAGE, f"usage in [0, {MAX_USAGE:g}]"),
+        Check(
+            "unit_consistent",
+            "unit",
+            "the series' unit",
+            gx=lambda: _gxe().ExpectColumnPairValuesToBeEqual(
+                column_A="unit", column_B="expected_unit", ignore_row_if="either_value_is_missing"
+            ),
+            mask=lambda f: _differ(f["unit"], f["expected_unit"]),
+        ),
+    ]
 
-    (Over 60 lines on purpose: one declarative table, a block per kind, read top to bottom;
-    splitting it would scatter the one place where a kind's rules are stated.)
-    """
-    wf = _well_formed_check()
-    if kind == "metrics":
-        return [
-            wf,
-            _not_null("ts_parseable", "ds", "an ISO-8601 timestamp or unix seconds", show="ts"),
-            _not_null("service_present", "service", "a service name"),
-            _name("service_valid", "service"),
-            _not_null("metric_present", "metric", "a metric name"),
-            _name("metric_valid", "metric"),
-            _not_null("value_numeric", "y", "a finite number", show="value"),
-            _between("value_non_negative", "y_checked", 0, MAX_USAGE, f"usage in [0, {MAX_USAGE:g}]"),
-            Check(
-                "unit_consistent",
-                "unit",
-                "the series' unit",
-                gx=lambda: _gxe().ExpectColumnPairValuesToBeEqual(
-                    column_A="unit", column_B="expected_unit", ignore_row_if="either_value_is_missing"
-                ),
-                mask=lambda f: _differ(f["unit"], f["expected_unit"]),
+
+def _kpis_checks(wf: Check) -> list[Check]:
+    return [
+        wf,
+        _not_null("ts_parseable", "ds", "an ISO-8601 timestamp or unix seconds", show="ts"),
+        _not_null("kpi_present", "kpi", "a KPI name"),
+        _name("kpi_valid", "kpi"),
+        _not_null("value_numeric", "value", "a finite number"),
+        _between("value_non_negative", "value", 0, MAX_USAGE, f"a KPI in [0, {MAX_USAGE:g}]"),
+    ]
+
+
+def _events_checks(wf: Check) -> list[Check]:
+    return [
+        wf,
+        _not_null("name_present", "name", "an event name"),
+        _not_null("kind_present", "kind", "an event kind"),
+        _in_set("kind_allowed", "kind", EVENT_KINDS, "one of " + "|".join(EVENT_KINDS)),
+        _not_null("start_parseable", "start", "an ISO-8601 timestamp"),
+        _not_null("end_parseable", "end", "an ISO-8601 timestamp"),
+        Check(
+            "end_after_start",
+            "end",
+            "end >= start",
+            gx=lambda: _gxe().ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="end", column_B="start", or_equal=True, ignore_row_if="either_value_is_missing"
             ),
-        ]
-    if kind == "kpis":
-        return [
-            wf,
-            _not_null("ts_parseable", "ds", "an ISO-8601 timestamp or unix seconds", show="ts"),
-            _not_null("kpi_present", "kpi", "a KPI name"),
-            _name("kpi_valid", "kpi"),
-            _not_null("value_numeric", "value", "a finite number"),
-            _between("value_non_negative", "value", 0, MAX_USAGE, f"a KPI in [0, {MAX_USAGE:g}]"),
-        ]
-    if kind == "events":
-        return [
-            wf,
-            _not_null("name_present", "name", "an event name"),
-            _not_null("kind_present", "kind", "an event kind"),
-            _in_set("kind_allowed", "kind", EVENT_KINDS, "one of " + "|".join(EVENT_KINDS)),
-            _not_null("start_parseable", "start", "an ISO-8601 timestamp"),
-            _not_null("end_parseable", "end", "an ISO-8601 timestamp"),
-            Check(
-                "end_after_start",
-                "end",
-                "end >= start",
-                gx=lambda: _gxe().ExpectColumnPairValuesAToBeGreaterThanB(
-                    column_A="end", column_B="start", or_equal=True, ignore_row_if="either_value_is_missing"
-                ),
-                mask=lambda f: (f["end"].notna() & f["start"].notna() & (f["end"] < f["start"])).to_numpy(
-                    dtype=bool
-                ),
+            mask=lambda f: (f["end"].notna() & f["start"].notna() & (f["end"] < f["start"])).to_numpy(
+                dtype=bool
             ),
-            _not_null("services_present", "services_text", "a list like 'web;api' or '*'", show="services"),
-            _in_set("uplift_numeric", "uplift_bad", (False,), "a number or empty"),
-            _between(
-                "uplift_positive",
-                "expected_uplift",
-                0,
-                MAX_UPLIFT,
-                f"an uplift in (0, {MAX_UPLIFT:g}]",
-                strict_lo=True,
-            ),
-        ]
-    if kind == "inventory":
-        return [
-            wf,
-            _not_null("service_present", "service", "a service name"),
-            _name("service_valid", "service"),
-            _in_set("resource_allowed", "resource", RESOURCES, "one of " + "|".join(RESOURCES)),
-            _not_null("resource_present", "resource", "a resource"),
-            _not_null("capacity_numeric", "capacity_per_instance", "a number"),
-            _between(
-                "capacity_positive",
-                "capacity_per_instance",
-                0,
-                MAX_USAGE,
-                f"in (0, {MAX_USAGE:g}]",
-                strict_lo=True,
-            ),
-            _not_null("unit_present", "unit", "a unit"),
-            _not_null("instances_numeric", "instances", "a whole number"),
-            _between("instances_non_negative", "instances", 0, MAX_COUNT, f"in [0, {MAX_COUNT:g}]"),
-            _not_null("target_utilization_numeric", "target_utilization", "a number"),
-            _between("target_utilization_range", "target_utilization", 0, 1, "in (0, 1]", strict_lo=True),
-            _not_null("max_instances_numeric", "max_instances", "a whole number"),
-            _between("max_instances_positive", "max_instances", 1, MAX_COUNT, f"in [1, {MAX_COUNT:g}]"),
-            _not_null("cost_numeric", "cost_per_instance_hour", "a number"),
-            _between("cost_non_negative", "cost_per_instance_hour", 0, MAX_COST, f"in [0, {MAX_COST:g}]"),
-        ]
-    if kind == "loadtests":
-        return [
-            wf,
-            _not_null("service_present", "service", "a service name"),
-            _name("service_valid", "service"),
-            _not_null("point_present", "point", "instances or concurrency", show="instances"),
-            _between("point_positive", "point", 0, MAX_COUNT, f"in (0, {MAX_COUNT:g}]", strict_lo=True),
-            _not_null("throughput_numeric", "throughput", "a number"),
-            _between("throughput_non_negative", "throughput", 0, MAX_USAGE, f"in [0, {MAX_USAGE:g}]"),
-            _not_null("latency_numeric", "latency_p99_ms", "a number"),
-            _between(
-                "latency_non_negative", "latency_p99_ms", 0, MAX_LATENCY_MS, f"in [0, {MAX_LATENCY_MS:g}]"
-            ),
-        ]
-    raise ValueError(f"unknown input kind {kind!r}")
+        ),
+        _not_null("services_present", "services_text", "a list like 'web;api' or '*'", show="services"),
+        _in_set("uplift_numeric", "uplift_bad", (False,), "a number or empty"),
+        _between(
+            "uplift_positive",
+            "expected_uplift",
+            0,
+            MAX_UPLIFT,
+            f"an uplift in (0, {MAX_UPLIFT:g}]",
+            strict_lo=True,
+        ),
+    ]
+
+
+def _inventory_checks(wf: Check) -> list[Check]:
+    return [
+        wf,
+        _not_null("service_present", "service", "a service name"),
+        _name("service_valid", "service"),
+        _in_set("resource_allowed", "resource", RESOURCES, "one of " + "|".join(RESOURCES)),
+        _not_null("resource_present", "resource", "a resource"),
+        _not_null("capacity_numeric", "capacity_per_instance", "a number"),
+        _between(
+            "capacity_positive",
+            "capacity_per_instance",
+            0,
+            MAX_USAGE,
+            f"in (0, {MAX_USAGE:g}]",
+            strict_lo=True,
+        ),
+        _not_null("unit_present", "unit", "a unit"),
+        _not_null("instances_numeric", "instances", "a whole number"),
+        _between("instances_non_negative", "instances", 0, MAX_COUNT, f"in [0, {MAX_COUNT:g}]"),
+        _not_null("target_utilization_numeric", "target_utilization", "a number"),
+        _between("target_utilization_range", "target_utilization", 0, 1, "in (0, 1]", strict_lo=True),
+        _not_null("max_instances_numeric", "max_instances", "a whole number"),
+        _between("max_instances_positive", "max_instances", 1, MAX_COUNT, f"in [1, {MAX_COUNT:g}]"),
+        _not_null("cost_numeric", "cost_per_instance_hour", "a number"),
+        _between("cost_non_negative", "cost_per_instance_hour", 0, MAX_COST, f"in [0, {MAX_COST:g}]"),
+    ]
+
+
+def _loadtests_checks(wf: Check) -> list[Check]:
+    return [
+        wf,
+        _not_null("service_present", "service", "a service name"),
+        _name("service_valid", "service"),
+        _not_null("point_present", "point", "instances or concurrency", show="instances"),
+        _between("point_positive", "point", 0, MAX_COUNT, f"in (0, {MAX_COUNT:g}]", strict_lo=True),
+        _not_null("throughput_numeric", "throughput", "a number"),
+        _between("throughput_non_negative", "throughput", 0, MAX_USAGE, f"in [0, {MAX_USAGE:g}]"),
+        _not_null("latency_numeric", "latency_p99_ms", "a number"),
+        _between("latency_non_negative", "latency_p99_ms", 0, MAX_LATENCY_MS, f"in [0, {MAX_LATENCY_MS:g}]"),
+    ]
+
+
+_KIND_CHECKS = {
+    "metrics": _metrics_checks,
+    "kpis": _kpis_checks,
+    "events": _events_checks,
+    "inventory": _inventory_checks,
+    "loadtests": _loadtests_checks,
+}
+
+
+def checks_for(kind: str) -> list[Check]:
+    """The ordered checks of an input kind (a row is quarantined for the first one it fails)."""
+    if kind not in _KIND_CHECKS:
+        raise ValueError(f"unknown input kind {kind!r}")
+    return _KIND_CHECKS[kind](_well_formed_check())
 
 
 def _differ(a: pd.Series, b: pd.Series) -> np.ndarray:
