@@ -133,7 +133,8 @@ def test_sigterm_ends_a_command_cleanly_and_stops_prefect(tmp_path):
     (tmp_path / "m.csv").write_text("ts,service,metric,value\n2025-01-01T00:00:00Z,web,cpu,1\n")
     cfg = _write(tmp_path, f'[warehouse]\npath = "{wh}"\nlock_timeout_s = 120\n' + SOURCE)
     holder = duckdb.connect(str(wh))  # holds the write lock: the ingest task waits inside the flow
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    # its own Prefect home: the session's server database is not shared with a process we kill
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PREFECT_HOME=str(tmp_path / "prefect"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "capplan", "ingest", "--config", cfg],
         stdout=subprocess.PIPE,
