@@ -47,8 +47,8 @@ def test_a_run_leaves_a_summary_alerts_and_links_in_prefect(tmp_path):
     cfg = load_config(write_company(tmp_path, models=("seasonal_naive",)))
     result = pipeline_flow(cfg, RefreshOptions(through="export"))
     assert result.artifacts[0] == "capplan-run-summary" and "capplan-workbook" in result.artifacts
-    with get_client(sync_client=True) as client:
-        stored = {a.key: a for a in client.read_artifacts() if a.key}
+    with get_client(sync_client=True) as client:  # the session's other runs left theirs too: newest wins
+        stored = {a.key: a for a in sorted(client.read_artifacts(), key=lambda a: a.created) if a.key}
     summary = stored["capplan-run-summary"].data
     assert "**Ingest**: 5 file(s)" in summary and "**Plan**" in summary and "**Champions**" in summary
     assert stored["capplan-workbook"].data.startswith("[workbook](file://")
