@@ -265,12 +265,18 @@ def _on_sigterm(signum, frame) -> None:
     raise Terminated()
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, watch: bool = False) -> int:
+    """Run one command. ``watch`` (the console entry point) starts the SIGKILL watchdog, once the
+    arguments parsed: ``--help`` and usage errors start no extra process."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if watch:
+        from capplan import watchdog
+
+        watchdog.start()
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
@@ -292,10 +298,7 @@ def main(argv: list[str] | None = None) -> int:
 def run() -> int:
     """The console entry point: :func:`main` with a watchdog that stops, after a SIGKILL, what the
     command started (tests call :func:`main` directly, without one)."""
-    from capplan import watchdog
-
-    watchdog.start()
-    return main()
+    return main(watch=True)
 
 
 if __name__ == "__main__":

@@ -68,16 +68,21 @@ def cmd_ingest(args) -> int:
     return 1 if rejected else 0
 
 
+def existing_warehouse(cfg, args) -> Path:
+    """The config's warehouse path; a clear error naming the command to run when there is none."""
+    if not cfg.warehouse_path.exists():
+        raise CapplanError(
+            f"{cfg.warehouse_path}: no warehouse yet; run `capplan ingest --config {args.config}`"
+        )
+    return cfg.warehouse_path
+
+
 def cmd_status(args) -> int:
     from capplan.reporting import table
     from capplan.warehouse import store, warehouse
 
     cfg = _config(args, writes=False)
-    if not cfg.warehouse_path.exists():
-        raise CapplanError(
-            f"{cfg.warehouse_path}: no warehouse yet; run `capplan ingest --config {args.config}`"
-        )
-    with warehouse(cfg.warehouse_path, read_only=True) as con:
+    with warehouse(existing_warehouse(cfg, args), read_only=True) as con:
         st = store.status(con, args.limit)
     print(f"Warehouse {cfg.warehouse_path}")
     rows = [

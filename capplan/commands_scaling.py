@@ -7,15 +7,7 @@ from pathlib import Path
 
 from capplan.core.errors import CapplanError
 
-from .commands import _as_of, _config
-
-
-def _warehouse_or_error(cfg, args):
-    if not cfg.warehouse_path.exists():
-        raise CapplanError(
-            f"{cfg.warehouse_path}: no warehouse yet; run `capplan ingest --config {args.config}`"
-        )
-    return cfg.warehouse_path
+from .commands import _as_of, _config, existing_warehouse
 
 
 def cmd_scaling_config(args) -> int:
@@ -28,7 +20,7 @@ def cmd_scaling_config(args) -> int:
     policy = cfg.autoscaling.for_service(args.service)
     from capplan.planning.autoscale import recent_forecast_error
 
-    with warehouse(_warehouse_or_error(cfg, args), read_only=True) as con:
+    with warehouse(existing_warehouse(cfg, args), read_only=True) as con:
         inventory = store.read(con, "inventory")
         schedule = store.scaling_schedule(con, args.service, args.plan) if args.format == "keda" else None
         keda = args.format == "keda"
@@ -68,7 +60,7 @@ def cmd_simulate(args) -> int:
 
     cfg = _config(args)
     policy = cfg.autoscaling.for_service(args.service)
-    with warehouse(_warehouse_or_error(cfg, args), read_only=True) as con:
+    with warehouse(existing_warehouse(cfg, args), read_only=True) as con:
         raw = store.service_usage(con, args.service, _as_of(args.since))
         inventory = store.read(con, "inventory")
     if raw.empty:
