@@ -180,6 +180,12 @@ def _run_commands(add) -> None:
     )
     _retrain_flags(sp)
     sp.add_argument("--quiet", action="store_true", help="no per-file and per-model progress lines")
+    sp.add_argument(
+        "--no-resume",
+        action="store_true",
+        help="redo every stage; by default a stage whose inputs (data fingerprint, config, upstream "
+        "output) match a finished run is skipped and its output reused (table stage_runs)",
+    )
     sp = add(
         "serve",
         "Run the whole pipeline (ingest, train, forecast, score, plan, export) on a cron schedule "

@@ -290,7 +290,7 @@ def cmd_refresh(args) -> int:
 
     cfg = _config(args)
     t0 = time.perf_counter()
-    options = RefreshOptions(retrain=_retrain(args), quiet=args.quiet)
+    options = RefreshOptions(retrain=_retrain(args), quiet=args.quiet, resume=not args.no_resume)
     result = pipeline_flow(
         cfg, options, progress=lambda s: print(f"[{s}]  (+{time.perf_counter() - t0:.0f} s)", flush=True)
     )

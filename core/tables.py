@@ -99,6 +99,9 @@ TABLES: dict[str, Table] = {
         _t("quarantine", ("batch_id VARCHAR", "source VARCHAR", "path VARCHAR", "line VARCHAR", "raw VARCHAR",
                           "check VARCHAR", "reason VARCHAR"),
            ["batch_id", "line"], "append", indexed=False, doc="bad rows with the check that failed"),
+        _t("stage_runs", ("stage VARCHAR", "stage_key VARCHAR", "output VARCHAR", "finished_at TIMESTAMP"),
+           ["stage", "stage_key"], "scope", derived=True,
+           doc="resume, don't redo: each finished pipeline stage under the key of what it read"),
         # --- training and the forecast ledger ------------------------------------------------
         _t("champions", ("run_id VARCHAR", "unique_id VARCHAR", "champion VARCHAR", "reason VARCHAR",
                          "frequency VARCHAR", "n BIGINT"),

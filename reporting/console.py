@@ -205,6 +205,8 @@ def print_run(r) -> None:
 def run_summary(r) -> dict:
     """What a pipeline run (a ``RefreshResult``) did: counts, ids and paths (a scheduled run returns it)."""
     out: dict = {"decision": r.decision} if r.decision else {}
+    if getattr(r, "resumed", None):
+        out["resumed"] = "; ".join(r.resumed)
     if r.ingest is not None:
         out["files"] = len(r.ingest)
         out["rejected"] = sum(r["status"] == "rejected" for r in r.ingest)
