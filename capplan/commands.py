@@ -315,6 +315,20 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_deploy(args) -> int:
+    from capplan.core.config import load_config
+
+    load_config(args.config)  # fail now, with the file named
+    from capplan.pipelines.refresh import deploy
+
+    names, created = deploy(args.config, args.pool)
+    if created:
+        print(f"Created work pool '{args.pool}' (type process).")
+    print(f"Registered on work pool '{args.pool}': {', '.join(names)}")
+    print(f"Start a worker where capplan is installed:  prefect worker start --pool {args.pool}")
+    return 0
+
+
 def _retrain(args) -> bool | None:
     """--retrain: always; --no-retrain: never; neither: when the ledger says so."""
     return True if args.retrain else False if args.no_retrain else None

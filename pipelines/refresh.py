@@ -199,7 +199,8 @@ def refresh_flow(
 
 
 def deployment(config: str, cron: str, name: str = "capplan-refresh", retrain: bool | None = None, **kw):
-    """One deployment of the refresh flow on a cron schedule (``through``, ``timezone`` optional)."""
+    """One deployment of the refresh flow on a cron schedule (``through``, ``timezone`` optional;
+    ``module=True``: the entrypoint is the installed module, what a work pool's worker imports)."""
     params = {"config": str(Path(config).resolve()), "retrain": retrain}
     if kw.get("through"):
         params["through"] = kw["through"]
@@ -210,14 +211,27 @@ def deployment(config: str, cron: str, name: str = "capplan-refresh", retrain: b
         schedule=Cron(cron, timezone=kw.get("timezone") or "UTC"),
         parameters=params,
         description="capplan: ingest, retrain when due, forecast, score, plan and export on a schedule",
+        **({"entrypoint_type": _module_entrypoint()} if kw.get("module") else {}),
     )
 
 
-def deployments(config: str, cfg: Config) -> list:
+def _module_entrypoint():
+    from prefect.deployments.runner import EntrypointType
+
+    return EntrypointType.MODULE_PATH
+
+
+def deployments(config: str, cfg: Config, module: bool = False) -> list:
     """A deployment per ``[schedules.NAME]`` (default: ``refresh`` daily at 03:00 UTC)."""
     return [
         deployment(
-            config, s.cron, name=f"capplan-{name}", retrain=s.retrain, through=s.through, timezone=s.timezone
+            config,
+            s.cron,
+            name=f"capplan-{name}",
+            retrain=s.retrain,
+            through=s.through,
+            timezone=s.timezone,
+            module=module,
         )
         for name, s in cfg.schedules.items()
     ]
@@ -230,18 +244,11 @@ def serve(
 
     With ``cron``, one deployment ``name`` on that schedule; else every ``[schedules]`` entry.
     """
-    import os
-
     from prefect import serve as prefect_serve
 
     from capplan.core.config import load_config
-    from capplan.core.errors import CapplanError
 
-    if not os.environ.get("PREFECT_API_URL"):
-        raise CapplanError(
-            "serve needs a Prefect server to hold the schedule: start one with `capplan ui` (or "
-            "`.venv/bin/prefect server start --host 127.0.0.1`) and set PREFECT_API_URL=http://127.0.0.1:4200/api"
-        )
+    _need_server("serve")
     deps = (
         [deployment(config, cron, name=name, retrain=retrain)]
         if cron
@@ -249,3 +256,42 @@ def serve(
     )
     prefect_serve(*deps)
     return [d.name for d in deps]
+
+
+def _need_server(command: str) -> None:
+    import os
+
+    from capplan.core.errors import CapplanError
+
+    if not os.environ.get("PREFECT_API_URL"):
+        raise CapplanError(
+            f"{command} needs a Prefect server to hold the schedule: start one with `capplan ui` (or "
+            "`.venv/bin/prefect server start --host 127.0.0.1`) and set PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
+
+
+def deploy(config: str, pool: str) -> tuple[list[str], bool]:
+    """Register every ``[schedules]`` deployment on work pool ``pool`` of the server at
+    ``PREFECT_API_URL`` (a ``process`` pool is created when missing); a worker started with
+    ``prefect worker start --pool POOL`` on any machine with capplan installed runs them.
+    Returns the deployment names and whether the pool was created."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.deployments.runner import deploy as prefect_deploy
+    from prefect.exceptions import ObjectNotFound
+    from prefect.workers.process import ProcessWorker
+
+    from capplan.core.config import load_config
+
+    _need_server("deploy")
+    deps = deployments(config, load_config(config), module=True)
+    created = False
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_work_pool(pool)
+        except ObjectNotFound:
+            template = ProcessWorker.get_default_base_job_template()
+            client.create_work_pool(WorkPoolCreate(name=pool, type="process", base_job_template=template))
+            created = True
+    prefect_deploy(*deps, work_pool_name=pool, build=False, push=False, print_next_steps_message=False)
+    return [d.name for d in deps], created
