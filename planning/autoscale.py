@@ -47,9 +47,16 @@ from capplan.core.config import AutoscalingPolicy
 from capplan.core.errors import CapplanError
 
 from ._common import ceil_tol, require_columns
-from .policies import POLICY_INVENTORY_COLUMNS
 
 SCALED_RESOURCES = ("cpu", "memory", "rps", "network")  # storage does not scale with instances
+POLICY_INVENTORY_COLUMNS = (
+    "service",
+    "resource",
+    "capacity_per_instance",
+    "target_utilization",
+    "max_instances",
+    "cost_per_instance_hour",
+)
 _TOL = 1e-9
 _MAX_PERIODS = 64.0  # rate policies compounded over more periods than this are unlimited anyway
 
@@ -526,7 +533,7 @@ def simulate_service(
         raise CapplanError(
             f"the inventory of {service!r} sizes none of its history's resources {list(wide.columns)}"
         )
-    req, _ = required_instances(loads, size["capacity"], size["util"])
+    req, binding = required_instances(loads, size["capacity"], size["util"])
     util_ratio, _ = required_instances(loads, size["capacity"], dict.fromkeys(loads, 1.0))
     slo = {r: policy.slo_utilization or size["util"][r] for r in loads}
     req_slo, _ = required_instances(loads, size["capacity"], slo)
@@ -572,7 +579,15 @@ def simulate_service(
         for name in SIM_POLICIES
     ]
     counts = pd.DataFrame(
-        {"ds": wide.index, "required": req, "point": point, "forecast": fc, "issued_at": issued, **parts}
+        {
+            "ds": wide.index,
+            "required": req,
+            "binding": binding,
+            "point": point,
+            "forecast": fc,
+            "issued_at": issued,
+            **parts,
+        }
     )
     log = [{"ds": wide.index[s], "event": kind, "reason": why} for s, kind, why in events]
     return Simulation(pd.DataFrame(rows, columns=list(SCORE_COLUMNS)), log, counts)

@@ -134,8 +134,8 @@ def hpa_manifest(service: str, policy: AutoscalingPolicy, inventory: pd.DataFram
 
 def schedule_runs(schedule: pd.DataFrame) -> list[tuple[pd.Timestamp, pd.Timestamp, int]]:
     """``(start, end, count)`` runs of equal counts in a service's schedule (``ds``,
-    ``instances_recommended``; several resources per ``ds`` bind at their max). ``end`` is the
-    start of the next step."""
+    ``instances_recommended``: the binding resource's count; several rows per ``ds`` bind at their
+    max). ``end`` is the start of the next step."""
     if schedule.empty:
         return []
     per = schedule.groupby("ds")["instances_recommended"].max().sort_index()

@@ -71,9 +71,9 @@ def config(tmp_path_factory):
         schedule = pd.DataFrame(
             {
                 "service": "web",
-                "resource": "cpu",
                 "ds": nxt,
                 "instances_recommended": [2, 8, 8, 3],
+                "binding_resource": "cpu",
                 "capped": False,
             }
         )

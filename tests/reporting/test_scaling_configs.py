@@ -34,10 +34,15 @@ INVENTORY = pd.DataFrame(
 
 def _schedule():
     ds = pd.date_range("2026-12-01", periods=6, freq="h")
-    counts = [2, 2, 5, 5, 3, 2]
-    cpu = pd.DataFrame({"resource": "cpu", "ds": ds, "instances_recommended": counts, "capped": False})
-    mem = cpu.assign(resource="memory", instances_recommended=[2, 2, 2, 6, 2, 2])  # binds at 03:00
-    return pd.concat([cpu, mem], ignore_index=True)
+    # one row per hour, the binding resource's count (memory binds at 03:00)
+    return pd.DataFrame(
+        {
+            "ds": ds,
+            "instances_recommended": [2, 2, 5, 6, 3, 2],
+            "binding_resource": ["cpu", "cpu", "cpu", "memory", "cpu", "cpu"],
+            "capped": False,
+        }
+    )
 
 
 POLICIES = {
