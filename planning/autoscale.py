@@ -482,6 +482,7 @@ def score_pool(counts, required_slo, util_ratio, step_s: float, price: float) ->
 class Simulation:
     """A replay: ``scores`` (one row per policy, :data:`SCORE_COLUMNS`), ``events`` (the hybrid's
     fallback switches: ``ds``, ``event``, ``reason``) and ``counts`` (per ``ds``: ``required``,
+    its ``binding`` resource, ``required_slo`` and ``util_ratio`` (what :func:`score_pool` reads),
     the seasonal-naive ``point`` forecast (what the fallback judges), the ``forecast`` at the
     quantile (what predictive sizes for), ``issued_at`` and each policy's instances)."""
 
@@ -578,16 +579,8 @@ def simulate_service(
         }
         for name in SIM_POLICIES
     ]
-    counts = pd.DataFrame(
-        {
-            "ds": wide.index,
-            "required": req,
-            "binding": binding,
-            "point": point,
-            "forecast": fc,
-            "issued_at": issued,
-            **parts,
-        }
-    )
+    counts = pd.DataFrame({"ds": wide.index, "required": req, "binding": binding, "required_slo": req_slo,
+                           "util_ratio": util_ratio, "point": point, "forecast": fc, "issued_at": issued,
+                           **parts})  # fmt: skip
     log = [{"ds": wide.index[s], "event": kind, "reason": why} for s, kind, why in events]
     return Simulation(pd.DataFrame(rows, columns=list(SCORE_COLUMNS)), log, counts)

@@ -120,6 +120,17 @@ def test_simulate_prints_a_table_and_writes_json(config, tmp_path, capsys):
     assert set(scores) == {"reactive", "predictive", "hybrid"}
     assert scores["hybrid"]["under_provisioned_minutes"] == 0
     assert scores["reactive"]["under_provisioned_minutes"] > 0
+    # the cost-vs-risk frontier: every swept setting in the JSON, a PNG beside it
+    front = json.loads(out.read_text())["frontier"]
+    assert {f["policy"] for f in front} == {"reactive", "predictive", "hybrid"}
+    reactive = sorted(
+        (f["target_utilization"], f["instance_hours"]) for f in front if f["policy"] == "reactive"
+    )
+    hours = [h for _, h in reactive]
+    assert hours == sorted(hours, reverse=True)  # a higher target runs fewer instance-hours
+    assert any(f["efficient"] for f in front if f["policy"] == "hybrid")
+    png = tmp_path / "scores_frontier.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "scores_frontier.png" in printed
     assert main(["simulate", "--config", str(config), "--service", "api"]) == 2
 
 

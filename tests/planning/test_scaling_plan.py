@@ -76,3 +76,17 @@ def test_replay_services_scores_each_pool_walk_forward_and_picks_one_winner():
     # predictive wins: no under-provisioning at a lower cost than the hybrid (which also holds reactive)
     assert s["winner"].tolist() == [False, True, False]
     assert (s["binding_resource"] == "cpu").all()
+
+
+def test_efficient_marks_the_pareto_frontier_per_policy():
+    from capplan.planning.scaling_frontier import efficient
+
+    f = pd.DataFrame(
+        {
+            "policy": ["reactive"] * 4 + ["hybrid"] * 2,
+            "under_provisioned_minutes": [0.0, 10.0, 10.0, 30.0, 50.0, 0.0],
+            "instance_hours": [100.0, 90.0, 95.0, 95.0, 10.0, 200.0],
+        }
+    )
+    # (10, 95) is beaten by (10, 90); (30, 95) by (10, 90); hybrid rows are judged among themselves
+    assert efficient(f).tolist() == [True, True, False, False, True, True]
