@@ -83,7 +83,7 @@ def cmd_simulate(args) -> int:
         from capplan.reporting.scaling_plot import frontier_png
 
         quantiles = sorted({q for q in cfg.forecast.quantiles if q >= 0.5} | {cfg.planning.scaling_quantile})
-        front = sweep(use, inventory, args.service, policy, quantiles=tuple(quantiles))
+        front = sweep(use, inventory, args.service, policy, quantiles=tuple(quantiles), margins=(0.0, 0.1))
         out = Path(args.out)
         png = out.with_name(out.stem + "_frontier.png")
         payload = {

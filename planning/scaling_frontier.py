@@ -4,10 +4,11 @@
 grid and scores each policy on the steps of ``window`` (all scored steps by default):
 
 * ``reactive``: HPA target tracking at each ``target_utilization`` of ``targets``;
-* ``predictive``: sized at the policy's target from the forecast at each ``quantile``, times
+* ``predictive``: sized at each ``targets`` value from the forecast at each ``quantile``, times
   ``1 + forecast_margin``;
-* ``hybrid``: that predictive part with a reactive part tracking each ``targets`` value
-  (``hybrid_reactive_utilization``: the predictive part covers the rise).
+* ``hybrid``: that predictive part with a reactive part tracking each ``targets`` value at least
+  as high (``reactive_utilization``, the ``hybrid_reactive_utilization`` key: the predictive
+  part covers the rise).
 
 Risk is measured the same way for every row: demand above the SLO utilization (the policy's
 ``slo_utilization``, else the lowest inventory target of the service's scaled resources), so a
@@ -31,6 +32,7 @@ FRONTIER_COLUMNS = (
     "target_utilization",
     "quantile",
     "forecast_margin",
+    "reactive_utilization",
     "under_provisioned_minutes",
     "peak_shortfall",
     "instance_hours",
@@ -85,7 +87,7 @@ def sweep(
     service: str,
     policy: AutoscalingPolicy,
     *,
-    quantiles=(0.5, 0.9),
+    quantiles=(0.5, 0.9),  # the first also feeds the reactive rows' simulations (not their scores)
     targets=TARGETS,
     margins=MARGINS,
     season_s: int = 7 * 86400,
@@ -103,16 +105,18 @@ def sweep(
 
     for u in targets:
         sim, step_s = run(base.model_copy(update={"target_utilization": u}), quantiles[0])
-        rows.append({"policy": "reactive", "target_utilization": u, "quantile": np.nan,
-                     "forecast_margin": np.nan, **window_scores(sim, "reactive", window, step_s, price)})  # fmt: skip
-    for q, m in itertools.product(quantiles, margins):
-        for k, u in enumerate(targets):
-            p = base.model_copy(update={"forecast_margin": m, "hybrid_reactive_utilization": u})
+        rows.append({"policy": "reactive", "target_utilization": u, "quantile": np.nan, "forecast_margin": np.nan,
+                     "reactive_utilization": u, **window_scores(sim, "reactive", window, step_s, price)})  # fmt: skip
+    for q, m, up in itertools.product(quantiles, margins, targets):
+        for k, uh in enumerate(u for u in targets if u >= up):
+            p = base.model_copy(update={"target_utilization": up, "forecast_margin": m,
+                                        "hybrid_reactive_utilization": uh})  # fmt: skip
             sim, step_s = run(p, q)
+            setting = {"target_utilization": up, "quantile": q, "forecast_margin": m}
             if k == 0:  # the predictive part does not depend on the hybrid's reactive target
-                rows.append({"policy": "predictive", "target_utilization": np.nan, "quantile": q,
-                             "forecast_margin": m, **window_scores(sim, "predictive", window, step_s, price)})  # fmt: skip
-            rows.append({"policy": "hybrid", "target_utilization": u, "quantile": q, "forecast_margin": m,
+                rows.append({"policy": "predictive", **setting, "reactive_utilization": np.nan,
+                             **window_scores(sim, "predictive", window, step_s, price)})  # fmt: skip
+            rows.append({"policy": "hybrid", **setting, "reactive_utilization": uh,
                          **window_scores(sim, "hybrid", window, step_s, price)})  # fmt: skip
     out = pd.DataFrame(rows)
     return out.assign(efficient=efficient(out))[list(FRONTIER_COLUMNS)]

@@ -16,6 +16,8 @@ def _label(row) -> str:
     parts = []
     if pd.notna(row["target_utilization"]):
         parts.append(f"u={row['target_utilization']:g}")
+    if row["policy"] == "hybrid" and pd.notna(row.get("reactive_utilization")):
+        parts.append(f"r={row['reactive_utilization']:g}")
     if pd.notna(row["quantile"]):
         parts.append(f"p{row['quantile'] * 100:g}")
     if pd.notna(row["forecast_margin"]) and row["forecast_margin"]:
