@@ -347,3 +347,25 @@ def test_predictive_churn_on_a_noisy_five_minute_series_is_bounded_per_day():
     assert churn > 150  # a new count nearly every step
     assert actions <= 24  # at most one change per hour
     assert np.all(held >= np.ceil(fc - 1e-9))  # the held peak still covers every step's forecast
+
+
+def test_hourly_decisions_on_five_minute_data_read_no_later_value():
+    # a count held over an hour is decided at the hour's start minus the warm-up: the count of
+    # step t never depends on a value from t - warmup on, though the hour's later steps are
+    # forecast too (here a forecast is issued at step 648, an hour's start: 288 + 5 x 72)
+    rng = np.random.default_rng(5)
+    usage = _weekly_usage(weeks=6, step="5min")  # 1,008 five-minute steps, 3.5 days
+    usage = usage.assign(y=usage["y"] * rng.uniform(0.8, 1.2, len(usage)))
+    p = AutoscalingPolicy(startup_delay_s=300, warmup_s=600)  # 2 steps ahead
+    season = 86400  # a daily season keeps the case small
+    base = simulate_service(usage, INVENTORY, "web", p, quantile=0.9, season_s=season).counts
+    k = 648 - 2
+    cut = base["ds"].iloc[k]
+    changed = usage.assign(y=np.where(usage["ds"] >= cut, usage["y"] * 5 + 50, usage["y"]))
+    after = simulate_service(changed, INVENTORY, "web", p, quantile=0.9, season_s=season).counts
+    # predictive: decided 2 steps ahead, unchanged up to k + 2; reactive (and so the hybrid) sees
+    # the previous step: unchanged up to k
+    pd.testing.assert_series_equal(after["predictive"].iloc[: k + 3], base["predictive"].iloc[: k + 3])
+    for col in ("reactive", "hybrid"):
+        pd.testing.assert_series_equal(after[col].iloc[: k + 1], base[col].iloc[: k + 1])
+    assert not after["predictive"].iloc[k + 3 :].equals(base["predictive"].iloc[k + 3 :])
