@@ -168,3 +168,25 @@ def test_keda_leaves_out_the_schedule_when_the_recent_forecast_was_wrong(config,
     reason = keda["metadata"]["annotations"]["capplan.io/predictive-fallback"]
     assert "exceeds fallback_error 0.5" in reason and "6 step(s)" in reason
     assert "cron triggers are left out" in out.err
+
+
+def test_an_older_shape_of_the_scaling_tables_is_dropped_and_recreated(tmp_path):
+    """A warehouse written before the one policy engine keyed the schedule by resource (NOT NULL):
+    the next plan must not trip over it, so the derived table is recreated with its new key."""
+    import duckdb
+
+    from capplan.warehouse.schema import ensure_table
+
+    con = duckdb.connect(str(tmp_path / "old.duckdb"))
+    con.execute(
+        "CREATE TABLE scaling_schedule (plan_id VARCHAR NOT NULL, service VARCHAR NOT NULL, "
+        "resource VARCHAR NOT NULL, ds TIMESTAMP NOT NULL, instances_recommended BIGINT, capped BOOLEAN)"
+    )
+    con.execute("INSERT INTO scaling_schedule VALUES ('p0', 'web', 'cpu', '2026-01-01', 3, false)")
+    ensure_table(con, "scaling_schedule")
+    cols = [r[0] for r in con.execute("DESCRIBE scaling_schedule").fetchall()]
+    assert cols == ["plan_id", "service", "ds", "instances_recommended", "binding_resource", "capped"]
+    con.execute("INSERT INTO scaling_schedule VALUES ('p1', 'web', '2026-01-01', 3, 'cpu', false)")
+    ensure_table(con, "scaling_schedule")  # the current shape is kept, rows and all
+    assert con.execute("SELECT count(*) FROM scaling_schedule").fetchone()[0] == 1
+    con.close()
