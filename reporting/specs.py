@@ -177,7 +177,8 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         "autoscaling",
         "Scaling",
-        "Autoscaling policies replayed walk-forward on each service's history, side by side",
+        "Autoscaling policies replayed walk-forward on each service's history, side by side, and the "
+        "48-hour schedule",
         (
             "service",
             "policy",
@@ -194,7 +195,7 @@ TABLES: tuple[TableSpec, ...] = (
     ),
     TableSpec(
         "schedule",
-        "Schedule",
+        None,  # in the workbook: beside the scores on the Scaling sheet
         "Predictive instances for the next 48 hours (expected scenario, redundancy and bounds applied)",
         ("service", "ds", "instances_recommended", "binding_resource", "capped"),
     ),

@@ -156,7 +156,7 @@ def test_plan_tables_and_exports(run):
     import openpyxl
 
     sheets = openpyxl.load_workbook(xlsx, read_only=True).sheetnames
-    assert {"Summary", "Scenarios", "Runway", "Scaling", "Schedule", "Assumptions"} <= set(sheets)
+    assert {"Summary", "Scenarios", "Runway", "Scaling", "Assumptions"} <= set(sheets)
     assert (folder / "out" / "capplan_report.html").stat().st_size > 10_000
 
 

@@ -196,11 +196,19 @@ def test_optional_sheets_only_when_given(tmp_path):
     )
     path = write_xlsx(bundle, tmp_path / "sub" / "plan.xlsx")
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == [*SHEETS[:-1], "Scaling", "Schedule", "ChartData"]
+    assert wb.sheetnames == [*SHEETS[:-1], "Scaling", "ChartData"]
     header, rows = sheet(wb["Scaling"])
-    assert header == list(scores.columns)  # the policies' scores side by side, one row each
+    # the policies' scores side by side, one row each; a blank column; the 48-hour schedule
+    n = len(scores.columns)
+    assert header[:n] == list(scores.columns) and header[n] is None
+    assert header[n + 1 :] == ["service", "ds", "instances_recommended", "binding_resource", "capped"]
     assert rows[1][:5] == ["api", "hybrid", True, "cpu", 0]
-    assert sheet(wb["Schedule"])[1] == [["api", PERIODS[0].to_pydatetime(), 4, "cpu", False]]
+    assert rows[0][n + 1 :] == ["api", PERIODS[0].to_pydatetime(), 4, "cpu", False]
+    assert rows[1][n + 1 :] == [None] * 5
+    # a schedule without a replay (no service has a season of history yet) still gets the sheet
+    only = write_xlsx(replace(bundle, autoscaling=None), tmp_path / "only.xlsx")
+    header, rows = sheet(openpyxl.load_workbook(only)["Scaling"])
+    assert rows[0][0] == "no rows" and rows[0][-5:] == ["api", PERIODS[0].to_pydatetime(), 4, "cpu", False]
 
 
 # ---------------------------------------------------------------------------------------------
