@@ -98,7 +98,10 @@ def autoscaling(inputs: PlanInputs, cfg: Config, use: pd.DataFrame, sd) -> tuple
             "run `capplan forecast` again with the current [forecast] quantiles"
         )
     inv = inputs.inventory
-    replay, _ = replay_services(use, inv, cfg.autoscaling, quantile=cfg.planning.scaling_quantile)
+    replay, skipped = replay_services(use, inv, cfg.autoscaling, quantile=cfg.planning.scaling_quantile)
+    for line in skipped:  # stated in the plan's assumptions, not silently left out
+        service, _, why = line.partition(": ")
+        sd.notes.append({"key": f"autoscaling replay: {service}", "value": "not replayed", "note": why})
     nxt = fine[fine["ds"] <= fine["ds"].min() + pd.Timedelta(hours=SCHEDULE_HOURS - 1)]
     return replay, schedule(nxt, inv, cfg.autoscaling, cfg.planning, q)
 
