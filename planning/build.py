@@ -29,7 +29,7 @@ from .alerts import build_alerts
 from .assumptions import assumptions
 from .bottlenecks import find_bottlenecks
 from .cost import capacity_cost_frontier, headroom_cost, monthly_cost
-from .demand import resources, scenario_demand
+from .demand import ScenarioDemand, resources, scenario_demand
 from .rightsizing import compare_alternatives, rightsizing
 from .rollup import monthly_plan, plan_summary, scenario_totals
 from .runway import runway_frame
@@ -86,7 +86,9 @@ def champion_accuracy(inputs: PlanInputs) -> pd.DataFrame | None:
     return None if bm.empty else bm[["unique_id", "mase"]]
 
 
-def autoscaling(inputs: PlanInputs, cfg: Config, use: pd.DataFrame, sd) -> tuple[pd.DataFrame, pd.DataFrame]:
+def autoscaling(
+    inputs: PlanInputs, cfg: Config, use: pd.DataFrame, sd: ScenarioDemand
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ``[autoscaling]`` policies replayed walk-forward on each service's history, and the
     predictive schedule for the next :data:`SCHEDULE_HOURS` hours from the expected scenario's
     demand (:mod:`.scaling_plan`)."""

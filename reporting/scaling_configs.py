@@ -192,9 +192,12 @@ def keda_scaled_object(
     if policy.mode != "reactive" and not policy.forecast_only and fallback_reason is None:
         triggers += cron_triggers(schedule, policy, lo, hi)
     if policy.mode != "predictive":
+        inner = policy  # in a hybrid the reactive part may track a higher target: the cron covers the rise
+        if policy.mode == "hybrid" and policy.hybrid_reactive_utilization is not None and triggers:
+            inner = policy.model_copy(update={"target_utilization": policy.hybrid_reactive_utilization})
         for r in _UTILIZATION:
             if r in rows.index:
-                pct = round(_target(policy, rows, r) * 100)
+                pct = round(_target(inner, rows, r) * 100)
                 triggers.append({"type": r, "metricType": "Utilization", "metadata": {"value": str(pct)}})
     if not triggers:
         raise CapplanError(
