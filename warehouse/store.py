@@ -423,13 +423,13 @@ def export_inputs(con, plan_id: str | None = None) -> ExportInputs:
 
 def scaling_schedule(con, service: str, plan_id: str | None = None) -> pd.DataFrame:
     """``service``'s predictive schedule of one stored plan (the latest by default):
-    ``resource, ds, instances_recommended, capped`` sorted by ds, resource."""
+    ``ds, instances_recommended, binding_resource, capped`` sorted by ds."""
     plan_id = plan_id or latest_plan_id(con)
     if "scaling_schedule" not in existing_tables(con):
-        return pd.DataFrame(columns=["resource", "ds", "instances_recommended", "capped"])
+        return pd.DataFrame(columns=["ds", "instances_recommended", "binding_resource", "capped"])
     return con.execute(
-        "SELECT resource, ds, instances_recommended, capped FROM scaling_schedule "
-        "WHERE plan_id = ? AND service = ? ORDER BY ds, resource",
+        "SELECT ds, instances_recommended, binding_resource, capped FROM scaling_schedule "
+        "WHERE plan_id = ? AND service = ? ORDER BY ds",
         [plan_id, service],
     ).df()
 
