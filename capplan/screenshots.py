@@ -4,7 +4,7 @@ Starts a Prefect server and an MLflow server on free 127.0.0.1 ports (:mod:`capp
 runs ``capplan refresh`` on the small demo company against both (quick models), then opens
 the pages a person looks at in headless Chromium and saves them as PNG files (default
 ``demo/screenshots/``, what the README shows): the Prefect flow runs, the pipeline run with its
-subflows, its artifacts, the MLflow experiment and the registered champions. Both servers are
+subflows, the MLflow experiment and the registered champions. Both servers are
 stopped by pid at the end. Needs ``chromium`` (``apt-get install chromium``).
 
     python -m capplan.screenshots [--out demo/screenshots]
@@ -97,7 +97,6 @@ def run(out: Path) -> list[Path]:
             pages = {
                 "prefect-runs.png": f"{ui}/runs",
                 "prefect-pipeline-run.png": f"{ui}/runs/flow-run/{pipeline['id']}",
-                "prefect-artifacts.png": f"{ui}/runs/flow-run/{pipeline['id']}?tab=Artifacts",
                 "mlflow-experiment.png": f"{mlflow.url}/#/experiments/{exp}/runs",
                 "mlflow-models.png": f"{mlflow.url}/#/models/capplan-demo-champions",
             }
