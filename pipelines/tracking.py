@@ -388,6 +388,6 @@ def log_training_results(cfg: Config, data, results, frames) -> None:
             mlflow.log_artifact(str(tmp / f))
     counts = champions["champion"].value_counts()
     mlflow.log_metrics({f"champions_{k}": float(v) for k, v in counts.items()})
-    mlflow.log_metrics(champion_mix(champions))
+    mlflow.log_metrics(champion_mix(champions, metrics))
     if len(champions):
         log_table(champions, "champions.json")
