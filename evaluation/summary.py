@@ -74,6 +74,25 @@ def worst_first(backtest: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def plot_view(model: str, backtests: pd.DataFrame, metrics: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """What a model's backtest plot shows: its backtest and seasonal naive's (the baseline, for
+    comparison), worst series first by the model's MASE, and that MASE per series."""
+    mine = metrics[metrics["model"] == model]
+    bt = backtests[backtests["model"].isin([model, BASELINE])]
+    scores = dict(zip(mine["unique_id"], mine["mase"], strict=True)) if "mase" in mine else {}
+    return worst_first(bt, mine), scores
+
+
+def series_units(series: pd.DataFrame | None) -> dict:
+    """unique_id -> the y axis label: the catalogue's ``unit``, else the metric's name."""
+    if series is None or "unique_id" not in series:
+        return {}
+    unit = series["unit"] if "unit" in series else pd.Series(pd.NA, index=series.index)
+    metric = series["metric"] if "metric" in series else pd.Series(pd.NA, index=series.index)
+    label = unit.where(unit.notna() & (unit.astype(str) != ""), metric)
+    return {u: str(v) for u, v in zip(series["unique_id"], label, strict=True) if pd.notna(v)}
+
+
 def hyperparameters(name: str, spec) -> dict:
     """A model's settings as MLflow params: its public scalar attributes and its ``params`` dict."""
     if name == "ensemble":

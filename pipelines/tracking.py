@@ -103,13 +103,12 @@ def log_table(frame: pd.DataFrame, artifact_file: str) -> None:
 
 
 def log_model_run(
-    name: str, metrics: pd.DataFrame, params: dict, backtest: pd.DataFrame, seconds: float, tmp: Path
+    name: str, metrics: pd.DataFrame, params: dict, plot: tuple, seconds: float, tmp: Path
 ) -> None:
     """One child run: params (hyperparameters, training window), aggregate metrics, per-series
     metrics as an MLflow table and Parquet, a backtest plot of the worst series first."""
     import mlflow
 
-    from capplan.evaluation.summary import worst_first
     from capplan.reporting import backtest_figure
 
     with mlflow.start_run(run_name=name, nested=True):
@@ -122,9 +121,9 @@ def log_model_run(
         mlflow.log_artifact(str(path))
         if len(metrics):
             log_table(metrics, f"metrics_{name}.json")
-        if len(backtest):
+        if len(plot[0]):  # (backtest worst first, MASE per series, units)
             png = tmp / f"backtest_{name}.png"
-            png.write_bytes(backtest_figure(worst_first(backtest, metrics), name))
+            png.write_bytes(backtest_figure(plot[0], name, units=plot[2], scores=plot[1]))
             mlflow.log_artifact(str(png))
 
 
@@ -369,7 +368,13 @@ def log_training_results(cfg: Config, data, results, frames) -> None:
 
     import mlflow
 
-    from capplan.evaluation.summary import champion_mix, hyperparameters, training_window
+    from capplan.evaluation.summary import (
+        champion_mix,
+        hyperparameters,
+        plot_view,
+        series_units,
+        training_window,
+    )
 
     champions, backtests, metrics = frames
     window = training_window(data, cfg)
@@ -377,10 +382,10 @@ def log_training_results(cfg: Config, data, results, frames) -> None:
         tmp = Path(tmp)
         for model in sorted(metrics["model"].unique()):
             m = metrics[metrics["model"] == model]
-            bt = backtests[backtests["model"] == model]
             secs = sum(r.timings.get(model, 0.0) for r, _ in results)
             params = {**window, **hyperparameters(model, data.groups[0].spec)}
-            log_model_run(model, m, params, bt, secs, tmp)
+            plot = (*plot_view(model, backtests, metrics), series_units(data.series))
+            log_model_run(model, m, params, plot, secs, tmp)
         champions.to_parquet(tmp / "champions.parquet")
         backtests.to_parquet(tmp / "backtests.parquet")
         pd.concat([r.metrics_by_horizon for r, _ in results]).to_parquet(tmp / "metrics_by_horizon.parquet")

@@ -84,3 +84,21 @@ def test_leaderboard_and_champion_mix_report_relative_scores_and_coverage_error(
     assert mix["champion_mase"] == pytest.approx((1.0 + 1.0 + 0.3) / 3)
     assert mix["champion_coverage_p10_p90"] == pytest.approx((0.6 + 0.7 + 1.0) / 3)
     assert mix["champion_coverage_error_p10_p90"] == pytest.approx((0.2 + 0.1 + 0.2) / 3)
+
+
+def test_plot_view_puts_the_worst_series_first_with_the_baseline_and_units_fall_back_to_the_metric():
+    from capplan.evaluation.summary import plot_view, series_units
+
+    bt = pd.DataFrame(
+        {
+            "unique_id": ["a", "b", "a", "b", "c"],
+            "model": ["lightgbm", "lightgbm", "seasonal_naive", "seasonal_naive", "theta"],
+            "ds": pd.to_datetime(["2025-01-01"] * 5),
+        }
+    )
+    view, scores = plot_view("lightgbm", bt, _metrics())
+    assert view["unique_id"].tolist()[:2] == ["a", "a"]  # a: MASE 1.0 is worse than b's 0.5
+    assert set(view["model"]) == {"lightgbm", "seasonal_naive"}
+    assert scores == {"a": 1.0, "b": 0.5, "c": 0.3}
+    series = pd.DataFrame({"unique_id": ["a", "b"], "metric": ["cpu", "rps"], "unit": ["cores", None]})
+    assert series_units(series) == {"a": "cores", "b": "rps"}
