@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from capplan.core.config import Config
+from capplan.core.errors import CapplanError
 from capplan.evaluation.summary import metric_means
 
 from ._env import configure
@@ -275,8 +276,6 @@ def rollback(cfg: Config) -> tuple[str, str]:
     """
     from mlflow import MlflowClient
 
-    from capplan.core.errors import CapplanError
-
     setup(cfg)
     name = registered_name(cfg)
     client = MlflowClient()
@@ -311,8 +310,6 @@ def load_champions(cfg: Config, alias: str = "champion") -> tuple[ChampionSet, s
     """The registered champion set under ``alias`` and the model version."""
     import mlflow
     from mlflow import MlflowClient
-
-    from capplan.core.errors import CapplanError
 
     setup(cfg)
     name = registered_name(cfg)
@@ -396,3 +393,22 @@ def log_training_results(cfg: Config, data, results, frames) -> None:
     mlflow.log_metrics(champion_mix(champions, metrics))
     if len(champions):
         log_table(champions, "champions.json")
+
+
+def log_accuracy_by_week(cfg: Config, accuracy: pd.DataFrame) -> None:
+    """A ``score`` run: accuracy by week of vintage (table, chart) and the latest week's MASE and coverage."""
+    import mlflow
+
+    from capplan.evaluation.ledger import accuracy_by_week
+    from capplan.reporting.plots import draw_accuracy_by_week
+
+    setup(cfg)
+    weekly = accuracy_by_week(accuracy)
+    with mlflow.start_run(
+        run_name=f"score {pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M}", tags={"capplan.kind": "score"}
+    ):
+        log_table(weekly, "accuracy_by_week.json")
+        mlflow.log_figure(draw_accuracy_by_week(weekly), "accuracy_by_week.png")
+        mlflow.log_metrics(
+            {k: float(v) for k, v in weekly.iloc[-1][["mase", "coverage"]].items() if pd.notna(v)}
+        )

@@ -307,3 +307,52 @@ def backtest_figure(
 ) -> bytes:
     """:func:`draw_backtest` as PNG bytes (what MLflow logs per model)."""
     return _png(draw_backtest(bt, model, n_series, units, scores), dpi=80)
+
+
+def draw_accuracy_by_week(weekly: pd.DataFrame):
+    """ "Is it getting better?": MASE (left axis) and coverage (right axis, nominal dashed) per week
+    of forecast vintage, a labelled vertical line where the champions changed.
+
+    ``weekly``: ``week, mase, coverage, coverage_nominal, champion_change`` (one row per week).
+    """
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    fig = _figure(7.5, 3.4)
+    ax = fig.subplots()
+    weeks = pd.to_datetime(weekly["week"])
+    ax.plot(weeks, weekly["mase"], color=_MID, marker="o", lw=1.6, label="MASE (lower is better)")
+    ax.set_ylabel("MASE")
+    ax.set_ylim(bottom=0)
+    right = ax.twinx()
+    handles = ax.get_lines()
+    if "coverage" in weekly and pd.to_numeric(weekly["coverage"], errors="coerce").notna().any():
+        right.plot(weeks, weekly["coverage"], color=_PLANNED, marker="s", lw=1.2, label="coverage")
+        nominal = pd.to_numeric(weekly.get("coverage_nominal"), errors="coerce").dropna()
+        if len(nominal):
+            right.axhline(
+                nominal.iloc[-1], color=_PLANNED, ls="--", lw=0.8, label=f"nominal {nominal.iloc[-1]:.0%}"
+            )
+        handles = [*handles, *right.get_lines()]
+    right.set_ylim(0, 1.05)
+    right.set_ylabel("interval coverage")
+    changes = weeks[weekly["champion_change"].astype(bool).to_numpy()] if "champion_change" in weekly else []
+    for k, week in enumerate(changes):
+        line = ax.axvline(week, color="#636363", ls=":", lw=1.2, gid="champion_change",
+                          label="new champions" if k == 0 else None)  # fmt: skip
+        ax.annotate("new champions", (week, 1.0), xycoords=("data", "axes fraction"), fontsize=7,
+                    ha="left", va="top", xytext=(2, -2), textcoords="offset points")  # fmt: skip
+        if k == 0:
+            handles.append(line)
+    locator = AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    ax.set_xlabel("week of forecast vintage (UTC)")
+    ax.set_title("Published forecast accuracy by week of vintage", fontsize=10, loc="left")
+    ax.grid(alpha=0.3)
+    ax.legend(handles=handles, fontsize=8, frameon=False, loc="lower left", ncols=2)
+    return fig
+
+
+def accuracy_by_week_chart(weekly: pd.DataFrame) -> bytes:
+    """:func:`draw_accuracy_by_week` as PNG bytes (report, workbook, MLflow)."""
+    return _png(draw_accuracy_by_week(weekly))
