@@ -74,6 +74,26 @@ def worst_first(backtest: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def version_description(window, champions: pd.DataFrame, metrics: pd.DataFrame, as_of=None) -> str:
+    """The registered model version's description: data window, champion mix, backtest accuracy."""
+    counts = champions["champion"].value_counts()
+    mix = champion_mix(champions, metrics)
+    parts = [f"MASE {mix['champion_mase']:.3f}"] if "champion_mase" in mix else []
+    parts += [f"rel MASE {mix['rel_mase']:.3f}"] if "rel_mase" in mix else []
+    parts += [f"rel CRPS {mix['rel_crps']:.3f}"] if "rel_crps" in mix else []
+    for key in sorted(k for k in mix if k.startswith("champion_coverage_p")):
+        interval = key.removeprefix("champion_coverage_")
+        parts.append(f"{interval.replace('_', '-')} covered {mix[key]:.0%}")
+    return (
+        f"Champions of {len(champions)} series trained on data {window[0]:%Y-%m-%d %H:%M} to "
+        f"{window[1]:%Y-%m-%d %H:%M} ({'as of ' + str(as_of) if as_of is not None else 'latest'}). "
+        f"Champion mix: {', '.join(f'{k} {v}' for k, v in counts.items())}. "
+        f"Backtest accuracy (mean over series; rel: geometric mean of ratios to seasonal naive): "
+        + (", ".join(parts) or "not measured (no series long enough for backtests)")
+        + "."
+    )
+
+
 def plot_view(model: str, backtests: pd.DataFrame, metrics: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """What a model's backtest plot shows: its backtest and seasonal naive's (the baseline, for
     comparison), worst series first by the model's MASE, and that MASE per series."""

@@ -25,7 +25,7 @@ import pandas as pd
 
 from capplan.core.config import Config
 from capplan.core.errors import CapplanError
-from capplan.evaluation.summary import metric_means
+from capplan.evaluation import summary
 
 from ._env import configure
 
@@ -115,7 +115,7 @@ def log_model_run(
     with mlflow.start_run(run_name=name, nested=True):
         mlflow.log_params({**params, "model": name})
         mlflow.log_metrics(
-            {**metric_means(metrics), "backtest_seconds": seconds, "series": float(len(metrics))}
+            {**summary.metric_means(metrics), "backtest_seconds": seconds, "series": float(len(metrics))}
         )
         path = tmp / f"metrics_{name}.parquet"
         metrics.to_parquet(path)
@@ -131,11 +131,12 @@ def log_model_run(
 class ChampionSet:
     """What the registry holds: fitted champions per frequency group, plus their covariates."""
 
-    def __init__(self, groups: list, series: pd.DataFrame, trained_at: pd.Timestamp, run_id: str):
+    def __init__(self, groups: list, series: pd.DataFrame, trained_at: pd.Timestamp, run_id: str, about=""):
         self.groups = groups  # list of (GroupResult without backtests, Covariates)
         self.series = series
         self.trained_at = trained_at
         self.run_id = run_id
+        self.description = about  # the registered version's description
 
 
 def _pyfunc_class():
@@ -210,7 +211,9 @@ def stage_champions(cfg: Config, champions: ChampionSet) -> tuple[str, str | Non
             )
     if not cfg.mlflow.register_models:
         return "", previous
-    return str(info.registered_model_version), previous
+    version = str(info.registered_model_version)
+    MlflowClient().update_model_version(name, version, getattr(champions, "description", ""))
+    return version, previous
 
 
 def promote(cfg: Config, version: str, previous: str | None) -> None:
@@ -359,29 +362,22 @@ def log_training_start(cfg: Config, data, as_of) -> None:
     )
 
 
-def log_training_results(cfg: Config, data, results, frames) -> None:
-    """A child run per model (metrics, settings, window, plot), the parent's artifacts, champion mix."""
+def log_training_results(cfg: Config, data, results, frames) -> str:
+    """A child run per model (metrics, settings, window, plot), the parent's artifacts, champion mix;
+    returns the model version's description."""
     import tempfile
 
     import mlflow
 
-    from capplan.evaluation.summary import (
-        champion_mix,
-        hyperparameters,
-        plot_view,
-        series_units,
-        training_window,
-    )
-
     champions, backtests, metrics = frames
-    window = training_window(data, cfg)
+    window = summary.training_window(data, cfg)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for model in sorted(metrics["model"].unique()):
             m = metrics[metrics["model"] == model]
             secs = sum(r.timings.get(model, 0.0) for r, _ in results)
-            params = {**window, **hyperparameters(model, data.groups[0].spec)}
-            plot = (*plot_view(model, backtests, metrics), series_units(data.series))
+            params = {**window, **summary.hyperparameters(model, data.groups[0].spec)}
+            plot = (*summary.plot_view(model, backtests, metrics), summary.series_units(data.series))
             log_model_run(model, m, params, plot, secs, tmp)
         champions.to_parquet(tmp / "champions.parquet")
         backtests.to_parquet(tmp / "backtests.parquet")
@@ -390,9 +386,10 @@ def log_training_results(cfg: Config, data, results, frames) -> None:
             mlflow.log_artifact(str(tmp / f))
     counts = champions["champion"].value_counts()
     mlflow.log_metrics({f"champions_{k}": float(v) for k, v in counts.items()})
-    mlflow.log_metrics(champion_mix(champions, metrics))
+    mlflow.log_metrics(summary.champion_mix(champions, metrics))
     if len(champions):
         log_table(champions, "champions.json")
+    return summary.version_description(data.window, champions, metrics)
 
 
 def log_accuracy_by_week(cfg: Config, accuracy: pd.DataFrame) -> None:

@@ -154,11 +154,11 @@ def train_flow(
         backtests = pd.concat([r.backtests for r, _ in results], ignore_index=True)
         metrics = pd.concat([r.metrics for r, _ in results], ignore_index=True)
         champions = pd.concat([r.champions.assign(frequency=g.freq) for r, g in results], ignore_index=True)
-        tracking.log_training_results(cfg, data, results, (champions, backtests, metrics))
+        about = tracking.log_training_results(cfg, data, results, (champions, backtests, metrics))
         notes = {**data.notes, **{u: n for r, _ in results for u, n in r.notes.items()}}
         notes = {u: n for u, n in notes.items() if n}
         slim = [(replace(r, backtests=r.backtests.iloc[:0]), g.cov) for r, g in results]
-        champion_set = tracking.ChampionSet(slim, data.series, trained_at, run_id)
+        champion_set = tracking.ChampionSet(slim, data.series, trained_at, run_id, about)
         version, previous = publish_training(cfg, run_id, champion_set, (champions, backtests, metrics))
     leaderboard = leaderboard_of(metrics)
     return TrainSummary(run_id, exp_id, version, previous, champions, leaderboard, notes)

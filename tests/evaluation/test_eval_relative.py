@@ -102,3 +102,19 @@ def test_plot_view_puts_the_worst_series_first_with_the_baseline_and_units_fall_
     assert scores == {"a": 1.0, "b": 0.5, "c": 0.3}
     series = pd.DataFrame({"unique_id": ["a", "b"], "metric": ["cpu", "rps"], "unit": ["cores", None]})
     assert series_units(series) == {"a": "cores", "b": "rps"}
+
+
+def test_version_description_names_window_mix_and_accuracy():
+    from capplan.evaluation.summary import version_description
+
+    champions = pd.DataFrame(
+        {"unique_id": ["a", "b", "c"], "champion": ["lightgbm", "seasonal_naive", "lightgbm"]}
+    )
+    window = (pd.Timestamp("2026-10-01"), pd.Timestamp("2026-11-30 23:00"))
+    text = version_description(window, champions, _metrics())
+    assert text.startswith(
+        "Champions of 3 series trained on data 2026-10-01 00:00 to 2026-11-30 23:00 (latest)."
+    )
+    assert "Champion mix: lightgbm 2, seasonal_naive 1." in text
+    assert "MASE 0.767" in text and f"rel MASE {math.sqrt(0.5):.3f}" in text
+    assert "p10-p90 covered 77%" in text
