@@ -433,11 +433,6 @@ def report(ctx: dict) -> tuple[list[list], list[dict]]:
             "value": f"MASE {champ['mase']:.3f} vs {snaive['mase']:.3f}, sMAPE {champ['smape']:.3f} vs {snaive['smape']:.3f}",
         },
         {
-            "target": f"default set no worse than the previous champion (MASE {PREVIOUS_MASE})",
-            "ok": champ["mase"] <= PREVIOUS_MASE,
-            "value": f"{champ['mase']:.3f}",
-        },
-        {
             "target": f"goal: champion MASE <= {TARGET_MASE}",
             "ok": champ["mase"] <= TARGET_MASE,
             "value": f"{champ['mase']:.3f}",
@@ -448,7 +443,14 @@ def report(ctx: dict) -> tuple[list[list], list[dict]]:
             "value": f"{ctx['engine']['wall_s']:.0f} s wall, {ctx['engine']['cpu_s']:.0f} s CPU on {cpus} CPUs",
         },
     ]
-    if ctx["full"]:
+    if ctx["full"]:  # the previous figure is for all 414 series: a subsample is not comparable
+        targets.append(
+            {
+                "target": f"default set no worse than the previous champion (MASE {PREVIOUS_MASE})",
+                "ok": champ["mase"] <= PREVIOUS_MASE,
+                "value": f"{champ['mase']:.3f}",
+            }
+        )
         pub = PUBLISHED_SNAIVE
         targets.append(
             {
