@@ -393,13 +393,14 @@ def log_training_results(cfg: Config, data, results, frames) -> str:
 
 
 def log_accuracy_by_week(cfg: Config, accuracy: pd.DataFrame) -> None:
-    """A ``score`` run: accuracy by week of vintage (table, chart) and the latest week's MASE and coverage."""
+    """A ``score`` run in ``<experiment>-accuracy`` (the training experiment keeps training runs only):
+    accuracy by week of vintage (table, chart) and the latest week's MASE and coverage."""
     import mlflow
 
     from capplan.evaluation.ledger import accuracy_by_week
     from capplan.reporting.plots import draw_accuracy_by_week
 
-    setup(cfg)
+    setup(cfg, f"{cfg.mlflow.experiment}-accuracy")
     weekly = accuracy_by_week(accuracy)
     with mlflow.start_run(
         run_name=f"score {pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M}", tags={"capplan.kind": "score"}
