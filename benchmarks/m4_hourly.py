@@ -393,12 +393,18 @@ def _row(label: str, source: str, s: dict, wall: float | None = None, cpu: float
 
 
 def backtest_summary(result) -> pd.DataFrame:
-    """Mean backtest MASE/sMAPE per model and how many series each model champions."""
+    """Per model: mean backtest MASE/sMAPE/coverage, the per-series mean |coverage - nominal| of the
+    80% and 95% intervals, relative MASE, and how many series each model champions."""
     from capplan.core.contracts import quantile_col
+    from capplan.evaluation.metrics import coverage_errors, relative_scores
 
     cov_col = f"coverage_{quantile_col(0.025)}_{quantile_col(0.975)}"
     m = result.metrics.groupby("model")[["mase", "smape", cov_col]].mean()
     m.columns = ["bt_mase", "bt_smape", "bt_coverage95"]
+    errors = coverage_errors(result.metrics).set_index("model")  # calibration per series, not on average
+    m["bt_coverage80_error"] = errors[f"coverage_error_{quantile_col(0.1)}_{quantile_col(0.9)}"]
+    m["bt_coverage95_error"] = errors[f"coverage_error_{quantile_col(0.025)}_{quantile_col(0.975)}"]
+    m["bt_rel_mase"] = relative_scores(result.metrics, "mase").set_index("model")["rel_mase"]
     m["champion_of"] = result.champions["champion"].value_counts().reindex(m.index).fillna(0).astype(int)
     return m.sort_values("bt_mase")
 
