@@ -69,12 +69,13 @@ def backtest_model(name: str, df: pd.DataFrame, spec, params, cov):
 
 def train_group_parallel(group, cfg: Config, quiet: bool = False):
     """The models' backtests as concurrent tasks (one per model) on the flow's task runner."""
-    from capplan.evaluation.engine import finish_group, model_names, split_short
+    from capplan.evaluation.engine import estimate_line, finish_group, model_names, split_short
 
     params = _params(group, cfg, quiet)
     say = params.progress or (lambda _t: None)
     runs = split_short(group.df, group.spec, params)
     names = model_names(params.models) if len(runs.long_df) else []
+    say(estimate_line(params.models, runs.long_df["unique_id"].nunique(), params.folds))
     say(f"submitting {len(names)} backtests ({', '.join(names)}) to the task runner")
     futures = {n: backtest_model.submit(n, runs.long_df, group.spec, params, group.cov) for n in names}
     for n, fut in futures.items():
