@@ -245,8 +245,9 @@ def accuracy_by_week(accuracy: pd.DataFrame) -> pd.DataFrame:
     """ "Is it getting better?": published accuracy per week of forecast vintage.
 
     ``accuracy``: :func:`score_forecasts` rows (other rows, e.g. backtest scores without a
-    ``created_at``, are ignored). A vintage belongs to the week (Monday 00:00) of its
-    ``created_at``. Per week: ``vintages`` and ``series`` scored, ``n`` actuals, ``mase`` and
+    ``created_at``, are ignored). A vintage belongs to the week (Monday 00:00) of its forecast
+    origin, its latest ``cutoff`` (so a vintage published later ``--as-of`` a past date lands in
+    that week), or of its ``created_at`` when it has no cutoff. Per week: ``vintages`` and ``series`` scored, ``n`` actuals, ``mase`` and
     ``coverage`` as ``n``-weighted means over the week's (vintage, series) rows (NaN rows left
     out), ``coverage_nominal``, ``run_id`` (the training run of the week's latest vintage: whose
     champions published it) and ``champion_change``: True when that run differs from the
@@ -258,7 +259,10 @@ def accuracy_by_week(accuracy: pd.DataFrame) -> pd.DataFrame:
     acc = _with_vintage(accuracy[accuracy[CREATED_AT].notna()])
     if acc.empty:
         return pd.DataFrame(columns=WEEK_COLUMNS)
-    acc = acc.assign(week=pd.to_datetime(acc[CREATED_AT]).dt.to_period("W-SUN").dt.start_time)
+    origin = acc[CUTOFF] if CUTOFF in acc else pd.Series(pd.NaT, index=acc.index)
+    origin = pd.to_datetime(origin).groupby(acc[FORECAST_ID]).transform("max")
+    origin = origin.fillna(pd.to_datetime(acc[CREATED_AT]))
+    acc = acc.assign(week=origin.dt.to_period("W-SUN").dt.start_time)
     rows = []
     for week, g in acc.sort_values([CREATED_AT, FORECAST_ID], kind="stable").groupby("week", sort=True):
         row = {

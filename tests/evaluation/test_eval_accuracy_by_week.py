@@ -50,3 +50,14 @@ def test_weekly_accuracy_is_n_weighted_and_marks_champion_changes():
 def test_nothing_published_yet_gives_an_empty_frame_with_the_columns():
     out = accuracy_by_week(pd.DataFrame())
     assert out.empty and "champion_change" in out.columns
+
+
+def test_a_vintage_published_later_as_of_a_past_date_lands_in_the_week_of_its_origin():
+    acc = _acc().iloc[:6].copy()
+    acc["cutoff"] = acc["created_at"] - pd.Timedelta(hours=1)
+    # f4 was published on 11-17 but forecast from 11-03: the week of 11-02 (with f1, f2)
+    acc.loc[acc["forecast_id"] == "f4", "cutoff"] = pd.Timestamp("2026-11-03 07:00")
+    out = accuracy_by_week(acc)
+    assert out["week"].dt.strftime("%Y-%m-%d").tolist() == ["2026-11-02", "2026-11-09", "2026-11-23"]
+    assert out["vintages"].tolist() == [3, 1, 1]
+    assert out["run_id"].tolist() == ["r2", "r2", "r1"]  # f4 (r2) is the week's latest publication
