@@ -83,7 +83,11 @@ class GlobalDarts(Adapter):
         return np.polyval(self._trend[x.uid], np.arange(start, stop, dtype="float64"))
 
     def _target(self, x: History) -> np.ndarray:
-        return np.log(x.y) if x.uid in self._log else x.y
+        return np.log(x.y) if x.uid in self._logged() else x.y
+
+    def _logged(self) -> set[str]:
+        """Series modelled as log(y); none for a model pickled before ``log_target`` existed."""
+        return getattr(self, "_log", set())
 
     def _series(self, hists: list[History]) -> list:
         return [
@@ -136,5 +140,5 @@ class GlobalDarts(Adapter):
         for x, values in zip(self._eligible, arrays, strict=True):
             trend = self._trend_values(x, x.n, x.n + h)[:, None]
             z = values[:, pick] * self._scale[x.uid] + trend
-            out[x.uid] = np.exp(np.minimum(z, 700.0)) if x.uid in self._log else z
+            out[x.uid] = np.exp(np.minimum(z, 700.0)) if x.uid in self._logged() else z
         return out

@@ -30,3 +30,17 @@ def test_positive_growth_keeps_growing_and_a_series_with_zeros_stays_linear():
     last_day = grow[-24:].mean()
     assert g["p50"].iloc[24:].mean() > last_day  # the trend (a growth rate in log space) goes on
     assert np.isfinite(fc[["p10", "p50", "p90"]].to_numpy()).all()
+
+
+def test_a_lightgbm_pickled_before_the_log_target_still_predicts():
+    import pickle
+
+    from capplan.models.gbm import LightGBM
+
+    ds = pd.date_range("2025-01-01", periods=24 * 14, freq="h")
+    df = pd.DataFrame({"unique_id": "a", "ds": ds, "y": 5 + np.sin(np.arange(len(ds)) / 4)})
+    model = LightGBM(ModelSpec(freq="h", season_length=24, quantiles=(0.1, 0.5, 0.9)), n_estimators=10).fit(
+        df
+    )
+    del model.__dict__["_log"]  # what a champion registered by an older capplan looks like
+    assert pickle.loads(pickle.dumps(model)).predict(24)["p50"].notna().all()
