@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/m4_hourly.py [--quick] [--models seasonal_naive,theta,lightgbm,ensemble]
-                                   [--folds 2] [--series N] [--peers darts_theta,darts_ets]
+                                   [--folds 3] [--series N] [--peers darts_theta,darts_ets]
 
 Data: ``../shared/data/m4`` (``Hourly-train.csv`` wide with trailing NaN padding, ``Hourly-test.csv``
 48 steps). The series carry no timestamps; every training series is given an hourly index ending at
@@ -36,8 +36,12 @@ reproduce the published 13.912 / 1.193 (checked and printed): that validates dat
 (and 118 s under load from other processes), so the engine's four fits on 414 series (2 folds, final,
 per model) would take some 20 minutes or more.
 
-Targets (reported, never asserted): the champion forecast beats seasonal naive on the test; goal
-MASE <= 0.90 with the engine (train_group + forecast_group) within 20 minutes on 2 cores.
+Every forecast is also reported as BOOM and GIFT-Eval report: ``relMASE`` and ``relCRPS``, the geometric
+mean over series of its test MASE (CRPS, from the quantiles) divided by seasonal naive's on the same series.
+
+Targets (reported, never asserted; issue 12): the champion beats seasonal naive on the test; the
+default model set (= ``[forecast] models``, 3 folds) is no worse than the previous champion (MASE
+0.891) and trains within 10 minutes on 2 cores; goal MASE <= 0.85.
 """
 
 from __future__ import annotations
@@ -60,11 +64,18 @@ TRAIN_END = pd.Timestamp("2017-06-30 23:00")
 H = 48
 SEASON = 24
 QUANTILES = (0.025, 0.1, 0.5, 0.9, 0.975)
-DEFAULT_MODELS = ("seasonal_naive", "seasonal_profile", "theta", "lightgbm", "ensemble")
+DEFAULT_MODELS = (
+    "seasonal_naive",
+    "seasonal_profile",
+    "theta",
+    "lightgbm",
+    "ensemble",
+)  # = [forecast] models
 DEFAULT_PEERS = ("darts_theta",)
 QUICK_SERIES = 40
-TARGET_MASE = 0.90
-TARGET_SECONDS = 20 * 60
+TARGET_MASE = 0.85  # issue 12: at least 0.85 (the best Hourly entry of M4: 0.801)
+PREVIOUS_MASE = 0.891  # the champion before issue 12 (2 folds): the default set must be no worse
+TARGET_SECONDS = 10 * 60  # issue 12: the default set in under 10 minutes on 2 cores
 SLOW_SECONDS = 8 * 60
 PUBLISHED_SNAIVE = (13.912, 1.193)
 
@@ -147,14 +158,19 @@ def published_anchors(data_dir: Path) -> dict:
 # --- scoring ------------------------------------------------------------------------------------
 
 
-def score(forecast: pd.DataFrame, test: pd.DataFrame, train: pd.DataFrame) -> dict[str, float]:
-    """M4 sMAPE, MASE and (when the 2.5/97.5% columns exist) MSIS(0.05) and coverage of a forecast.
+def score(
+    forecast: pd.DataFrame, test: pd.DataFrame, train: pd.DataFrame, base: pd.DataFrame | None = None
+) -> dict[str, float]:
+    """M4 sMAPE, MASE and (when the 2.5/97.5% columns exist) MSIS(0.05) and coverage of a forecast;
+    with ``base`` (seasonal naive's :func:`per_series` scores) the BOOM / GIFT-Eval relative scores
+    ``rel_mase`` and ``rel_crps`` (geometric mean over series of the ratio to seasonal naive; CRPS
+    only when every quantile of :data:`QUANTILES` is forecast).
 
     Every test row must have a forecast (ValueError otherwise). Each series has 48 rows, so the
     mean over rows equals M4's mean over series of per-series means.
     """
     from capplan.core.contracts import quantile_col
-    from capplan.evaluation.metrics import coverage, evaluate, mase, msis, smape
+    from capplan.evaluation.metrics import coverage, evaluate, geometric_mean_ratio, mase, msis, smape
 
     lo, hi = quantile_col(0.025), quantile_col(0.975)
     frame = test.merge(
@@ -172,7 +188,24 @@ def score(forecast: pd.DataFrame, test: pd.DataFrame, train: pd.DataFrame) -> di
         out["msis"] = float(row[f"msis_{lo}_{hi}"])
         out["coverage"] = float(row[f"coverage_{lo}_{hi}"])
         out["acd"] = abs(out["coverage"] - 0.95)
+    if base is not None:
+        mine = per_series(forecast, test, train).reindex(base.index)
+        for metric in ("mase", "crps"):
+            if metric in mine and metric in base and mine[metric].notna().all():
+                out[f"rel_{metric}"] = geometric_mean_ratio(mine[metric], base[metric])[0]
     return out
+
+
+def per_series(forecast: pd.DataFrame, test: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
+    """Per series (index ``unique_id``): test MASE, and CRPS when every quantile is forecast."""
+    from capplan.core.contracts import quantile_col
+    from capplan.evaluation.metrics import crps, evaluate, mase
+
+    frame = test.merge(forecast.drop(columns=["model", "y"], errors="ignore"), on=["unique_id", "ds"])
+    cols = [quantile_col(q) for q in QUANTILES]
+    metrics = [mase, crps(QUANTILES)] if all(c in frame and frame[c].notna().all() for c in cols) else [mase]
+    out = evaluate(frame.assign(model="m"), train, metrics=metrics, season=SEASON, by=["unique_id"])
+    return out.set_index("unique_id")
 
 
 def check_snaive(snaive: pd.DataFrame, data_dir: Path, uids: Sequence[str]) -> dict:
@@ -352,18 +385,26 @@ def _row(label: str, source: str, s: dict, wall: float | None = None, cpu: float
         _fmt(s.get("mase")),
         _fmt(s.get("msis")),
         _fmt(s.get("coverage")),
+        _fmt(s.get("rel_mase")),
+        _fmt(s.get("rel_crps")),
         _fmt(wall, 1),
         _fmt(cpu, 1),
     ]
 
 
 def backtest_summary(result) -> pd.DataFrame:
-    """Mean backtest MASE/sMAPE per model and how many series each model champions."""
+    """Per model: mean backtest MASE/sMAPE/coverage, the per-series mean |coverage - nominal| of the
+    80% and 95% intervals, relative MASE, and how many series each model champions."""
     from capplan.core.contracts import quantile_col
+    from capplan.evaluation.metrics import coverage_errors, relative_scores
 
     cov_col = f"coverage_{quantile_col(0.025)}_{quantile_col(0.975)}"
     m = result.metrics.groupby("model")[["mase", "smape", cov_col]].mean()
     m.columns = ["bt_mase", "bt_smape", "bt_coverage95"]
+    errors = coverage_errors(result.metrics).set_index("model")  # calibration per series, not on average
+    m["bt_coverage80_error"] = errors[f"coverage_error_{quantile_col(0.1)}_{quantile_col(0.9)}"]
+    m["bt_coverage95_error"] = errors[f"coverage_error_{quantile_col(0.025)}_{quantile_col(0.975)}"]
+    m["bt_rel_mase"] = relative_scores(result.metrics, "mase").set_index("model")["rel_mase"]
     m["champion_of"] = result.champions["champion"].value_counts().reindex(m.index).fillna(0).astype(int)
     return m.sort_values("bt_mase")
 
@@ -408,7 +449,14 @@ def report(ctx: dict) -> tuple[list[list], list[dict]]:
             "value": f"{ctx['engine']['wall_s']:.0f} s wall, {ctx['engine']['cpu_s']:.0f} s CPU on {cpus} CPUs",
         },
     ]
-    if ctx["full"]:
+    if ctx["full"]:  # the previous figure is for all 414 series: a subsample is not comparable
+        targets.append(
+            {
+                "target": f"default set no worse than the previous champion (MASE {PREVIOUS_MASE})",
+                "ok": champ["mase"] <= PREVIOUS_MASE,
+                "value": f"{champ['mase']:.3f}",
+            }
+        )
         pub = PUBLISHED_SNAIVE
         targets.append(
             {
@@ -430,7 +478,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("--series", type=int, default=None, help="evenly spread subsample of this many series")
     ap.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma-separated (nhits optional)")
-    ap.add_argument("--folds", type=int, default=2, help="backtest folds (default 2)")
+    ap.add_argument("--folds", type=int, default=3, help="backtest folds (default 3, as [forecast.backtest])")
     ap.add_argument(
         "--peers", default=",".join(DEFAULT_PEERS), help="darts_theta,darts_four_theta,darts_ets or ''"
     )
@@ -476,32 +524,34 @@ def main(argv: list[str] | None = None) -> int:
 
     per_model = run_models(train, spec, [m for m in models if m != "ensemble"])
     forecasts = {m: r["forecast"] for m, r in per_model.items()}
+    if "seasonal_naive" not in forecasts:  # the baseline of the relative scores
+        forecasts["seasonal_naive"] = run_models(train, spec, ["seasonal_naive"])["seasonal_naive"][
+            "forecast"
+        ]
+    base = per_series(forecasts["seasonal_naive"], test, train)
     model_scores = {}
     for name in per_model:
-        raw = score(forecasts[name], test, train)
-        srv = score(served(result, forecasts, name), test, train) if name in result.conformal else None
+        raw = score(forecasts[name], test, train, base)
+        srv = score(served(result, forecasts, name), test, train, base) if name in result.conformal else None
         model_scores[name] = {"raw": raw, "served": srv}
     model_times = {m: {k: v for k, v in r.items() if k != "forecast"} for m, r in per_model.items()}
     if "ensemble" in models and len(result.ensemble_members) >= 2:
         model_scores["ensemble"] = {
-            "raw": score(served(result, forecasts, "ensemble", conformal=False), test, train),
-            "served": score(served(result, forecasts, "ensemble"), test, train),
+            "raw": score(served(result, forecasts, "ensemble", conformal=False), test, train, base),
+            "served": score(served(result, forecasts, "ensemble"), test, train, base),
         }
         model_times["ensemble"] = {
             "wall_s": sum(model_times[m]["wall_s"] for m in result.ensemble_members),
             "cpu_s": sum(model_times[m]["cpu_s"] for m in result.ensemble_members),
             "members": result.ensemble_members,
         }
-    if "seasonal_naive" not in forecasts:  # the reference of the first target
-        forecasts["seasonal_naive"] = run_models(train, spec, ["seasonal_naive"])["seasonal_naive"][
-            "forecast"
-        ]
+    if "seasonal_naive" not in per_model:  # the reference of the first target
         model_scores["seasonal_naive"] = {
-            "raw": score(forecasts["seasonal_naive"], test, train),
+            "raw": score(forecasts["seasonal_naive"], test, train, base),
             "served": None,
         }
     peer_runs = {p: run_peer(train, p) for p in peers}
-    peer_scores = {p: score(r["forecast"], test, train) for p, r in peer_runs.items()}
+    peer_scores = {p: score(r["forecast"], test, train, base) for p, r in peer_runs.items()}
     peer_times = {p: {k: v for k, v in r.items() if k != "forecast"} for p, r in peer_runs.items()}
     snaive_check = check_snaive(forecasts["seasonal_naive"], args.data, uids)
 
@@ -511,12 +561,24 @@ def main(argv: list[str] | None = None) -> int:
         "engine": engine,
         "model_times": model_times,
         "peer_times": peer_times,
-        "scores": {"champion": score(champion, test, train), "models": model_scores, "peers": peer_scores},
+        "scores": {
+            "champion": score(champion, test, train, base),
+            "models": model_scores,
+            "peers": peer_scores,
+        },
     }
     load = {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]}
     rows, targets = report(ctx)
     print()
-    print(format_table(["model", "how", "sMAPE", "MASE", "MSIS95", "cover95", "wall s", "CPU s"], rows))
+    print(
+        format_table(
+            ["model", "how", "sMAPE", "MASE", "MSIS95", "cover95", "relMASE", "relCRPS", "wall s", "CPU s"],
+            rows,
+        )
+    )
+    print(
+        "(relMASE / relCRPS: geometric mean over series of the ratio to seasonal naive, as BOOM and GIFT-Eval)"
+    )
     print(
         "\n(raw: the adapter's own intervals; as served: through forecast_group with the engine's "
         "backtest-calibrated conformal intervals. ensemble time = sum of its members' per-model fits. "

@@ -153,13 +153,20 @@ def cmd_train(args) -> int:
         s = dask_train_flow(cfg, workers=args.dask, quiet=args.quiet, as_of=_as_of(args.as_of))
     else:
         s = train_flow(cfg, quiet=args.quiet, as_of=_as_of(args.as_of))
-    print("\nBacktest leaderboard (mean over series; MASE, sMAPE lower is better; coverage near nominal):")
+    print(
+        "\nBacktest leaderboard (mean over series; MASE, sMAPE lower is better; rel: geometric mean of "
+        "per-series ratios to seasonal naive; coverage near nominal):"
+    )
     from capplan.evaluation.metrics import interval_nominals
 
     nominal = interval_nominals(cfg.forecast.quantiles)
     cover = [(c, c.removeprefix("coverage_").replace("_", "-") + f" covered (nominal {nominal[c]:.0%})")
              for c in s.leaderboard.columns if c in nominal]  # fmt: skip
-    cols = [("model", "model"), ("mase", "MASE"), ("smape", "sMAPE"), *cover]
+    cover = [
+        x for c, label in cover for x in ((c, label), ("coverage_error_" + c[9:], "mean |error| per series"))
+    ]
+    rel = [("rel_mase", "rel MASE"), ("rel_crps", "rel CRPS")]
+    cols = [("model", "model"), ("mase", "MASE"), ("smape", "sMAPE"), *rel, *cover]
     print(table(s.leaderboard.to_dict("records"), cols))
     counts = s.champions["champion"].value_counts()
     print("\nChampions: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

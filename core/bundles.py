@@ -96,3 +96,4 @@ class ExportInputs:
     accuracy: pd.DataFrame  # backtest (champion) and published-vintage scores
     series: pd.DataFrame
     changes: pd.DataFrame | None = None  # planning.compare_plans against the previous plan (None: first)
+    accuracy_by_week: pd.DataFrame | None = None  # evaluation.ledger.accuracy_by_week (None: nothing scored)

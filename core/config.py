@@ -163,6 +163,9 @@ class BacktestConfig(_Model):
     )
 
 
+FAST_MODELS = ("seasonal_naive", "seasonal_profile", "theta", "lightgbm", "ensemble")
+
+
 class ForecastConfig(_Model):
     horizon: int | str = "14D"
     quantiles: tuple[float, ...] = DEFAULT_QUANTILES
@@ -170,7 +173,11 @@ class ForecastConfig(_Model):
         None, description="planning frequency: 'h', 'D', ... (default: each series' own)"
     )
     peak: Literal["max", "p95", "mean"] = Field("max", description="gauge aggregation when resampling up")
-    models: tuple[str, ...] = ("seasonal_naive", "ets", "theta", "lightgbm", "nhits", "ensemble")
+    models: tuple[str, ...] = Field(
+        FAST_MODELS,
+        description="models to backtest; the default set is the fast one (ets and nhits are opt-in: slow on "
+        "hundreds of series on CPU)",
+    )
     min_history: int = Field(
         3, ge=2, le=1000, description="seasons of history a model needs before it is tried"
     )

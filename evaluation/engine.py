@@ -159,13 +159,66 @@ def model_names(models: Sequence[str]) -> list[str]:
     return [BASELINE, *[m for m in names if m != BASELINE]]
 
 
+# Rough wall seconds per series and fit (one backtest fold or the final fit) on 2 CPUs, measured on
+# M4 Hourly (700-1000 points a series; benchmarks/README.md, issue 12): for the estimate only.
+SECONDS_PER_SERIES_FIT = {
+    "seasonal_naive": 0.002,
+    "seasonal_profile": 0.003,
+    "theta": 0.03,
+    "lightgbm": 0.12,
+    "ets": 0.45,
+    "nhits": 1.7,  # on CPU; a GPU is much faster
+}
+
+
+def estimate_seconds(models: Sequence[str], n_series: int, folds: int) -> dict[str, float]:
+    """Rough wall seconds per model for ``folds`` backtest fits and one final fit of ``n_series``
+    series (the ensemble costs nothing of its own); unknown models count as LightGBM."""
+    fits = folds + 1
+    rate = SECONDS_PER_SERIES_FIT
+    return {m: rate.get(m, rate["lightgbm"]) * n_series * fits for m in model_names(models)}
+
+
+def estimate_line(models: Sequence[str], n_series: int, folds: int) -> str:
+    """One line printed before training: the estimate in total and the slowest models."""
+    est = estimate_seconds(models, n_series, folds)
+    slow = sorted(est.items(), key=lambda kv: -kv[1])[:3]
+    detail = ", ".join(f"{m} ~{_duration(s)}" for m, s in slow)
+    return (
+        f"estimate: ~{_duration(sum(est.values()))} for {len(est)} models on {n_series} series x "
+        f"{folds} folds + final fits ({detail}; rough, from M4 Hourly on 2 CPUs)"
+    )
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
 def backtest_one(
     name: str, df: pd.DataFrame, spec: ModelSpec, params: TrainParams, cov: Covariates | None
 ) -> tuple[pd.DataFrame, float]:
-    """One model's rolling-origin backtest on every series (one fit per fold) and its seconds."""
+    """One model's rolling-origin backtest on every series (one fit per fold) and its seconds,
+    saying after each fold how long it took and about how long the others will."""
     t0 = time.perf_counter()
-    bt = backtest(lambda: build_model(name, spec), df, params.horizon, params.folds, params.stride, cov=cov)
+    n_series, starts = df["unique_id"].nunique(), []
+
+    def factory():  # the backtest builds one fresh model per fold
+        now = time.perf_counter()
+        if starts:
+            _fold_done(params, name, len(starts), n_series, now - starts[0])
+        starts.append(now)
+        return build_model(name, spec)
+
+    bt = backtest(factory, df, params.horizon, params.folds, params.stride, cov=cov)
+    if starts:
+        _fold_done(params, name, len(starts), n_series, time.perf_counter() - starts[0])
     return bt, time.perf_counter() - t0
+
+
+def _fold_done(params: TrainParams, name: str, done: int, n_series: int, elapsed: float) -> None:
+    left = elapsed / done * (params.folds - done)
+    tail = f", ~{_duration(left)} left" if done < params.folds else f", {_duration(elapsed)} in all"
+    _say(params.progress, f"  backtesting {name}: fold {done}/{params.folds} done, {n_series} series{tail}")
 
 
 def train_group(
@@ -174,6 +227,7 @@ def train_group(
     """Backtest ``params.models`` on ``df`` (gap-free, one grid), choose champions, fit them."""
     runs = split_short(df, spec, params)
     n_series = runs.long_df["unique_id"].nunique()
+    _say(params.progress, estimate_line(params.models, n_series, params.folds))
     for name in model_names(params.models) if len(runs.long_df) else []:
         _say(
             params.progress, f"backtest {name}: {n_series} series x {params.folds} folds, h={params.horizon}"

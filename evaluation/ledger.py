@@ -226,3 +226,57 @@ def retrain_due(
 def _days(delta: pd.Timedelta) -> str:
     days = delta / pd.Timedelta(days=1)
     return f"{days:.1f} days" if days >= 1 else f"{delta / pd.Timedelta(hours=1):.1f} hours"
+
+
+WEEK_COLUMNS = [
+    "week",
+    "vintages",
+    "series",
+    "n",
+    "mase",
+    "coverage",
+    "coverage_nominal",
+    "run_id",
+    "champion_change",
+]
+
+
+def accuracy_by_week(accuracy: pd.DataFrame) -> pd.DataFrame:
+    """ "Is it getting better?": published accuracy per week of forecast vintage.
+
+    ``accuracy``: :func:`score_forecasts` rows (other rows, e.g. backtest scores without a
+    ``created_at``, are ignored). A vintage belongs to the week (Monday 00:00) of its forecast
+    origin, its latest ``cutoff`` (so a vintage published later ``--as-of`` a past date lands in
+    that week), or of its ``created_at`` when it has no cutoff. Per week: ``vintages`` and ``series`` scored, ``n`` actuals, ``mase`` and
+    ``coverage`` as ``n``-weighted means over the week's (vintage, series) rows (NaN rows left
+    out), ``coverage_nominal``, ``run_id`` (the training run of the week's latest vintage: whose
+    champions published it) and ``champion_change``: True when that run differs from the
+    previous week's (new champions, or a rollback); False in the first week.
+    """
+    need = [CREATED_AT, RUN_ID, "n", "mase"]
+    if accuracy is None or accuracy.empty or any(c not in accuracy for c in need):
+        return pd.DataFrame(columns=WEEK_COLUMNS)
+    acc = _with_vintage(accuracy[accuracy[CREATED_AT].notna()])
+    if acc.empty:
+        return pd.DataFrame(columns=WEEK_COLUMNS)
+    origin = acc[CUTOFF] if CUTOFF in acc else pd.Series(pd.NaT, index=acc.index)
+    origin = pd.to_datetime(origin).groupby(acc[FORECAST_ID]).transform("max")
+    origin = origin.fillna(pd.to_datetime(acc[CREATED_AT]))
+    acc = acc.assign(week=origin.dt.to_period("W-SUN").dt.start_time)
+    rows = []
+    for week, g in acc.sort_values([CREATED_AT, FORECAST_ID], kind="stable").groupby("week", sort=True):
+        row = {
+            "week": week,
+            "vintages": g[FORECAST_ID].nunique(),
+            "series": g[ID].nunique(),
+            "n": int(g["n"].sum()),
+        }
+        for col in ("mase", "coverage", "coverage_nominal"):
+            vals = pd.to_numeric(g[col], errors="coerce") if col in g else pd.Series(np.nan, index=g.index)
+            ok = vals.notna() & (g["n"] > 0)
+            row[col] = float(np.average(vals[ok], weights=g["n"][ok])) if ok.any() else np.nan
+        row[RUN_ID] = g[RUN_ID].iloc[-1]
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=WEEK_COLUMNS[:-1])
+    out["champion_change"] = out[RUN_ID].ne(out[RUN_ID].shift()) & (out.index > 0)
+    return out

@@ -20,6 +20,16 @@ Invariants of the scored frame:
 * ``bias`` is the relative mean error ``mean(f - y) / mean(|y|)``: positive = over-forecast,
   scale free; NaN when every actual is 0.
 * ``smape`` is M4's, on a 0-200 scale: ``200 * |y - f| / (|y| + |f|)``, 0 where both are 0.
+* ``crps`` is the quantile approximation of the continuous ranked probability score:
+  ``2 * mean over the quantile columns of the pinball loss``, in the series' units.
+* Relative scores (BOOM / GIFT-Eval style; :func:`relative_scores`): the geometric mean over
+  series of a model's per-series metric divided by the baseline's (seasonal naive) on the same
+  series. A series whose baseline value is 0, NaN or infinite, or whose model value is NaN, has no
+  ratio and is left out (the count of series used is returned); ratios are clipped to
+  ``[1e-3, 1e3]`` before the logarithm, so one perfect (0) or hopeless series cannot make the
+  mean 0 or infinite.
+* Coverage error (:func:`coverage_errors`): per interval, the mean over series of
+  ``|coverage - nominal|`` (calibration per series, not only on average).
 """
 
 from __future__ import annotations
@@ -144,6 +154,74 @@ def below(q: float) -> Metric:
     return metric
 
 
+def crps(quantiles: Sequence[float]) -> Metric:
+    """Quantile-approximated CRPS: ``2 * mean_q pinball_q`` over ``quantiles`` (GIFT-Eval's mean
+    weighted quantile loss before scaling), in the series' units."""
+    qs = sorted({round(float(q), 10) for q in quantiles})
+    cols = [quantile_col(q) for q in qs]
+
+    def metric(frame: pd.DataFrame, by: Sequence[str] = (ID, MODEL)) -> pd.Series:
+        _need(frame, [Y, *cols], "crps")
+        y = frame[Y].to_numpy(dtype="float64")
+        total = np.zeros(len(frame))
+        for q, col in zip(qs, cols, strict=True):
+            diff = y - frame[col].to_numpy(dtype="float64")
+            total += np.maximum(q * diff, (q - 1.0) * diff)
+        return _group_mean(2.0 * total / len(qs), frame, by, "crps")
+
+    metric.__name__ = "crps"
+    return metric
+
+
+RATIO_CLIP = (1e-3, 1e3)
+
+
+def geometric_mean_ratio(values: Sequence[float], baseline: Sequence[float]) -> tuple[float, int]:
+    """``(geometric mean of values / baseline, series used)`` under the rule of the module docstring:
+    pairs with a baseline 0, NaN or infinite, or a NaN value, are left out; ratios clipped to
+    :data:`RATIO_CLIP`. NaN when no pair is left."""
+    v = np.asarray(values, dtype="float64")
+    b = np.asarray(baseline, dtype="float64")
+    ok = np.isfinite(b) & (b != 0) & ~np.isnan(v)
+    if not ok.any():
+        return float("nan"), 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.clip(np.abs(v[ok] / b[ok]), *RATIO_CLIP)
+    return float(np.exp(np.mean(np.log(ratio)))), int(ok.sum())
+
+
+def relative_scores(
+    metrics: pd.DataFrame, metric: str = "mase", baseline: str = "seasonal_naive"
+) -> pd.DataFrame:
+    """Per model: ``model, rel_<metric>, rel_<metric>_series``: the geometric mean over series of
+    the model's ``metric`` divided by ``baseline``'s on the same series (the baseline scores 1)."""
+    _need(metrics, [ID, MODEL, metric], f"rel_{metric}")
+    wide = metrics.pivot_table(index=ID, columns=MODEL, values=metric, aggfunc="first", dropna=False)
+    rows = []
+    for model in wide.columns:
+        base = wide[baseline] if baseline in wide else pd.Series(np.nan, index=wide.index)
+        value, used = geometric_mean_ratio(wide[model], base)
+        rows.append({MODEL: model, f"rel_{metric}": value, f"rel_{metric}_series": used})
+    return pd.DataFrame(rows, columns=[MODEL, f"rel_{metric}", f"rel_{metric}_series"])
+
+
+def coverage_errors(metrics: pd.DataFrame, by: Sequence[str] = (MODEL,)) -> pd.DataFrame:
+    """Per ``by``: ``coverage_error_<interval>`` = mean over series of ``|coverage - nominal|`` for
+    every coverage column of ``metrics`` (nominal read from its name, as :func:`interval_nominals`)."""
+    nominal = {}
+    for col in metrics.columns:
+        parts = col.split("_")[1:] if col.startswith("coverage_p") else []
+        qs = [quantile_from_col(p) for p in parts]
+        if len(qs) == 2:
+            nominal[col] = qs[1] - qs[0]
+        elif len(qs) == 1:
+            nominal[col] = qs[0]
+    errors = pd.DataFrame({f"coverage_error_{c[len('coverage_') :]}": (metrics[c] - n).abs()
+                           for c, n in nominal.items()})  # fmt: skip
+    errors[list(by)] = metrics[list(by)]
+    return errors.groupby(list(by), observed=True).mean().reset_index()
+
+
 def interval_nominals(quantiles: Sequence[float]) -> dict[str, float]:
     """Every configured interval's coverage metric and its nominal level: each central interval
     (``coverage_p10_p90``: 0.8) and each upper quantile without a lower partner (``coverage_p95``: 0.95)."""
@@ -177,11 +255,11 @@ def msis(alpha: float = 0.05) -> Metric:
 
 
 def default_metrics(quantiles: Sequence[float]) -> list[Metric]:
-    """``mae, mase, rmsse, smape, bias``, a pinball per quantile, coverage and MSIS per central interval,
+    """``mae, mase, rmsse, smape, bias``, a pinball per quantile, ``crps``, coverage and MSIS per central interval,
     and the one-sided coverage of each upper quantile without a lower partner."""
     qs = sorted({round(float(q), 10) for q in quantiles})
     out: list[Metric] = [mae, mase, rmsse, smape, bias]
-    out += [pinball(q) for q in qs]
+    out += [pinball(q) for q in qs] + [crps(qs)]
     pairs = [q for q in qs if q < 0.5 and round(1 - q, 10) in qs]
     out += [coverage(q, 1 - q) for q in pairs]
     out += [below(q) for q in qs if q > 0.5 and round(1 - q, 10) not in qs]

@@ -3,27 +3,63 @@ model's settings. Pure functions over the frames the engine returns."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from capplan.models import build_model
 
+from .metrics import coverage_errors, geometric_mean_ratio, relative_scores
+
+BASELINE = "seasonal_naive"
+
 
 def leaderboard_of(metrics: pd.DataFrame) -> pd.DataFrame:
-    """Mean over series per model: MASE, sMAPE and the coverage of every configured interval."""
-    cols = [c for c in metrics.columns if c in ("mase", "smape") or c.startswith("coverage_")]
+    """Per model: mean over series of MASE, sMAPE, CRPS and the coverage of every configured
+    interval; the relative MASE and CRPS (geometric mean of per-series ratios to seasonal naive)
+    and, next to each coverage, its per-series mean absolute coverage error."""
+    cols = [c for c in metrics.columns if c in ("mase", "smape", "crps") or c.startswith("coverage_")]
     if metrics.empty or "mase" not in cols:
         return pd.DataFrame(columns=["model", "mase", "smape"])
-    return metrics.groupby("model")[cols].mean().sort_values("mase").reset_index()
+    board = metrics.groupby("model")[cols].mean().reset_index()
+    for metric in ("mase", "crps"):
+        if metric in metrics:
+            rel = relative_scores(metrics, metric, BASELINE)
+            board = board.merge(rel[["model", f"rel_{metric}"]], on="model", how="left")
+    errors = coverage_errors(metrics)
+    board = board.merge(errors, on="model", how="left")
+    order = ["model", *[c for c in ("mase", "rel_mase", "smape", "crps", "rel_crps") if c in board]]
+    for c in [c for c in board.columns if c.startswith("coverage_p")]:
+        order += [c, f"coverage_error_{c[len('coverage_') :]}"]
+    return board[order].sort_values("mase").reset_index(drop=True)
 
 
-def champion_mix(champions: pd.DataFrame) -> dict[str, float]:
-    """The published mix's quality: mean over series of each champion's MASE and interval coverage."""
-    cols = [c for c in champions.columns if c == "mase" or c.startswith("coverage_")]
-    out = {}
-    for c in cols:
-        vals = pd.to_numeric(champions[c], errors="coerce")
-        if vals.notna().any():
-            out[f"champion_{c}"] = float(vals.mean())
+def champion_rows(champions: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
+    """The metric row of each series' champion (one per series that has backtest metrics)."""
+    pick = champions[["unique_id", "champion"]].rename(columns={"champion": "model"})
+    return metrics.merge(pick, on=["unique_id", "model"], how="inner")
+
+
+def champion_mix(champions: pd.DataFrame, metrics: pd.DataFrame) -> dict[str, float]:
+    """The published mix's quality (the parent run's metrics): mean over series of each champion's
+    MASE, CRPS, interval coverage and coverage error (``champion_*``), and ``rel_mase`` /
+    ``rel_crps``, the geometric mean over series of the champion's ratio to seasonal naive."""
+    rows = champion_rows(champions, metrics)
+    if rows.empty:
+        return {}
+    cols = [c for c in rows.columns if c in ("mase", "crps") or c.startswith("coverage_p")]
+    out = {f"champion_{c}": float(rows[c].mean()) for c in cols if rows[c].notna().any()}
+    errors = coverage_errors(rows.assign(_all=1), by=("_all",))
+    for c in [c for c in errors.columns if c.startswith("coverage_error_")]:
+        if np.isfinite(errors[c].iloc[0]):
+            out[f"champion_{c}"] = float(errors[c].iloc[0])
+    base = metrics[metrics["model"] == BASELINE].set_index("unique_id")
+    for metric in ("mase", "crps"):
+        if metric in rows and metric in base:
+            value, used = geometric_mean_ratio(
+                rows[metric].to_numpy(), base[metric].reindex(rows["unique_id"]).to_numpy()
+            )
+            if used:
+                out[f"rel_{metric}"] = value
     return out
 
 
@@ -36,6 +72,45 @@ def worst_first(backtest: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     return backtest.sort_values(
         ["unique_id", "ds"], key=lambda c: c.map(rank) if c.name == "unique_id" else c
     )
+
+
+def version_description(window, champions: pd.DataFrame, metrics: pd.DataFrame, as_of=None) -> str:
+    """The registered model version's description: data window, champion mix, backtest accuracy."""
+    counts = champions["champion"].value_counts()
+    mix = champion_mix(champions, metrics)
+    parts = [f"MASE {mix['champion_mase']:.3f}"] if "champion_mase" in mix else []
+    parts += [f"rel MASE {mix['rel_mase']:.3f}"] if "rel_mase" in mix else []
+    parts += [f"rel CRPS {mix['rel_crps']:.3f}"] if "rel_crps" in mix else []
+    for key in sorted(k for k in mix if k.startswith("champion_coverage_p")):
+        interval = key.removeprefix("champion_coverage_")
+        parts.append(f"{interval.replace('_', '-')} covered {mix[key]:.0%}")
+    return (
+        f"Champions of {len(champions)} series trained on data {window[0]:%Y-%m-%d %H:%M} to "
+        f"{window[1]:%Y-%m-%d %H:%M} ({'as of ' + str(as_of) if as_of is not None else 'latest'}). "
+        f"Champion mix: {', '.join(f'{k} {v}' for k, v in counts.items())}. "
+        f"Backtest accuracy (mean over series; rel: geometric mean of ratios to seasonal naive): "
+        + (", ".join(parts) or "not measured (no series long enough for backtests)")
+        + "."
+    )
+
+
+def plot_view(model: str, backtests: pd.DataFrame, metrics: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """What a model's backtest plot shows: its backtest and seasonal naive's (the baseline, for
+    comparison), worst series first by the model's MASE, and that MASE per series."""
+    mine = metrics[metrics["model"] == model]
+    bt = backtests[backtests["model"].isin([model, BASELINE])]
+    scores = dict(zip(mine["unique_id"], mine["mase"], strict=True)) if "mase" in mine else {}
+    return worst_first(bt, mine), scores
+
+
+def series_units(series: pd.DataFrame | None) -> dict:
+    """unique_id -> the y axis label: the catalogue's ``unit``, else the metric's name."""
+    if series is None or "unique_id" not in series:
+        return {}
+    unit = series["unit"] if "unit" in series else pd.Series(pd.NA, index=series.index)
+    metric = series["metric"] if "metric" in series else pd.Series(pd.NA, index=series.index)
+    label = unit.where(unit.notna() & (unit.astype(str) != ""), metric)
+    return {u: str(v) for u, v in zip(series["unique_id"], label, strict=True) if pd.notna(v)}
 
 
 def hyperparameters(name: str, spec) -> dict:

@@ -9,6 +9,10 @@
 * Optional per-series detrending (``detrend = True``, used by ``lightgbm``, whose trees cannot
   extrapolate): :func:`capplan.models._common.seasonal_trend` is subtracted before scaling and
   added back to every quantile after predict, so a rising series keeps rising.
+* Optional log target (``log_target = True``, with ``detrend``; used by ``lightgbm``): a series
+  whose history is strictly positive is modelled as ``log(y)`` (a multiplicative series becomes
+  additive; the trend is then a growth rate); its scale is 1 and every quantile is
+  ``exp``-transformed back (quantiles survive a monotone transform). Other series stay linear.
 * Darts needs quantile levels symmetric around 0.5, so the models are trained on
   :func:`symmetric_quantiles` (0.01 and 0.05 join 0.99 and 0.95) and the extra levels are dropped.
 * Quantiles come from :func:`capplan.models._darts.predict_chunked` (deterministic, chunked by
@@ -40,6 +44,7 @@ class GlobalDarts(Adapter):
 
     dtype = "float64"
     detrend = False
+    log_target = False
 
     # Training windows per series (the most recent ones); None uses every window.
     max_samples_per_ts: int | None = None
@@ -50,6 +55,7 @@ class GlobalDarts(Adapter):
         self._eligible: list[History] = []
         self._scale: dict[str, float] = {}
         self._trend: dict[str, np.ndarray] = {}
+        self._log: set[str] = set()  # series modelled as log(y)
         self.ocl = 1
         self.min_length = 1
 
@@ -76,10 +82,20 @@ class GlobalDarts(Adapter):
     def _trend_values(self, x: History, start: int, stop: int) -> np.ndarray:
         return np.polyval(self._trend[x.uid], np.arange(start, stop, dtype="float64"))
 
+    def _target(self, x: History) -> np.ndarray:
+        return np.log(x.y) if x.uid in self._logged() else x.y
+
+    def _logged(self) -> set[str]:
+        """Series modelled as log(y); none for a model pickled before ``log_target`` existed."""
+        return getattr(self, "_log", set())
+
     def _series(self, hists: list[History]) -> list:
         return [
             to_timeseries(
-                x.ds, (x.y - self._trend_values(x, 0, x.n)) / self._scale[x.uid], self.spec.freq, self.dtype
+                x.ds,
+                (self._target(x) - self._trend_values(x, 0, x.n)) / self._scale[x.uid],
+                self.spec.freq,
+                self.dtype,
             )
             for x in hists
         ]
@@ -95,10 +111,13 @@ class GlobalDarts(Adapter):
                 self.notes[x.uid] = f"history of {x.n} steps is under {self.min_length}: seasonal naive"
         if not self._eligible:
             return
-        self._scale = {x.uid: series_scale(x.y) for x in self._eligible}
+        use_log = self.log_target and self.detrend
+        self._log = {x.uid for x in self._eligible if use_log and np.min(x.y) > 0}
+        self._scale = {x.uid: 1.0 if x.uid in self._log else series_scale(x.y) for x in self._eligible}
         flat = np.zeros(2)
         self._trend = {
-            x.uid: seasonal_trend(x.y, self._periods()) if self.detrend else flat for x in self._eligible
+            x.uid: seasonal_trend(self._target(x), self._periods()) if self.detrend else flat
+            for x in self._eligible
         }
         covs = self._fit_covariates(self._eligible, cov)
         self._model = self._make_model()  # imports Darts (and Lightning) before quiet() sets log levels
@@ -120,5 +139,6 @@ class GlobalDarts(Adapter):
             )
         for x, values in zip(self._eligible, arrays, strict=True):
             trend = self._trend_values(x, x.n, x.n + h)[:, None]
-            out[x.uid] = values[:, pick] * self._scale[x.uid] + trend
+            z = values[:, pick] * self._scale[x.uid] + trend
+            out[x.uid] = np.exp(np.minimum(z, 700.0)) if x.uid in self._logged() else z
         return out

@@ -13,7 +13,7 @@ from capplan.core.errors import ModelError
 
 from .base import Forecaster, ModelSpec
 from .ensemble import EnsembleForecaster
-from .gbm import LightGBM
+from .gbm import LightGBM, LightGBMLog
 from .naive import SeasonalNaive
 from .neural import NHiTS
 from .profile import SeasonalProfile
@@ -27,6 +27,7 @@ _CLASSES: dict[str, type] = {
     "ets": ETS,
     "theta": Theta,
     "lightgbm": LightGBM,
+    "lightgbm_log": LightGBMLog,
     "nhits": NHiTS,
     "ensemble": EnsembleForecaster,
 }

@@ -19,6 +19,7 @@ def export_flow(
     cfg: Config, out: str | Path | None = None, formats=None, plan_id: str | None = None
 ) -> dict[str, Path | list[Path]]:
     """Write ``formats`` (default ``[export] formats``) under ``out`` (default ``[export] out_dir``)."""
+    from capplan.evaluation.ledger import accuracy_by_week
     from capplan.planning import compare_plans
     from capplan.reporting import export_bundle, plan_bundle
     from capplan.warehouse import store, warehouse
@@ -29,5 +30,6 @@ def export_flow(
         old = store.plan_tables(con, before) if before else None
     if old is not None:
         inputs = replace(inputs, changes=compare_plans(inputs.tables, old))
+    inputs = replace(inputs, accuracy_by_week=accuracy_by_week(inputs.accuracy))
     folder = Path(out) if out else cfg.resolve(cfg.export.out_dir)
     return export_bundle(plan_bundle(inputs, cfg), folder, tuple(formats or cfg.export.formats))

@@ -120,6 +120,8 @@ def score_flow(cfg: Config) -> pd.DataFrame:
     from capplan.features.training import planning_actuals
     from capplan.warehouse import store, warehouse
 
+    from . import tracking
+
     with warehouse(cfg.warehouse_path, lock_timeout_s=cfg.warehouse.lock_timeout_s) as con:
         store.latest_forecast_id(con)  # a clear error when nothing was published yet
         fc = store.forecasts(con)
@@ -130,4 +132,5 @@ def score_flow(cfg: Config) -> pd.DataFrame:
         if acc.empty:  # no actuals have arrived for any published forecast yet
             return health
         store.save_scores(con, acc, health)
+    tracking.log_accuracy_by_week(cfg, acc)
     return health

@@ -24,7 +24,8 @@ from pathlib import Path
 import pandas as pd
 
 from capplan.core.config import Config
-from capplan.evaluation.summary import metric_means
+from capplan.core.errors import CapplanError
+from capplan.evaluation import summary
 
 from ._env import configure
 
@@ -103,39 +104,39 @@ def log_table(frame: pd.DataFrame, artifact_file: str) -> None:
 
 
 def log_model_run(
-    name: str, metrics: pd.DataFrame, params: dict, backtest: pd.DataFrame, seconds: float, tmp: Path
+    name: str, metrics: pd.DataFrame, params: dict, plot: tuple, seconds: float, tmp: Path
 ) -> None:
     """One child run: params (hyperparameters, training window), aggregate metrics, per-series
     metrics as an MLflow table and Parquet, a backtest plot of the worst series first."""
     import mlflow
 
-    from capplan.evaluation.summary import worst_first
     from capplan.reporting import backtest_figure
 
     with mlflow.start_run(run_name=name, nested=True):
         mlflow.log_params({**params, "model": name})
         mlflow.log_metrics(
-            {**metric_means(metrics), "backtest_seconds": seconds, "series": float(len(metrics))}
+            {**summary.metric_means(metrics), "backtest_seconds": seconds, "series": float(len(metrics))}
         )
         path = tmp / f"metrics_{name}.parquet"
         metrics.to_parquet(path)
         mlflow.log_artifact(str(path))
         if len(metrics):
             log_table(metrics, f"metrics_{name}.json")
-        if len(backtest):
+        if len(plot[0]):  # (backtest worst first, MASE per series, units)
             png = tmp / f"backtest_{name}.png"
-            png.write_bytes(backtest_figure(worst_first(backtest, metrics), name))
+            png.write_bytes(backtest_figure(plot[0], name, units=plot[2], scores=plot[1]))
             mlflow.log_artifact(str(png))
 
 
 class ChampionSet:
     """What the registry holds: fitted champions per frequency group, plus their covariates."""
 
-    def __init__(self, groups: list, series: pd.DataFrame, trained_at: pd.Timestamp, run_id: str):
+    def __init__(self, groups: list, series: pd.DataFrame, trained_at: pd.Timestamp, run_id: str, about=""):
         self.groups = groups  # list of (GroupResult without backtests, Covariates)
         self.series = series
         self.trained_at = trained_at
         self.run_id = run_id
+        self.description = about  # the registered version's description
 
 
 def _pyfunc_class():
@@ -210,7 +211,9 @@ def stage_champions(cfg: Config, champions: ChampionSet) -> tuple[str, str | Non
             )
     if not cfg.mlflow.register_models:
         return "", previous
-    return str(info.registered_model_version), previous
+    version = str(info.registered_model_version)
+    MlflowClient().update_model_version(name, version, getattr(champions, "description", ""))
+    return version, previous
 
 
 def promote(cfg: Config, version: str, previous: str | None) -> None:
@@ -276,8 +279,6 @@ def rollback(cfg: Config) -> tuple[str, str]:
     """
     from mlflow import MlflowClient
 
-    from capplan.core.errors import CapplanError
-
     setup(cfg)
     name = registered_name(cfg)
     client = MlflowClient()
@@ -312,8 +313,6 @@ def load_champions(cfg: Config, alias: str = "champion") -> tuple[ChampionSet, s
     """The registered champion set under ``alias`` and the model version."""
     import mlflow
     from mlflow import MlflowClient
-
-    from capplan.core.errors import CapplanError
 
     setup(cfg)
     name = registered_name(cfg)
@@ -363,24 +362,23 @@ def log_training_start(cfg: Config, data, as_of) -> None:
     )
 
 
-def log_training_results(cfg: Config, data, results, frames) -> None:
-    """A child run per model (metrics, settings, window, plot), the parent's artifacts, champion mix."""
+def log_training_results(cfg: Config, data, results, frames) -> str:
+    """A child run per model (metrics, settings, window, plot), the parent's artifacts, champion mix;
+    returns the model version's description."""
     import tempfile
 
     import mlflow
 
-    from capplan.evaluation.summary import champion_mix, hyperparameters, training_window
-
     champions, backtests, metrics = frames
-    window = training_window(data, cfg)
+    window = summary.training_window(data, cfg)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for model in sorted(metrics["model"].unique()):
             m = metrics[metrics["model"] == model]
-            bt = backtests[backtests["model"] == model]
             secs = sum(r.timings.get(model, 0.0) for r, _ in results)
-            params = {**window, **hyperparameters(model, data.groups[0].spec)}
-            log_model_run(model, m, params, bt, secs, tmp)
+            params = {**window, **summary.hyperparameters(model, data.groups[0].spec)}
+            plot = (*summary.plot_view(model, backtests, metrics), summary.series_units(data.series))
+            log_model_run(model, m, params, plot, secs, tmp)
         champions.to_parquet(tmp / "champions.parquet")
         backtests.to_parquet(tmp / "backtests.parquet")
         pd.concat([r.metrics_by_horizon for r, _ in results]).to_parquet(tmp / "metrics_by_horizon.parquet")
@@ -388,6 +386,27 @@ def log_training_results(cfg: Config, data, results, frames) -> None:
             mlflow.log_artifact(str(tmp / f))
     counts = champions["champion"].value_counts()
     mlflow.log_metrics({f"champions_{k}": float(v) for k, v in counts.items()})
-    mlflow.log_metrics(champion_mix(champions))
+    mlflow.log_metrics(summary.champion_mix(champions, metrics))
     if len(champions):
         log_table(champions, "champions.json")
+    return summary.version_description(data.window, champions, metrics)
+
+
+def log_accuracy_by_week(cfg: Config, accuracy: pd.DataFrame) -> None:
+    """A ``score`` run in ``<experiment>-accuracy`` (the training experiment keeps training runs only):
+    accuracy by week of vintage (table, chart) and the latest week's MASE and coverage."""
+    import mlflow
+
+    from capplan.evaluation.ledger import accuracy_by_week
+    from capplan.reporting.plots import draw_accuracy_by_week
+
+    setup(cfg, f"{cfg.mlflow.experiment}-accuracy")
+    weekly = accuracy_by_week(accuracy)
+    with mlflow.start_run(
+        run_name=f"score {pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M}", tags={"capplan.kind": "score"}
+    ):
+        log_table(weekly, "accuracy_by_week.json")
+        mlflow.log_figure(draw_accuracy_by_week(weekly), "accuracy_by_week.png")
+        mlflow.log_metrics(
+            {k: float(v) for k, v in weekly.iloc[-1][["mase", "coverage"]].items() if pd.notna(v)}
+        )

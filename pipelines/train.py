@@ -69,12 +69,13 @@ def backtest_model(name: str, df: pd.DataFrame, spec, params, cov):
 
 def train_group_parallel(group, cfg: Config, quiet: bool = False):
     """The models' backtests as concurrent tasks (one per model) on the flow's task runner."""
-    from capplan.evaluation.engine import finish_group, model_names, split_short
+    from capplan.evaluation.engine import estimate_line, finish_group, model_names, split_short
 
     params = _params(group, cfg, quiet)
     say = params.progress or (lambda _t: None)
     runs = split_short(group.df, group.spec, params)
     names = model_names(params.models) if len(runs.long_df) else []
+    say(estimate_line(params.models, runs.long_df["unique_id"].nunique(), params.folds))
     say(f"submitting {len(names)} backtests ({', '.join(names)}) to the task runner")
     futures = {n: backtest_model.submit(n, runs.long_df, group.spec, params, group.cov) for n in names}
     for n, fut in futures.items():
@@ -154,11 +155,11 @@ def train_flow(
         backtests = pd.concat([r.backtests for r, _ in results], ignore_index=True)
         metrics = pd.concat([r.metrics for r, _ in results], ignore_index=True)
         champions = pd.concat([r.champions.assign(frequency=g.freq) for r, g in results], ignore_index=True)
-        tracking.log_training_results(cfg, data, results, (champions, backtests, metrics))
+        about = tracking.log_training_results(cfg, data, results, (champions, backtests, metrics))
         notes = {**data.notes, **{u: n for r, _ in results for u, n in r.notes.items()}}
         notes = {u: n for u, n in notes.items() if n}
         slim = [(replace(r, backtests=r.backtests.iloc[:0]), g.cov) for r, g in results]
-        champion_set = tracking.ChampionSet(slim, data.series, trained_at, run_id)
+        champion_set = tracking.ChampionSet(slim, data.series, trained_at, run_id, about)
         version, previous = publish_training(cfg, run_id, champion_set, (champions, backtests, metrics))
     leaderboard = leaderboard_of(metrics)
     return TrainSummary(run_id, exp_id, version, previous, champions, leaderboard, notes)

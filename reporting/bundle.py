@@ -79,5 +79,6 @@ def plan_bundle(inputs: ExportInputs, cfg: Config) -> PlanBundle:
         autoscaling=_optional(t["autoscaling"]),
         schedule=_optional(t["scaling_schedule"]),
         changes=inputs.changes,
+        accuracy_by_week=_optional(inputs.accuracy_by_week) if inputs.accuracy_by_week is not None else None,
         actions=t.get("actions"),
     )

@@ -228,6 +228,17 @@ def _sections(bundle: PlanBundle, t: dict[str, pd.DataFrame], max_charts: int) -
         sections.append(_section("changes", SPECS["changes"].title, html_table(t["changes"])))
     if bundle.autoscaling is not None:
         sections.append(_section("autoscaling", SPECS["autoscaling"].title, html_table(t["autoscaling"])))
+    if bundle.accuracy_by_week is not None:
+        weekly = bundle.accuracy_by_week
+        fig = [_img(plots.accuracy_by_week_chart(weekly), "Accuracy by week of forecast vintage")]
+        sections.append(
+            _section(
+                "accuracy_by_week",
+                SPECS["accuracy_by_week"].title,
+                _figs(fig, ""),
+                html_table(t["accuracy_by_week"]),
+            )
+        )
     for name in _PLAIN_TABLES:
         sections.append(_section(name, SPECS[name].title, html_table(t[name])))
     return sections

@@ -50,8 +50,10 @@ def run_markdown(
     if ingest is not None:
         lines += _ingest(ingest) + [""]
     if leaderboard is not None and len(leaderboard):
-        lines += ["**Backtest leaderboard** (mean over series; lower is better)", ""]
-        lines += _table(leaderboard, ["model", "mase", "smape"]) + [""]
+        lines += ["**Backtest leaderboard** (mean over series; lower is better; rel: to seasonal naive)", ""]
+        lines += _table(
+            leaderboard, ["model", "mase", "rel_mase", "smape", "rel_crps", "coverage_p10_p90"]
+        ) + [""]
     if champions is not None and len(champions):
         lines += ["**Champions**: " + ", ".join(f"{k} {v}" for k, v in champions.items()), ""]
     if degraded is not None:

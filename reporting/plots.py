@@ -238,23 +238,121 @@ def _period_labels(index: Sequence) -> list[str]:
     return out
 
 
-def backtest_figure(bt: pd.DataFrame, model: str, n_series: int = 4) -> bytes:
-    """Actuals vs p50 with the outer quantile band, for the first few series of a backtest.
+def draw_backtest(
+    bt: pd.DataFrame,
+    model: str,
+    n_series: int = 4,
+    units: dict | None = None,
+    scores: dict | None = None,
+):
+    """The backtest figure (a matplotlib Figure): one panel per series, the first ``n_series`` of
+    ``bt`` in its order (the caller puts the worst first).
 
-    ``bt``: ``unique_id, ds, cutoff, y``, ``p50`` and the quantile columns; one panel per series
-    (the first ``n_series``), one p50 line and band per cutoff.
+    ``bt``: ``unique_id, ds, cutoff, y`` and quantile columns, optionally ``model`` (then every
+    model in it is drawn, ``model`` with its outermost interval, the others, e.g. the seasonal
+    naive baseline, as dashed medians). Each panel has a legend (actual, each model's p50,
+    ``model``'s interval, fold cutoff), one labelled vertical line per fold cutoff, a y label in
+    the series' unit (``units``: unique_id -> unit; "value" when unknown) and a date x axis.
+    ``scores`` (unique_id -> MASE) go into the panel titles.
     """
-    qcols = quantile_columns(bt.columns)
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    bt = bt if "model" in bt.columns else bt.assign(model=model)
+    qcols = [c for c in quantile_columns(bt.columns) if bt.loc[bt["model"] == model, c].notna().any()]
     uids = list(dict.fromkeys(bt["unique_id"]))[:n_series]
-    fig = _figure(10, 2.4 * max(len(uids), 1), layout="tight")
+    others = [m for m in dict.fromkeys(bt["model"]) if m != model]
+    fig = _figure(10, 2.6 * max(len(uids), 1) + 0.4, layout="tight")
     axes = fig.subplots(max(len(uids), 1), 1, squeeze=False)
     for ax, uid in zip(axes[:, 0], uids, strict=False):
         s = bt[bt["unique_id"] == uid].sort_values("ds")
-        ax.plot(s["ds"], s["y"], color="black", lw=0.8, label="actual")
-        for _, g in s.groupby("cutoff"):
-            ax.plot(g["ds"], g["p50"], color="tab:blue", lw=1)
-            if len(qcols) >= 2:
-                ax.fill_between(g["ds"], g[qcols[0]], g[qcols[-1]], color="tab:blue", alpha=0.2)
-        ax.set_title(plain(f"{model}: {uid}"), fontsize=9)
+        actual = s.drop_duplicates("ds")
+        ax.plot(actual["ds"], actual["y"], color=_ACTUAL, lw=0.8, label="actual")
+        for j, name in enumerate([model, *others]):
+            for k, (_, g) in enumerate(s[s["model"] == name].groupby("cutoff")):
+                label = plain(f"{name} p50") if k == 0 else None
+                style = {"color": _PALETTE[j % len(_PALETTE)], "lw": 1.2 if j == 0 else 0.9}
+                ax.plot(g["ds"], g["p50"], ls="-" if j == 0 else "--", label=label, **style)
+                if j == 0 and len(qcols) >= 2:
+                    band = plain(f"{name} {qcols[0]}–{qcols[-1]} interval") if k == 0 else None
+                    ax.fill_between(
+                        g["ds"], g[qcols[0]], g[qcols[-1]], color=_BAND, alpha=0.5, lw=0, label=band
+                    )
+        for i, cut in enumerate(sorted(s["cutoff"].dropna().unique()), start=1):
+            ax.axvline(
+                cut, color="#636363", ls=":", lw=1, gid="cutoff", label="fold cutoff" if i == 1 else None
+            )
+            ax.annotate(f"fold {i}", (cut, 1.0), xycoords=("data", "axes fraction"), fontsize=7,
+                        ha="left", va="top", xytext=(2, -2), textcoords="offset points")  # fmt: skip
+        unit = (units or {}).get(uid)
+        ax.set_ylabel(plain(unit if isinstance(unit, str) and unit else "value"), fontsize=8)
+        score = (scores or {}).get(uid)
+        title = f"{model}: {uid}" + (f" (backtest MASE {score:.3g})" if score is not None else "")
+        ax.set_title(plain(title), fontsize=9, loc="left")
+        locator = AutoDateLocator()
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        ax.set_xlabel("time (UTC)", fontsize=8)
         ax.tick_params(labelsize=7)
-    return _png(fig, dpi=80)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left", frameon=False, ncols=3)
+    return fig
+
+
+def backtest_figure(
+    bt: pd.DataFrame,
+    model: str,
+    n_series: int = 4,
+    units: dict | None = None,
+    scores: dict | None = None,
+) -> bytes:
+    """:func:`draw_backtest` as PNG bytes (what MLflow logs per model)."""
+    return _png(draw_backtest(bt, model, n_series, units, scores), dpi=80)
+
+
+def draw_accuracy_by_week(weekly: pd.DataFrame):
+    """ "Is it getting better?": MASE (left axis) and coverage (right axis, nominal dashed) per week
+    of forecast vintage, a labelled vertical line where the champions changed.
+
+    ``weekly``: ``week, mase, coverage, coverage_nominal, champion_change`` (one row per week).
+    """
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    fig = _figure(7.5, 3.4)
+    ax = fig.subplots()
+    weeks = pd.to_datetime(weekly["week"])
+    ax.plot(weeks, weekly["mase"], color=_MID, marker="o", lw=1.6, label="MASE (lower is better)")
+    ax.set_ylabel("MASE")
+    ax.set_ylim(bottom=0)
+    right = ax.twinx()
+    handles = ax.get_lines()
+    if "coverage" in weekly and pd.to_numeric(weekly["coverage"], errors="coerce").notna().any():
+        right.plot(weeks, weekly["coverage"], color=_PLANNED, marker="s", lw=1.2, label="coverage")
+        nominal = pd.to_numeric(weekly.get("coverage_nominal"), errors="coerce").dropna()
+        if len(nominal):
+            right.axhline(
+                nominal.iloc[-1], color=_PLANNED, ls="--", lw=0.8, label=f"nominal {nominal.iloc[-1]:.0%}"
+            )
+        handles = [*handles, *right.get_lines()]
+    right.set_ylim(0, 1.05)
+    right.set_ylabel("interval coverage")
+    changes = weeks[weekly["champion_change"].astype(bool).to_numpy()] if "champion_change" in weekly else []
+    for k, week in enumerate(changes):
+        line = ax.axvline(week, color="#636363", ls=":", lw=1.2, gid="champion_change",
+                          label="new champions" if k == 0 else None)  # fmt: skip
+        ax.annotate("new champions", (week, 1.0), xycoords=("data", "axes fraction"), fontsize=7,
+                    ha="left", va="top", xytext=(2, -2), textcoords="offset points")  # fmt: skip
+        if k == 0:
+            handles.append(line)
+    locator = AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    ax.set_xlabel("week of forecast vintage (UTC)")
+    ax.set_title("Published forecast accuracy by week of vintage", fontsize=10, loc="left")
+    ax.grid(alpha=0.3)
+    ax.legend(handles=handles, fontsize=8, frameon=False, loc="lower left", ncols=2)
+    return fig
+
+
+def accuracy_by_week_chart(weekly: pd.DataFrame) -> bytes:
+    """:func:`draw_accuracy_by_week` as PNG bytes (report, workbook, MLflow)."""
+    return _png(draw_accuracy_by_week(weekly))

@@ -68,6 +68,7 @@ class PlanBundle:
     schedule: pd.DataFrame | None = None  # service, ds, instances_recommended (next 48 hours)
     changes: pd.DataFrame | None = None  # what changed since the previous plan (planning.compare_plans)
     actions: pd.DataFrame | None = None  # what to do per service, worst first (the first sheet)
+    accuracy_by_week: pd.DataFrame | None = None  # week, mase, coverage, champion_change (the ledger's)
 
 
 @dataclass(frozen=True)
@@ -208,9 +209,23 @@ TABLES += (
         ("measure", "service", "resource", "scenario", "before", "after", "change", "note"),
     ),
 )
+TABLES += (
+    TableSpec(
+        "accuracy_by_week",
+        "Accuracy by week",
+        "Is it getting better? Accuracy by week of forecast vintage (champion changes marked)",
+        ("week", "mase", "coverage", "coverage_nominal", "champion_change", "run_id"),
+    ),
+)
 TOTALS = TableSpec("totals", None, "Totals per scenario and month", TOTALS_COLUMNS)  # charts only
 SPECS = {s.field: s for s in (*TABLES, TOTALS)}
-OPTIONAL = ("history", "autoscaling", "schedule", "changes")  # written only when the bundle has them
+OPTIONAL = (
+    "history",
+    "autoscaling",
+    "schedule",
+    "changes",
+    "accuracy_by_week",
+)  # written only when the bundle has them
 
 _MONEY = re.compile(r"cost|saving|spend|budget|price|\$", re.I)
 _CENTS = re.compile(r"per_hour|hourly|price|per_instance", re.I)

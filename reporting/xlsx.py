@@ -10,10 +10,12 @@ imported when a workbook is written, not with this module.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pandas as pd
 
+from . import plots
 from .fans import fans
 from .specs import MAX_CHARTS, TABLES, PlanBundle, column_kind, present, summary_kinds, tables
 from .xlsx_cells import XLSX_MAX_ROWS, Formats, write_cell, write_table
@@ -48,6 +50,11 @@ def write_xlsx(bundle: PlanBundle, path: Path, max_charts: int = MAX_CHARTS) -> 
                 _beside(ws, t["schedule"], fmts, len(t["autoscaling"].columns) + 1)
             _page_setup(ws)
             sheets[spec.field] = ws
+        if "accuracy_by_week" in sheets:  # the chart beside its table
+            png = io.BytesIO(plots.accuracy_by_week_chart(bundle.accuracy_by_week))
+            sheets["accuracy_by_week"].insert_image(
+                1, len(t["accuracy_by_week"].columns) + 1, "accuracy.png", {"image_data": png}
+            )
         cd = ChartData(wb.add_worksheet(SHEET), fmts)
         cd.ws.hide()  # chart data: for the charts, not for reading
         _place_charts(wb, sheets["summary"], cd, t, bundle.expected_scenario, max_charts)

@@ -180,6 +180,7 @@ def test_horizon_buckets_and_default_metrics():
         "pinball_p50",
         "pinball_p90",
         "pinball_p95",
+        "crps",
         "coverage_p10_p90",
         "coverage_p95",  # the one-sided interval of an upper quantile without a partner
         "msis_p10_p90",

@@ -153,7 +153,9 @@ def test_ensemble_repairs_crossings_and_checks_weights():
 def test_registry_names_complexities_and_unknown_name():
     spec = ModelSpec(freq="h", season_length=24)
     names = available_models()
-    assert names == ("seasonal_naive", "seasonal_profile", "ets", "theta", "lightgbm", "nhits", "ensemble")
+    assert names == (
+        "seasonal_naive", "seasonal_profile", "ets", "theta", "lightgbm", "lightgbm_log", "nhits", "ensemble"
+    )  # fmt: skip
     built = {n: build_model(n, spec) for n in names}
     assert {n: m.complexity for n, m in built.items()} == {
         "seasonal_naive": 0,
@@ -161,6 +163,7 @@ def test_registry_names_complexities_and_unknown_name():
         "ets": 1,
         "theta": 1,
         "lightgbm": 2,
+        "lightgbm_log": 2,
         "nhits": 3,
         "ensemble": 4,
     }

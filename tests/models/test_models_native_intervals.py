@@ -14,6 +14,7 @@ EXPECTED = {
     "ets": True,
     "theta": False,
     "lightgbm": True,
+    "lightgbm_log": True,
     "nhits": True,
     "ensemble": False,
 }

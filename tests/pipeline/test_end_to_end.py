@@ -199,10 +199,22 @@ def test_mlflow_runs_say_what_they_are_and_log_tables_and_the_champion_mix(run):
     assert exp.tags.get("mlflow.experimentKind") == "custom_model_development"  # a training experiment
     runs = client.search_runs([exp.experiment_id])
     parents = {r.info.run_name: r for r in runs if "mlflow.parentRunId" not in r.data.tags}
+    scores = client.search_runs([client.get_experiment_by_name("tiny-accuracy").experiment_id])
+    assert scores and all(r.info.run_name.startswith("score ") for r in scores)  # accuracy by week
+    assert any(a.path == "accuracy_by_week.png" for a in client.list_artifacts(scores[0].info.run_id))
     past = END - pd.Timedelta(days=3, hours=1)
     assert set(parents) == {"train latest", f"train as-of {past:%Y-%m-%d %H:%M}"}
     latest = parents["train latest"]
-    assert {"champion_mase", "champion_coverage_p10_p90", "champion_coverage_p95"} <= set(latest.data.metrics)
+    mix = {
+        "champion_mase",
+        "champion_crps",
+        "champion_coverage_p10_p90",
+        "champion_coverage_p95",
+        "rel_mase",
+        "rel_crps",
+    }
+    assert mix <= set(latest.data.metrics)
+    assert "champion_coverage_error_p10_p90" in latest.data.metrics
     assert any(a.path == "champions.json" for a in client.list_artifacts(latest.info.run_id))
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == latest.info.run_id]
     for child in children:

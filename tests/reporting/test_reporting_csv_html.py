@@ -152,6 +152,7 @@ def test_empty_tables_give_headers_and_note(tmp_path):
             "autoscaling",
             "schedule",
             "changes",
+            "accuracy_by_week",
         ):  # optional: absent when None
             header, rows = sheet(wb[spec.sheet])
             assert header == list(spec.columns), spec.sheet

@@ -35,7 +35,9 @@ def test_export_writes_every_format(exported, tmp_path):
     assert out["html"].name == "capplan_report.html"
     names = sorted(p.name for p in out["csv"])
     assert names == sorted(
-        f"{s.field}.csv" for s in TABLES if s.field not in ("autoscaling", "schedule", "changes")
+        f"{s.field}.csv"
+        for s in TABLES
+        if s.field not in ("autoscaling", "schedule", "changes", "accuracy_by_week")
     )
     assert "totals.csv" not in names  # totals feed the charts; they are not a table of their own
     assert all(p.parent.name == "csv" for p in out["csv"])
@@ -104,7 +106,7 @@ def test_runway_sheet_uses_its_own_column_order(workbook):
     [
         (s.field, s.sheet)
         for s in TABLES
-        if s.sheet and s.field not in ("summary", "autoscaling", "schedule", "changes")
+        if s.sheet and s.field not in ("summary", "autoscaling", "schedule", "changes", "accuracy_by_week")
     ],
 )
 def test_sheet_values_equal_bundle(exported, workbook, field, sheet_name):
