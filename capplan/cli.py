@@ -170,6 +170,12 @@ def _plan_commands(add) -> None:
     sp.add_argument("--plan", default=None, help="plan_id of an earlier plan (default: the latest)")
 
 
+def _weeks(text: str) -> int:
+    if not text.isdigit() or not 2 <= int(text) <= 8:
+        raise argparse.ArgumentTypeError(f"--weeks must be a whole number from 2 to 8, found {text!r}")
+    return int(text)
+
+
 def _run_commands(add) -> None:
     """The refresh, serve, rollback subcommands."""
     sp = add(
@@ -257,6 +263,13 @@ def _tool_commands(add) -> None:
         config=False,
     )
     sp.add_argument("--out", default="data/demo", help="folder for the generated data (default: %(default)s)")
+    sp.add_argument(
+        "--weeks",
+        type=_weeks,
+        default=3,
+        help="weekly past vintages before today's (2-8, default: %(default)s): scored, they make the "
+        "accuracy-by-week chart",
+    )
     sp.add_argument(
         "--size",
         choices=["small", "medium", "large"],

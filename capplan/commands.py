@@ -396,7 +396,7 @@ def _check_cron(cron: str) -> None:
 def cmd_demo(args) -> int:
     from capplan.pipelines.demo_run import run_demo
 
-    return run_demo(out=Path(args.out), size=args.size, seed=args.seed, config=args.config)
+    return run_demo(out=Path(args.out), size=args.size, seed=args.seed, config=args.config, weeks=args.weeks)
 
 
 def _safe(text: object) -> str:

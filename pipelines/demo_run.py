@@ -1,8 +1,9 @@
 """``capplan demo``: generate the embedded demo company and run the whole pipeline on it.
 
-The pipeline runs twice (:func:`capplan.pipelines.refresh.pipeline_flow`): first as of two weeks
-before the end of the data with the quick models, publishing that forecast (a past vintage);
-then on all data with every configured model through score, plan and export (the champion alias
+The pipeline runs once per week walked (:func:`capplan.pipelines.refresh.pipeline_flow`): first
+as of ``weeks`` weeks before the end of the data with the quick models, publishing that forecast
+(a past vintage), then re-forecasting with the same champions as of each later week (a vintage a
+week, scored against what followed: the accuracy-by-week chart has a story); then on all data with every configured model through score, plan and export (the champion alias
 moves on; the previous version stays as ``fallback``; the past vintage is scored against the two
 weeks of actuals).
 """
@@ -49,7 +50,7 @@ def _generate(out: Path, size: str, seed: int, step: _Steps):
     return data, path
 
 
-def run_demo(out: Path, size: str = "small", seed: int = 7, config: str | None = None) -> int:
+def run_demo(out: Path, size: str = "small", seed: int = 7, config: str | None = None, weeks: int = 3) -> int:
     from capplan.reporting.console import print_run, print_scaling
 
     from .refresh import RefreshOptions, pipeline_flow
@@ -57,15 +58,21 @@ def run_demo(out: Path, size: str = "small", seed: int = 7, config: str | None =
     step = _Steps(7)
     data, path = _generate(out, size, seed, step)
     cfg = load_config(config or path)
-    past = pd.Timestamp(data.end) - pd.Timedelta(days=14)
-    step(f"Past vintage: ingest, train as of {past:%Y-%m-%d} with {', '.join(QUICK_MODELS)}, publish")
+    end = pd.Timestamp(data.end)
+    past = end - pd.Timedelta(weeks=weeks)
+    step(
+        f"Past vintages: train as of {past:%Y-%m-%d} with {', '.join(QUICK_MODELS)}, then re-forecast "
+        f"weekly up to {end - pd.Timedelta(weeks=1):%Y-%m-%d} (the ledger's accuracy by week)"
+    )
     first = pipeline_flow(
         cfg, RefreshOptions(retrain=True, as_of=past, models=QUICK_MODELS, through="forecast")
     )
     print_run(first)
-    print(
-        f"      past vintage published (run {first.training.run_id[:8]}, champions v{first.training.model_version})"
-    )
+    for k in range(weeks - 1, 0, -1):  # the same champions, re-fitted on each week's data
+        week = pipeline_flow(
+            cfg, RefreshOptions(retrain=False, as_of=end - pd.Timedelta(weeks=k), through="forecast")
+        )
+        print(f"      vintage as of {end - pd.Timedelta(weeks=k):%Y-%m-%d}: {week.publication.forecast_id}")
     csv = cfg.resolve(cfg.export.out_dir) / "forecast.csv"
     result = pipeline_flow(
         cfg,
