@@ -283,6 +283,9 @@ class ScenarioConfig(_Model):
     )
     demand_multiplier: float = Field(1.0, gt=0, le=1000)
     event_uplift: dict[str, float] = Field(default_factory=dict, description="event name -> multiplier")
+    kpi_growth_per_quarter: dict[str, list[float]] = Field(
+        default_factory=dict, description="long-range plan: kpi -> growth in each quarter (the last repeats)"
+    )
     description: str = ""
 
 
@@ -317,6 +320,10 @@ class PlanningConfig(_Model):
         default_factory=dict,
         description="resource -> days from ordering capacity (hardware, quota, reservation) to having it",
     )
+    long_range_months: int = Field(
+        12, ge=0, le=24, description="long-range plan horizon (0: no long-range plan)"
+    )
+    long_range_resolution: Literal["daily", "weekly"] = "weekly"
 
 
 class ScalingRule(_Model):
@@ -574,18 +581,7 @@ def config_hash(cfg: Config) -> str:
 
 
 __all__ = [
-    "Config",
-    "ConfigError",
-    "SourceConfig",
-    "ForecastConfig",
-    "PlanningConfig",
-    "AutoscalingConfig",
-    "AutoscalingPolicy",
-    "ScenarioConfig",
-    "MetricSpec",
-    "load_config",
-    "config_from_dict",
-    "config_hash",
-    "parse_duration",
-    "METRIC_KINDS",
-]
+    "Config", "ConfigError", "SourceConfig", "ForecastConfig", "PlanningConfig", "AutoscalingConfig",
+    "AutoscalingPolicy", "ScenarioConfig", "MetricSpec", "load_config", "config_from_dict", "config_hash",
+    "parse_duration", "METRIC_KINDS",
+]  # fmt: skip

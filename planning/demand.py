@@ -39,6 +39,8 @@ class ScenarioDemand:
     windows: pd.DataFrame  # event windows applied, per scenario
     effects: pd.DataFrame  # driver effects per scenario and series
     notes: list[dict]  # assumption rows (key, value, note) for what was learned
+    learned: dict  # (unique_id, 'name:..' / 'kind:..') -> uplift learned from past events
+    traffic: set[str]  # the unique_ids a stated event uplift moves
 
 
 def resources(cfg: Config, series: pd.DataFrame) -> dict[str, str | None]:
@@ -136,5 +138,5 @@ def scenario_demand(inputs: PlanInputs, cfg: Config) -> ScenarioDemand:
         effects_all.extend(effects)
     return ScenarioDemand(
         pd.concat(frames, ignore_index=True), qcols, pd.concat(windows_all, ignore_index=True),
-        pd.DataFrame(effects_all), notes,
+        pd.DataFrame(effects_all), notes, learned, traffic,
     )  # fmt: skip

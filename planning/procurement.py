@@ -1,0 +1,207 @@
+"""The long-range plan sized, its runway, lead times, order-by dates and the purchase plan by month.
+
+* :func:`long_range_plan`: scenario demand on the long-range projection (:mod:`.longrange`), sized
+  by the one sizing (:func:`.sizing.size_plan`: cost and instances agree with the short horizon);
+* :func:`lead_times`: per ``service, resource``, the inventory's ``lead_time_days`` where given,
+  else ``[planning] lead_time_days`` of the resource, else 0;
+* :func:`extend_runway`: the short horizon's runway with the long-range crossing, its range
+  (earliest from the higher quantile), days and ``months_left`` (days / 30.44), the lead time
+  and the ``order_by_date`` (long-range crossing - lead time);
+* :func:`purchase_plan`: per ``scenario, period`` (a month) and service: ``instances_needed``
+  (the running peak of ``instances_uncapped``: bought capacity is kept, never below today's
+  ``instances``), ``instances_to_add`` that month, the ``binding_resource`` (the resource whose
+  count is largest), ``order_by_date`` (the month's first day of need - the lead time) and
+  ``monthly_cost_change`` = (instances_needed - instances) x cost per instance-hour x 730,
+  cumulative against today. Every month of the horizon has a row per scenario and service
+  (0 to add when nothing is needed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from capplan.core.config import Config
+from capplan.core.contracts import quantile_columns
+
+from ._common import HOURS_PER_MONTH
+from .longrange import (
+    BACKTEST_DAYS,
+    DAYS_PER_MONTH,
+    KEYS,
+    baseline,
+    driver_uplift,
+    event_multipliers,
+    fit_all,
+    horizon_days,
+    resource_peaks,
+    score_long_range,
+    to_resolution,
+)
+from .runway import runway_frame
+from .scenarios import event_windows, quantile_bracket
+from .sizing import size_plan
+
+PURCHASE_COLUMNS = (
+    "scenario", "period", "service", "binding_resource", "instances", "instances_needed", "instances_to_add",
+    "max_instances", "order_by_date", "lead_time_days", "monthly_cost_change",
+)  # fmt: skip
+LONG_RUNWAY_COLUMNS = (
+    "long_range_status", "long_range_crossing", "long_range_crossing_earliest", "long_range_days_left",
+    "long_range_days_left_min", "months_left", "months_left_min", "lead_time_days", "order_by_date",
+)  # fmt: skip
+
+
+@dataclass
+class LongRange:
+    plan: pd.DataFrame = field(default_factory=pd.DataFrame)  # sized long-range demand
+    runway: pd.DataFrame = field(default_factory=pd.DataFrame)  # runway_frame on it
+    purchase: pd.DataFrame = field(default_factory=pd.DataFrame)
+    accuracy: pd.DataFrame = field(default_factory=pd.DataFrame)
+    notes: list[dict] = field(default_factory=list)
+
+
+def lead_times(inventory: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """``service, resource, lead_time_days`` (see the module docstring)."""
+    out = inventory[KEYS].copy()
+    conf = out["resource"].map(cfg.planning.lead_time_days).astype(float)
+    own = (
+        pd.to_numeric(inventory["lead_time_days"], errors="coerce") if "lead_time_days" in inventory else None
+    )
+    out["lead_time_days"] = (own.fillna(conf) if own is not None else conf).fillna(0.0).to_numpy(float)
+    return out
+
+
+def scenario_long_range(base, pk, inputs, cfg: Config, learned, traffic, resource_of) -> pd.DataFrame:
+    """Per scenario: ``base`` with its quantile bracket, multiplier, KPI path and event uplifts."""
+    qcols = [c for c in base.columns if c not in (*KEYS, "ds", "model")]
+    frames = []
+    for name, sc in cfg.scenarios.items():
+        low, mid, high = quantile_bracket(sc.quantile, qcols)
+        f = base.copy()
+        shift = driver_uplift(pk, inputs.kpis, sc.kpi_growth_per_quarter, f, inputs.as_of)
+        windows = event_windows(
+            inputs.events, inputs.series, f["ds"].min(), f["ds"].max() + pd.Timedelta(days=1),
+            sc.event_uplift, learned, traffic,
+        )  # fmt: skip
+        mult = event_multipliers(windows, inputs.series, resource_of, f) * sc.demand_multiplier
+        for c in qcols:
+            f[c] = f[c].to_numpy(float) * mult + shift
+        frames.append(
+            f.assign(
+                scenario=name, quantile=sc.quantile, demand_low=f[low], demand=f[mid], demand_high=f[high]
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def long_range_plan(inputs, cfg: Config, inventory, usl, learned, traffic, resource_of) -> LongRange:
+    """The sized long-range plan, its runway, the purchase plan and the model's backtest score.
+
+    Empty when ``[planning] long_range_months`` is 0 or no series has enough history.
+    (Seven parameters: the plan's inputs, config and fitted pieces the short horizon already made.)"""
+    p = cfg.planning
+    if p.long_range_months == 0:
+        return LongRange(
+            notes=[{"key": "long-range plan", "value": "off", "note": "[planning] long_range_months = 0"}]
+        )
+    peaks = inputs.daily_peaks if len(inputs.daily_peaks) else _peaks_from_history(inputs.history)
+    pk = resource_peaks(peaks, inputs.series, resource_of)
+    pk = pk.merge(inventory[KEYS], on=KEYS)
+    qcols = quantile_columns(inputs.forecasts.columns)
+    fits = fit_all(pk, inputs.events)
+    if not fits:
+        return LongRange(
+            notes=[
+                {"key": "long-range plan", "value": "none", "note": "no series has 28 days of daily peaks"}
+            ]
+        )
+    base = baseline(fits, horizon_days(inputs.as_of, p.long_range_months), qcols)
+    demand = scenario_long_range(base, pk, inputs, cfg, learned, traffic, resource_of)
+    demand = to_resolution(demand, p.long_range_resolution, [*qcols, "demand_low", "demand", "demand_high"])
+    sized = size_plan(demand, inventory, usl, p)
+    runway = runway_frame(sized, as_of=inputs.as_of, low="demand_low", mid="demand", high="demand_high")
+    accuracy = score_long_range(pk, inputs.events, qcols)
+    models = sorted({f.model for f in fits.values()})
+    notes = [{"key": "long-range model", "value": "; ".join(models),
+              "note": f"{len(fits)} service/resources, {p.long_range_months} months, {p.long_range_resolution}, "
+                      f"daily peaks from {min(f.origin for f in fits.values()):%Y-%m-%d}"}]  # fmt: skip
+    if len(accuracy):
+        notes.append({"key": "long-range model accuracy", "value": f"MASE {accuracy['mase'].median():.2f}",
+                      "note": f"median over {len(accuracy)} service/resources on the last {BACKTEST_DAYS} days; "
+                              f"coverage {accuracy['coverage'].mean():.0%} of the outer quantiles "
+                              f"(nominal {accuracy['nominal_coverage'].iloc[0]:.0%})"})  # fmt: skip
+    leads = lead_times(inventory, cfg)
+    return LongRange(
+        sized,
+        runway,
+        purchase_plan(sized, leads, as_of=inputs.as_of, scenarios=list(cfg.scenarios)),
+        accuracy,
+        notes,
+    )
+
+
+def _peaks_from_history(history: pd.DataFrame) -> pd.DataFrame:
+    if history.empty:
+        return pd.DataFrame(columns=["unique_id", "ds", "y"])
+    h = history.assign(ds=history["ds"].dt.floor("D"))
+    return h.groupby(["unique_id", "ds"], as_index=False)["y"].max()
+
+
+def extend_runway(runway: pd.DataFrame, long_runway: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFrame:
+    """The short runway with the long-range columns (:data:`LONG_RUNWAY_COLUMNS`)."""
+    keys = [*KEYS, "scenario"]
+    out = runway.merge(leads, on=KEYS, how="left")
+    out["lead_time_days"] = out["lead_time_days"].fillna(0.0)
+    if long_runway.empty:
+        for c in LONG_RUNWAY_COLUMNS[:-2]:
+            out[c] = pd.NaT if "crossing" in c else (None if c == "long_range_status" else np.nan)
+        out["order_by_date"] = pd.NaT
+        return out
+    lr = long_runway[[*keys, "status", "crossing", "crossing_earliest", "days_left", "days_left_min"]].rename(
+        columns={
+            c: f"long_range_{c}"
+            for c in ("status", "crossing", "crossing_earliest", "days_left", "days_left_min")
+        }
+    )
+    out = out.merge(lr, on=keys, how="left")
+    out["months_left"] = out["long_range_days_left"] / DAYS_PER_MONTH
+    out["months_left_min"] = out["long_range_days_left_min"] / DAYS_PER_MONTH
+    out["order_by_date"] = out["long_range_crossing"] - pd.to_timedelta(out["lead_time_days"], unit="D")
+    return out
+
+
+def purchase_plan(sized: pd.DataFrame, leads: pd.DataFrame, *, as_of, scenarios: list[str]) -> pd.DataFrame:
+    """Instances to buy per scenario, month and service (see the module docstring)."""
+    if sized.empty:
+        return pd.DataFrame(columns=list(PURCHASE_COLUMNS))
+    s = sized.merge(leads, on=KEYS, how="left").sort_values("ds", kind="stable")
+    s["lead_time_days"] = s["lead_time_days"].fillna(0.0)
+    # per service and day: the binding resource (largest uncapped count)
+    top = s.sort_values(["instances_uncapped", "resource"], ascending=[False, True], kind="stable")
+    day = top.drop_duplicates(["scenario", "service", "ds"]).sort_values(["scenario", "service", "ds"])
+    day = day.assign(period=day["ds"].dt.to_period("M").dt.to_timestamp())
+    rows = []
+    for (scenario, service), g in day.groupby(["scenario", "service"], sort=False):
+        today = float(g["instances"].max())
+        price = float(g["cost_per_instance_hour"].max()) * HOURS_PER_MONTH
+        need = np.maximum.accumulate(np.maximum(g["instances_uncapped"].to_numpy(float), today))
+        g = g.assign(_need=need, _prev=np.concatenate([[today], need[:-1]]))
+        for period, m in g.groupby("period", sort=True):
+            grew = m[m["_need"] > m["_prev"]]
+            first = grew.iloc[0] if len(grew) else m.iloc[m["_need"].to_numpy().argmax()]
+            lead = float(first["lead_time_days"])
+            needed = float(m["_need"].max())
+            rows.append(
+                dict(scenario=scenario, period=period, service=service, binding_resource=first["resource"],
+                     instances=today, instances_needed=needed, instances_to_add=needed - float(m["_prev"].iloc[0]),
+                     max_instances=float(first["max_instances"]),
+                     order_by_date=first["ds"] - pd.Timedelta(days=lead) if len(grew) else pd.NaT,
+                     lead_time_days=lead, monthly_cost_change=(needed - today) * price)
+            )  # fmt: skip
+    out = pd.DataFrame(rows, columns=list(PURCHASE_COLUMNS))
+    order = {sc: i for i, sc in enumerate(scenarios)}
+    out = out.assign(_o=out["scenario"].map(order)).sort_values(["_o", "period", "service"], kind="stable")
+    return out.drop(columns="_o").reset_index(drop=True)
