@@ -29,7 +29,7 @@ crossing (``by_date``), ordered by ``order_by_date``, the purchase plan's count 
 severity from the days to the order-by date. Other ``keep`` rows name their long-range crossing.
 
 Procurement: ``order_by_date`` = ``by_date`` - ``[planning] lead_time_days`` of the binding
-resource (0 when not configured) for actions that add instances (empty otherwise); a date
+resource (the inventory's ``lead_time_days``, else ``[planning] lead_time_days``, else 0) for actions that add instances (empty otherwise); a date
 before ``as_of`` means the order is already late, and the note says so.
 """
 
@@ -77,8 +77,11 @@ def build_actions(
     *,
     as_of: pd.Timestamp,
     scenarios: list[str],
+    lead_times: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """The ``actions`` table (see the module docstring) from a :func:`size_plan` frame and right-sizing."""
+    """The ``actions`` table (see the module docstring) from a :func:`size_plan` frame and right-sizing.
+
+    ``lead_times``: :func:`.procurement.lead_times` (the inventory's, else the config's)."""
     if plan.empty:
         return pd.DataFrame(columns=list(ACTION_COLUMNS))
     as_of, end = pd.Timestamp(as_of), pd.Timestamp(plan["ds"].max())
@@ -135,6 +138,9 @@ def build_actions(
         order_by = pd.NaT
         if action in ("re_architect", "raise_max_instances", "scale_out"):
             lead = float(cfg.lead_time_days.get(res, 0.0))
+            if lead_times is not None and len(lead_times):
+                own = lead_times[(lead_times["service"] == service) & (lead_times["resource"] == res)]
+                lead = float(own["lead_time_days"].iloc[0]) if len(own) else lead
             order_by = date - pd.Timedelta(days=lead)
             if lead and order_by < as_of:
                 note = f"{note}; order now: {lead:g} days of lead time for {res}, {(as_of - order_by).days} days late"
@@ -166,6 +172,9 @@ def add_long_range(
     if actions.empty or "long_range_crossing" not in runway or runway["long_range_crossing"].isna().all():
         return actions
     as_of, out = pd.Timestamp(as_of), actions.copy()
+    out = out.astype(
+        {"by_date": "datetime64[ns]", "order_by_date": "datetime64[ns]", "instances_recommended": float}
+    )
     due = as_of + pd.Timedelta(days=cfg.runway_alert_days)
     lr = runway[runway["long_range_crossing"].notna()].sort_values(
         ["order_by_date", "long_range_crossing"], kind="stable"

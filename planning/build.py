@@ -163,9 +163,10 @@ def build_plan(inputs: PlanInputs, cfg: Config) -> PlanTables:
     replay, schedule = autoscaling(inputs, cfg)
     months = monthly_plan(plan)
     lr = long_range_plan(inputs, cfg, inv, usl, sd.learned, sd.traffic, resources(cfg, inputs.series))
-    runway = extend_runway(runway, lr.runway, lead_times(inv, cfg))
+    leads = lead_times(inv, cfg)
+    runway = extend_runway(runway, lr.runway, leads)
     scen = list(cfg.scenarios)
-    actions = build_actions(plan, right, cfg.planning, as_of=as_of, scenarios=scen)
+    actions = build_actions(plan, right, cfg.planning, as_of=as_of, scenarios=scen, lead_times=leads)
     return PlanTables(
         plan=plan,
         runway=runway,
