@@ -31,7 +31,7 @@ from .bottlenecks import find_bottlenecks
 from .cost import capacity_cost_frontier, headroom_cost, monthly_cost
 from .demand import resources, scenario_demand
 from .policies import compare_policies, recommend_schedule
-from .procurement import extend_runway, lead_times, long_range_plan
+from .procurement import extend_runway, lead_times, long_range_plan, long_range_summary
 from .rightsizing import compare_alternatives, rightsizing
 from .rollup import monthly_plan, plan_summary, scenario_totals
 from .runway import runway_frame
@@ -183,9 +183,15 @@ def build_plan(inputs: PlanInputs, cfg: Config) -> PlanTables:
         scaling_schedule=schedule,
         plan_months=months,
         plan_totals=scenario_totals(months, list(cfg.scenarios)),
-        plan_summary=plan_summary(
-            runway, cost, alerts, right, cfg, as_of=as_of, horizon_end=inputs.forecasts["ds"].max()
-        ),
+        plan_summary=pd.concat(
+            [
+                plan_summary(
+                    runway, cost, alerts, right, cfg, as_of=as_of, horizon_end=inputs.forecasts["ds"].max()
+                ),
+                long_range_summary(lr, runway, cfg, as_of),
+            ],
+            ignore_index=True,
+        ),  # fmt: skip
         actions=add_long_range(actions, runway, lr.purchase, cfg.planning, as_of=as_of, scenarios=scen),
         long_range=lr.plan,
         purchase_plan=lr.purchase,

@@ -205,3 +205,37 @@ def purchase_plan(sized: pd.DataFrame, leads: pd.DataFrame, *, as_of, scenarios:
     order = {sc: i for i, sc in enumerate(scenarios)}
     out = out.assign(_o=out["scenario"].map(order)).sort_values(["_o", "period", "service"], kind="stable")
     return out.drop(columns="_o").reset_index(drop=True)
+
+
+def long_range_summary(lr: LongRange, runway: pd.DataFrame, cfg: Config, as_of) -> pd.DataFrame:
+    """The Summary's long-range rows: the horizon, who runs short and when, orders due, purchases."""
+    p, exp = cfg.planning, cfg.planning.expected_scenario
+    if lr.plan.empty:
+        return pd.DataFrame([{"metric": "long-range horizon (months)", "value": 0.0,
+                              "note": lr.notes[0]["note"] if lr.notes else "no long-range plan"}])  # fmt: skip
+    end = pd.Timestamp(as_of).floor("D") + pd.DateOffset(months=p.long_range_months)
+    rows = [{"metric": "long-range horizon (months)", "value": float(p.long_range_months),
+             "note": f"to {end:%Y-%m-%d}, {p.long_range_resolution} peaks; {lr.notes[0]['value']}"}]  # fmt: skip
+    r = runway[(runway["scenario"] == exp) & runway["long_range_crossing"].notna()].sort_values(
+        "long_range_crossing"
+    )
+    names = ", ".join(
+        f"{a}/{b} in {m:.1f} months" for a, b, m in r[[*KEYS, "months_left"]].head(6).itertuples(index=False)
+    )
+    rows.append({"metric": f"service/resources short within the long-range horizon ({exp})", "value": float(len(r)),
+                 "note": names})  # fmt: skip
+    due = pd.Timestamp(as_of) + pd.Timedelta(days=p.runway_alert_days)
+    o = runway[(runway["lead_time_days"] > 0) & (runway["order_by_date"] <= due)]
+    o = o.sort_values("order_by_date").drop_duplicates(KEYS)
+    rows.append({"metric": f"orders due within {p.runway_alert_days:g} days (any scenario)", "value": float(len(o)),
+                 "note": ", ".join(f"{a}/{b} by {d:%Y-%m-%d}" for a, b, d in o[[*KEYS, "order_by_date"]].itertuples(index=False))})  # fmt: skip
+    e = lr.purchase[lr.purchase["scenario"] == exp]
+    if len(e):
+        last = e[e["period"] == e["period"].max()]["monthly_cost_change"].sum()
+        rows.append({"metric": f"instances to buy within the long-range horizon ({exp})",
+                     "value": float(e["instances_to_add"].sum()),
+                     "note": f"monthly cost change {last:+,.0f} against today by {end:%Y-%m}"})  # fmt: skip
+    if len(lr.accuracy):
+        rows.append({"metric": f"long-range model MASE (last {BACKTEST_DAYS} days)", "value": float(lr.accuracy["mase"].median()),
+                     "note": lr.notes[-1]["note"]})  # fmt: skip
+    return pd.DataFrame(rows, columns=["metric", "value", "note"])

@@ -80,4 +80,7 @@ def plan_bundle(inputs: ExportInputs, cfg: Config) -> PlanBundle:
         schedule=_optional(t["scaling_schedule"]),
         changes=inputs.changes,
         actions=t.get("actions"),
+        purchase_plan=_optional(t.get("purchase_plan", pd.DataFrame())),
+        long_range=_optional(t.get("long_range", pd.DataFrame())),
+        long_range_accuracy=_optional(t.get("long_range_accuracy", pd.DataFrame())),
     )

@@ -68,6 +68,9 @@ class PlanBundle:
     schedule: pd.DataFrame | None = None  # service, resource, ds, instances_recommended (next hours)
     changes: pd.DataFrame | None = None  # what changed since the previous plan (planning.compare_plans)
     actions: pd.DataFrame | None = None  # what to do per service, worst first (the first sheet)
+    purchase_plan: pd.DataFrame | None = None  # instances to buy per scenario, month, service (long range)
+    long_range: pd.DataFrame | None = None  # the sized long-range plan (chart and CSV)
+    long_range_accuracy: pd.DataFrame | None = None  # the long-range model's backtest (CSV)
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,24 @@ TABLES: tuple[TableSpec, ...] = (
         ),
     ),
     TableSpec("summary", "Summary", "Summary", ("metric", "value", "note")),
+    TableSpec(
+        "purchase_plan",
+        "Purchase plan",
+        "Purchase plan by month, per scenario (long range)",
+        (
+            "scenario",
+            "period",
+            "service",
+            "instances_to_add",
+            "instances_needed",
+            "instances",
+            "order_by_date",
+            "lead_time_days",
+            "binding_resource",
+            "max_instances",
+            "monthly_cost_change",
+        ),
+    ),  # fmt: skip
     TableSpec(
         "plan",
         "Scenarios",
@@ -195,9 +216,47 @@ TABLES += (
         ("measure", "service", "resource", "scenario", "before", "after", "change", "note"),
     ),
 )
+TABLES += (
+    TableSpec(
+        "long_range",
+        None,
+        "Long-range plan",
+        (
+            "service",
+            "resource",
+            "scenario",
+            "ds",
+            "model",
+            "demand_low",
+            "demand",
+            "demand_high",
+            "unit",
+            "usable_capacity",
+            "instances",
+            "instances_required",
+            "instances_uncapped",
+            "capped",
+            "cost_per_hour",
+        ),
+    ),  # fmt: skip
+    TableSpec(
+        "long_range_accuracy",
+        None,
+        "Long-range model backtest",
+        ("service", "resource", "model", "holdout_days", "n", "mase", "coverage", "nominal_coverage"),
+    ),
+)
 TOTALS = TableSpec("totals", None, "Totals per scenario and month", TOTALS_COLUMNS)  # charts only
 SPECS = {s.field: s for s in (*TABLES, TOTALS)}
-OPTIONAL = ("history", "autoscaling", "schedule", "changes")  # written only when the bundle has them
+OPTIONAL = (
+    "history",
+    "autoscaling",
+    "schedule",
+    "changes",
+    "purchase_plan",
+    "long_range",
+    "long_range_accuracy",
+)  # written only when the bundle has them
 
 _MONEY = re.compile(r"cost|saving|spend|budget|price|\$", re.I)
 _CENTS = re.compile(r"per_hour|hourly|price|per_instance", re.I)
