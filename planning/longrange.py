@@ -95,17 +95,26 @@ def _design(t: np.ndarray, dow: np.ndarray, cumulative: bool, yearly: bool) -> n
     return np.column_stack(cols)
 
 
+def _wls(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted least squares by the normal equations (a few columns, hundreds of rows)."""
+    xw = x * w[:, None]
+    a = xw.T @ x
+    try:
+        return np.linalg.solve(a, xw.T @ y)
+    except np.linalg.LinAlgError:  # a constant column (one weekday only...): fall back
+        return np.linalg.lstsq(x * np.sqrt(w)[:, None], y * np.sqrt(w), rcond=None)[0]
+
+
 def _huber(x: np.ndarray, y: np.ndarray, iters: int = 30, c: float = 1.345) -> tuple[np.ndarray, float]:
     """Huber IRLS: (coefficients, 1.4826 x MAD of the residuals)."""
-    beta = np.linalg.lstsq(x, y, rcond=None)[0]
+    beta = _wls(x, y, np.ones(len(y)))
     for _ in range(iters):
         r = y - x @ beta
         s = 1.4826 * float(np.median(np.abs(r - np.median(r))))
         if s <= 1e-12:
             break
         u = np.abs(r) / (c * s)
-        sw = np.sqrt(np.where(u <= 1, 1.0, 1.0 / np.maximum(u, 1e-12)))
-        new = np.linalg.lstsq(x * sw[:, None], y * sw, rcond=None)[0]
+        new = _wls(x, y, np.where(u <= 1, 1.0, 1.0 / np.maximum(u, 1e-12)))
         done = np.allclose(new, beta, rtol=1e-10, atol=1e-12)
         beta = new
         if done:
@@ -175,10 +184,14 @@ def event_days(events: pd.DataFrame, service: str, ds: pd.DatetimeIndex) -> np.n
     out = np.zeros(len(ds), dtype=bool)
     if events is None or events.empty:
         return out
-    for e in events.itertuples(index=False):
-        if "*" in list(e.services) or service in list(e.services):
-            out |= (ds >= pd.Timestamp(e.start).floor("D")) & (ds < pd.Timestamp(e.end))
-    return out
+    hit = [("*" in list(v)) or (service in list(v)) for v in events["services"]]
+    ev = events[hit]
+    if ev.empty:
+        return out
+    days = ds.to_numpy("datetime64[ns]")
+    start = pd.DatetimeIndex(ev["start"]).floor("D").to_numpy("datetime64[ns]")
+    end = pd.DatetimeIndex(ev["end"]).to_numpy("datetime64[ns]")
+    return ((days[:, None] >= start[None, :]) & (days[:, None] < end[None, :])).any(axis=1)
 
 
 def fit_all(pk: pd.DataFrame, events: pd.DataFrame, until: pd.Timestamp | None = None) -> dict:
@@ -212,10 +225,16 @@ def baseline(fits: dict, days: pd.DatetimeIndex, qcols: Sequence[str]) -> pd.Dat
 
 
 def driver_uplift(
-    pk: pd.DataFrame, kpis: pd.DataFrame, path: Mapping[str, Sequence[float]], base: pd.DataFrame, as_of
+    pk: pd.DataFrame,
+    kpis: pd.DataFrame,
+    path: Mapping[str, Sequence[float]],
+    base: pd.DataFrame,
+    as_of,
+    cache=None,
 ):
     """Per row of ``base``: ``sum_k b_k level_k (G_k(t) - 1)`` from each pair's driver model fitted
-    on its daily peaks (resource units; 0 where no KPI drives the pair, and for storage)."""
+    on its daily peaks (resource units; 0 where no KPI drives the pair, and for storage).
+    ``cache``: a dict kept between scenarios (the same fit serves every scenario)."""
     out = np.zeros(len(base))
     if not path or kpis is None or kpis.empty:
         return out
@@ -224,12 +243,18 @@ def driver_uplift(
     for (service, resource), idx in base.groupby(KEYS).groups.items():
         if resource in CUMULATIVE:
             continue
-        usage = pk[(pk["service"] == service) & (pk["resource"] == resource)]
-        try:
-            fit = fit_driver_model(
-                usage.assign(unique_id=f"{service}/{resource}")[["unique_id", "ds", "y"]], k
-            )
-        except CapplanError:
+        key = (service, resource, tuple(sorted(path)))
+        cache = {} if cache is None else cache
+        if key not in cache:
+            usage = pk[(pk["service"] == service) & (pk["resource"] == resource)]
+            try:
+                cache[key] = fit_driver_model(
+                    usage.assign(unique_id=f"{service}/{resource}")[["unique_id", "ds", "y"]], k
+                )
+            except CapplanError:
+                cache[key] = None
+        fit = cache[key]
+        if fit is None:
             continue
         pos = base.index.get_indexer(idx)
         for kpi, p in path.items():
@@ -244,18 +269,20 @@ def event_multipliers(
 ) -> np.ndarray:
     """Per row of ``base``: the largest event multiplier of the pair's series on that day (1 outside
     events; storage never moves). ``windows``: :func:`.scenarios.event_windows` output."""
-    mult = np.ones(len(base))
     if windows is None or windows.empty:
-        return mult
+        return np.ones(len(base))
     w = windows.merge(series[["unique_id", "service", "metric"]], on="unique_id")
     w["resource"] = w["metric"].map(resource_of)
-    for e in w[~w["resource"].isin(CUMULATIVE)].itertuples(index=False):
-        on = (
-            (base["service"] == e.service) & (base["resource"] == e.resource)
-            & (base["ds"] >= pd.Timestamp(e.start).floor("D")) & (base["ds"] < pd.Timestamp(e.end))
-        ).to_numpy()  # fmt: skip
-        mult[on] = np.maximum(mult[on], e.multiplier)
-    return mult
+    w = w[~w["resource"].isin(CUMULATIVE)]
+    days = [pd.date_range(pd.Timestamp(a).floor("D"), pd.Timestamp(b), freq="D", inclusive="left")
+            for a, b in zip(w["start"], w["end"], strict=True)]  # fmt: skip
+    w = w.assign(ds=days).explode("ds").dropna(subset=["ds"])
+    if w.empty:
+        return np.ones(len(base))
+    w["ds"] = pd.to_datetime(w["ds"]).astype(base["ds"].dtype)
+    m = w.groupby([*KEYS, "ds"], as_index=False)["multiplier"].max()
+    out = base[[*KEYS, "ds"]].merge(m, on=[*KEYS, "ds"], how="left")["multiplier"].to_numpy(float)
+    return np.where(np.isnan(out), 1.0, np.maximum(out, 1.0))
 
 
 def to_resolution(frame: pd.DataFrame, resolution: str, value_cols: Sequence[str]) -> pd.DataFrame:

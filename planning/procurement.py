@@ -77,11 +77,11 @@ def lead_times(inventory: pd.DataFrame, cfg: Config) -> pd.DataFrame:
 def scenario_long_range(base, pk, inputs, cfg: Config, learned, traffic, resource_of) -> pd.DataFrame:
     """Per scenario: ``base`` with its quantile bracket, multiplier, KPI path and event uplifts."""
     qcols = [c for c in base.columns if c not in (*KEYS, "ds", "model")]
-    frames = []
+    frames, cache = [], {}
     for name, sc in cfg.scenarios.items():
         low, mid, high = quantile_bracket(sc.quantile, qcols)
         f = base.copy()
-        shift = driver_uplift(pk, inputs.kpis, sc.kpi_growth_per_quarter, f, inputs.as_of)
+        shift = driver_uplift(pk, inputs.kpis, sc.kpi_growth_per_quarter, f, inputs.as_of, cache)
         windows = event_windows(
             inputs.events, inputs.series, f["ds"].min(), f["ds"].max() + pd.Timedelta(days=1),
             sc.event_uplift, learned, traffic,
@@ -177,34 +177,41 @@ def purchase_plan(sized: pd.DataFrame, leads: pd.DataFrame, *, as_of, scenarios:
     """Instances to buy per scenario, month and service (see the module docstring)."""
     if sized.empty:
         return pd.DataFrame(columns=list(PURCHASE_COLUMNS))
-    s = sized.merge(leads, on=KEYS, how="left").sort_values("ds", kind="stable")
+    s = sized.merge(leads, on=KEYS, how="left")
     s["lead_time_days"] = s["lead_time_days"].fillna(0.0)
+    grp = ["scenario", "service"]
     # per service and day: the binding resource (largest uncapped count)
     top = s.sort_values(["instances_uncapped", "resource"], ascending=[False, True], kind="stable")
-    day = top.drop_duplicates(["scenario", "service", "ds"]).sort_values(["scenario", "service", "ds"])
-    day = day.assign(period=day["ds"].dt.to_period("M").dt.to_timestamp())
-    rows = []
-    for (scenario, service), g in day.groupby(["scenario", "service"], sort=False):
-        today = float(g["instances"].max())
-        price = float(g["cost_per_instance_hour"].max()) * HOURS_PER_MONTH
-        need = np.maximum.accumulate(np.maximum(g["instances_uncapped"].to_numpy(float), today))
-        g = g.assign(_need=need, _prev=np.concatenate([[today], need[:-1]]))
-        for period, m in g.groupby("period", sort=True):
-            grew = m[m["_need"] > m["_prev"]]
-            first = grew.iloc[0] if len(grew) else m.iloc[m["_need"].to_numpy().argmax()]
-            lead = float(first["lead_time_days"])
-            needed = float(m["_need"].max())
-            rows.append(
-                dict(scenario=scenario, period=period, service=service, binding_resource=first["resource"],
-                     instances=today, instances_needed=needed, instances_to_add=needed - float(m["_prev"].iloc[0]),
-                     max_instances=float(first["max_instances"]),
-                     order_by_date=first["ds"] - pd.Timedelta(days=lead) if len(grew) else pd.NaT,
-                     lead_time_days=lead, monthly_cost_change=(needed - today) * price)
-            )  # fmt: skip
-    out = pd.DataFrame(rows, columns=list(PURCHASE_COLUMNS))
+    day = top.drop_duplicates([*grp, "ds"]).sort_values([*grp, "ds"], kind="stable").reset_index(drop=True)
+    day["period"] = day["ds"].dt.to_period("M").dt.to_timestamp()
+    day["today"] = day.groupby(grp)["instances"].transform("max").astype(float)
+    day["price"] = day.groupby(grp)["cost_per_instance_hour"].transform("max") * HOURS_PER_MONTH
+    day["_need"] = np.maximum(day["instances_uncapped"].astype(float), day["today"])
+    day["_need"] = day.groupby(grp)["_need"].cummax()
+    day["_prev"] = day.groupby(grp)["_need"].shift(1).fillna(day["today"])
+    keys = [*grp, "period"]
+    month = day.groupby(keys, sort=False).agg(
+        instances=("today", "first"), instances_needed=("_need", "max"), _prev=("_prev", "first"),
+        price=("price", "first"), max_instances=("max_instances", "max"),
+    )  # fmt: skip
+    peak = day.loc[day.groupby(keys, sort=False)["_need"].idxmax(), [*keys, "resource", "lead_time_days"]]
+    grew = (
+        day[day["_need"] > day["_prev"]]
+        .groupby(keys, sort=False)
+        .first()[["ds", "resource", "lead_time_days"]]
+    )
+    month = month.join(peak.set_index(keys)).join(grew.add_prefix("g_"))
+    has = month["g_ds"].notna()
+    month["binding_resource"] = month["g_resource"].where(has, month["resource"])
+    month["lead_time_days"] = month["g_lead_time_days"].where(has, month["lead_time_days"]).astype(float)
+    month["order_by_date"] = month["g_ds"] - pd.to_timedelta(month["lead_time_days"], unit="D")
+    month["instances_to_add"] = month["instances_needed"] - month["_prev"]
+    month["monthly_cost_change"] = (month["instances_needed"] - month["instances"]) * month["price"]
+    out = month.reset_index()
     order = {sc: i for i, sc in enumerate(scenarios)}
     out = out.assign(_o=out["scenario"].map(order)).sort_values(["_o", "period", "service"], kind="stable")
-    return out.drop(columns="_o").reset_index(drop=True)
+    out["max_instances"] = out["max_instances"].astype(float)
+    return out.reset_index(drop=True)[list(PURCHASE_COLUMNS)]
 
 
 def long_range_summary(lr: LongRange, runway: pd.DataFrame, cfg: Config, as_of) -> pd.DataFrame:
