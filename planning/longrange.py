@@ -44,7 +44,7 @@ from capplan.core.contracts import quantile_from_col
 from capplan.core.errors import CapplanError
 
 from ._common import require_columns
-from .drivers import fit_driver_model
+from .drivers import daily_kpis, fit_driver_model
 
 WIDEN_DAYS = 30.0
 MIN_DAYS = 28
@@ -105,7 +105,7 @@ def _wls(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
         return np.linalg.lstsq(x * np.sqrt(w)[:, None], y * np.sqrt(w), rcond=None)[0]
 
 
-def _huber(x: np.ndarray, y: np.ndarray, iters: int = 30, c: float = 1.345) -> tuple[np.ndarray, float]:
+def _huber(x: np.ndarray, y: np.ndarray, iters: int = 20, c: float = 1.345) -> tuple[np.ndarray, float]:
     """Huber IRLS: (coefficients, 1.4826 x MAD of the residuals)."""
     beta = _wls(x, y, np.ones(len(y)))
     for _ in range(iters):
@@ -115,7 +115,7 @@ def _huber(x: np.ndarray, y: np.ndarray, iters: int = 30, c: float = 1.345) -> t
             break
         u = np.abs(r) / (c * s)
         new = _wls(x, y, np.where(u <= 1, 1.0, 1.0 / np.maximum(u, 1e-12)))
-        done = np.allclose(new, beta, rtol=1e-10, atol=1e-12)
+        done = np.allclose(new, beta, rtol=1e-8, atol=1e-10)
         beta = new
         if done:
             break
@@ -239,6 +239,7 @@ def driver_uplift(
     if not path or kpis is None or kpis.empty:
         return out
     k = kpis[kpis["kpi"].isin(path)]
+    wide = None
     days = ((base["ds"] - pd.Timestamp(as_of)) / _DAY).to_numpy(float)
     for (service, resource), idx in base.groupby(KEYS).groups.items():
         if resource in CUMULATIVE:
@@ -247,9 +248,10 @@ def driver_uplift(
         cache = {} if cache is None else cache
         if key not in cache:
             usage = pk[(pk["service"] == service) & (pk["resource"] == resource)]
+            wide = daily_kpis(k) if wide is None else wide
             try:
                 cache[key] = fit_driver_model(
-                    usage.assign(unique_id=f"{service}/{resource}")[["unique_id", "ds", "y"]], k
+                    usage.assign(unique_id=f"{service}/{resource}")[["unique_id", "ds", "y"]], k, wide
                 )
             except CapplanError:
                 cache[key] = None
