@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -283,7 +283,9 @@ class ScenarioConfig(_Model):
     )
     demand_multiplier: float = Field(1.0, gt=0, le=1000)
     event_uplift: dict[str, float] = Field(default_factory=dict, description="event name -> multiplier")
-    kpi_growth_per_quarter: dict[str, list[float]] = Field(
+    kpi_growth_per_quarter: dict[
+        str, Annotated[list[Annotated[float, Field(gt=-1, le=10)]], Field(min_length=1)]
+    ] = Field(
         default_factory=dict, description="long-range plan: kpi -> growth in each quarter (the last repeats)"
     )
     description: str = ""
