@@ -279,8 +279,8 @@ NUMBER_FORMATS = {
 
 
 def nonfinite_text(column: str, number: float) -> str:
-    """What a person reads for an infinite or NaN number: "beyond horizon" for days, else nothing."""
-    return "beyond horizon" if "days" in column and number > 0 else ""
+    """What a person reads for an infinite or NaN number: "beyond horizon" for days or months, else nothing."""
+    return "beyond horizon" if ("days" in column or "months" in column) and number > 0 else ""
 
 
 def is_missing(value: object) -> bool:
