@@ -226,16 +226,15 @@ def long_range_summary(lr: LongRange, runway: pd.DataFrame, cfg: Config, as_of) 
     r = runway[(runway["scenario"] == exp) & runway["long_range_crossing"].notna()].sort_values(
         "long_range_crossing"
     )
-    names = ", ".join(
-        f"{a}/{b} in {m:.1f} months" for a, b, m in r[[*KEYS, "months_left"]].head(6).itertuples(index=False)
-    )
+    names = [f"{a}/{b} " + ("now" if m < 0.05 else f"in {m:.1f} months")
+             for a, b, m in r[[*KEYS, "months_left"]].itertuples(index=False)]  # fmt: skip
     rows.append({"metric": f"service/resources short within the long-range horizon ({exp})", "value": float(len(r)),
-                 "note": names})  # fmt: skip
+                 "note": _first(names)})  # fmt: skip
     due = pd.Timestamp(as_of) + pd.Timedelta(days=p.runway_alert_days)
     o = runway[(runway["lead_time_days"] > 0) & (runway["order_by_date"] <= due)]
     o = o.sort_values("order_by_date").drop_duplicates(KEYS)
     rows.append({"metric": f"orders due within {p.runway_alert_days:g} days (any scenario)", "value": float(len(o)),
-                 "note": ", ".join(f"{a}/{b} by {d:%Y-%m-%d}" for a, b, d in o[[*KEYS, "order_by_date"]].itertuples(index=False))})  # fmt: skip
+                 "note": _first([f"{a}/{b} by {d:%Y-%m-%d}" for a, b, d in o[[*KEYS, "order_by_date"]].itertuples(index=False)])})  # fmt: skip
     e = lr.purchase[lr.purchase["scenario"] == exp]
     if len(e):
         last = e[e["period"] == e["period"].max()]["monthly_cost_change"].sum()
@@ -246,3 +245,9 @@ def long_range_summary(lr: LongRange, runway: pd.DataFrame, cfg: Config, as_of) 
         rows.append({"metric": f"long-range model MASE (last {BACKTEST_DAYS} days)", "value": float(lr.accuracy["mase"].median()),
                      "note": lr.notes[-1]["note"]})  # fmt: skip
     return pd.DataFrame(rows, columns=["metric", "value", "note"])
+
+
+def _first(names: list[str], n: int = 6) -> str:
+    """The first ``n`` names, and how many more."""
+    more = f" and {len(names) - n} more" if len(names) > n else ""
+    return ", ".join(names[:n]) + more
