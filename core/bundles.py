@@ -50,6 +50,9 @@ class PlanInputs:
     backtest_metrics: pd.DataFrame = field(default_factory=_empty)
     champion_backtests: pd.DataFrame = field(default_factory=_empty)
     forecast_id: str = ""  # the vintage planned on (``run_id`` is the training run of its champions)
+    daily_peaks: pd.DataFrame = field(
+        default_factory=_empty
+    )  # unique_id, ds (day), y: the long-range plan's input
 
     @property
     def as_of(self) -> pd.Timestamp:
@@ -78,6 +81,11 @@ class PlanTables:
     plan_totals: pd.DataFrame
     plan_summary: pd.DataFrame
     actions: pd.DataFrame  # what to do per service, worst first (planning.actions)
+    long_range: pd.DataFrame = field(default_factory=_empty)  # sized long-range demand (planning.procurement)
+    purchase_plan: pd.DataFrame = field(
+        default_factory=_empty
+    )  # instances to buy per scenario, month, service
+    long_range_accuracy: pd.DataFrame = field(default_factory=_empty)  # the long-range model's backtest
 
     def items(self):
         """``(table name, frame)`` for every table, in declaration order."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -216,6 +216,11 @@ class ScenarioConfig(_Model):
     )
     demand_multiplier: float = Field(1.0, gt=0, le=1000)
     event_uplift: dict[str, float] = Field(default_factory=dict, description="event name -> multiplier")
+    kpi_growth_per_quarter: dict[
+        str, Annotated[list[Annotated[float, Field(gt=-1, le=10)]], Field(min_length=1)]
+    ] = Field(
+        default_factory=dict, description="long-range plan: kpi -> growth in each quarter (the last repeats)"
+    )
     description: str = ""
 
 
@@ -250,6 +255,10 @@ class PlanningConfig(_Model):
         default_factory=dict,
         description="resource -> days from ordering capacity (hardware, quota, reservation) to having it",
     )
+    long_range_months: int = Field(
+        12, ge=0, le=24, description="long-range plan horizon (0: no long-range plan)"
+    )
+    long_range_resolution: Literal["daily", "weekly"] = "weekly"
 
 
 class ScalingRule(_Model):

@@ -15,7 +15,7 @@ DEMO_END = pd.Timestamp("2026-11-18 00:00")
 """Fixed default end (exclusive): a 14-day horizon from here covers Black Friday 2026."""
 
 SIZES: dict[str, tuple[int, int, str]] = {  # size -> (services, days of history, frequency)
-    "small": (6, 365, "h"),
+    "small": (6, 730, "h"),  # two years: the long-range plan's trend, yearly shape and last two Black Fridays
     "medium": (8, 730, "h"),
     "large": (8, 730, "5min"),
 }
@@ -27,6 +27,7 @@ METRIC_UNITS: dict[str, str] = {
     "rps": "req/s",
 }
 KPIS = ("active_users", "orders", "signups")
+CALENDAR_AHEAD_DAYS = 400  # the events file lists next year's events too (the long-range plan's horizon)
 USERS_AT_START = 180_000.0
 YEARLY_GROWTH = 1.40
 
@@ -134,7 +135,8 @@ def _yearly_events(year: int) -> list[Event]:
 
 
 def calendar(start: pd.Timestamp, end: pd.Timestamp, names: tuple[str, ...]) -> list[Event]:
-    """Business events overlapping the history or the 60 days after it, restricted to ``names``."""
+    """Business events overlapping the history or the :data:`CALENDAR_AHEAD_DAYS` after it (next year's
+    Black Friday is inside the long-range plan), restricted to ``names``."""
     day = end.floor("D")
     week = pd.Timedelta(days=7)
     one_off = [
@@ -145,7 +147,7 @@ def calendar(start: pd.Timestamp, end: pd.Timestamp, names: tuple[str, ...]) -> 
         Event(f"winter_campaign_{day.year}", "campaign", day + pd.Timedelta(days=3), day + pd.Timedelta(days=10),
               ("web", "api", "checkout"), 1.25, 1.2, 1.05),
     ]  # fmt: skip
-    horizon_end = end + pd.Timedelta(days=60)
+    horizon_end = end + pd.Timedelta(days=CALENDAR_AHEAD_DAYS)
     events = [e for y in range(start.year, horizon_end.year + 1) for e in _yearly_events(y)] + one_off
     out = []
     for e in events:

@@ -85,6 +85,9 @@ def _planning(data: DemoData) -> dict:
         "rightsizing_window_days": 28,
         "expected_scenario": "expected",
         "latency_slo_ms": {r.service: float(r.slo_ms) for r in data.usl.itertuples()},
+        "lead_time_days": {r: 2.0 for r in ("cpu", "memory", "storage", "network", "rps")},  # cloud instances
+        "long_range_months": 13,  # to next year's Black Friday and beyond
+        "long_range_resolution": "weekly",
     }
 
 
@@ -95,7 +98,11 @@ def _scenarios() -> dict:
         "aggressive": {
             "quantile": 0.95,
             "demand_multiplier": 1.15,
-            "description": "p95 and 15% extra growth",
+            "kpi_growth_per_quarter": {
+                "active_users": [0.05, 0.05, 0.08, 0.10],
+                "orders": [0.06, 0.06, 0.10, 0.12],
+            },
+            "description": "p95 and 15% extra growth; long range: users +5-10% and orders +6-12% a quarter",
         },
         "black_friday": {
             "quantile": 0.9,

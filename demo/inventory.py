@@ -1,7 +1,8 @@
 """Inventory sized from the demo's last week of data, and USL load-test curves.
 
 ``auth`` and ``payments`` are over-provisioned (~15 % peak utilisation), ``api`` peaks at ~92 % of
-its n+1 cpu target (it runs out of cpu within a 14-day horizon), the rest sit near 50 %.
+its n+1 cpu target (it runs out of cpu within a 14-day horizon), the rest sit near 50 %. ``search``
+runs on bought hardware: its rows carry a ``lead_time_days`` of 45 (the others take the config's).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def _nice(x: float, choices: tuple[float, ...]) -> float:
     return float(math.ceil(x / choices[-1]) * choices[-1])
 
 
+HARDWARE_LEAD_DAYS = {"search": 45.0}  # self-hosted on bought hardware: days from order to serving
 _FAMILIES = ((2, "c6i", 0.0425), (4, "m6i", 0.048), (8, "r6i", 0.063), (16, "x2idn", 0.104))
 _SIZE_NAMES = {2: "large", 4: "xlarge", 8: "2xlarge", 16: "4xlarge"}
 
@@ -63,6 +65,9 @@ def _size_service(s: Service, peak: dict[str, float]) -> list[dict]:
             "max_instances": max_instances,
             "cost_per_instance_hour": round(s.cores * rate, 4),
             "instance_type": f"{family}.{_SIZE_NAMES[s.cores]}",
+            "lead_time_days": HARDWARE_LEAD_DAYS.get(
+                s.name, float("nan")
+            ),  # empty: [planning] lead_time_days
         }
         for r in METRIC_UNITS
     ]

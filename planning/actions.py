@@ -22,8 +22,14 @@ scenario when it needs the action, else the largest over the scenarios that need
 instances) x cost per instance-hour x 730. ``severity`` follows the alerts' rule on
 ``days_left`` (critical within 7 days, warning within ``runway_alert_days``, info later).
 
+Long range (:func:`add_long_range`): a service with nothing to add within the short horizon
+(``keep``, ``right_size_down``) whose long-range crossing minus its lead time falls within
+``runway_alert_days`` becomes ``order_hardware`` (``scale_out`` without a lead time): by the
+crossing (``by_date``), ordered by ``order_by_date``, the purchase plan's count for that month;
+severity from the days to the order-by date. Other ``keep`` rows name their long-range crossing.
+
 Procurement: ``order_by_date`` = ``by_date`` - ``[planning] lead_time_days`` of the binding
-resource (0 when not configured) for actions that add instances (empty otherwise); a date
+resource (the inventory's ``lead_time_days``, else ``[planning] lead_time_days``, else 0) for actions that add instances (empty otherwise); a date
 before ``as_of`` means the order is already late, and the note says so.
 """
 
@@ -41,7 +47,14 @@ ACTION_COLUMNS = (
     "rank", "service", "action", "by_date", "days_left", "order_by_date", "severity", "instances", "instances_recommended",
     "binding_resource", "monthly_cost_change", "scenarios", "note",
 )  # fmt: skip
-_RANK = {"re_architect": 0, "raise_max_instances": 1, "scale_out": 2, "right_size_down": 3, "keep": 4}
+_RANK = {
+    "re_architect": 0,
+    "raise_max_instances": 1,
+    "scale_out": 2,
+    "order_hardware": 3,
+    "right_size_down": 4,
+    "keep": 5,
+}
 
 
 def _need(rows: pd.DataFrame, expected: str, order: list[str]) -> tuple[float, str, str, pd.Timestamp]:
@@ -64,8 +77,11 @@ def build_actions(
     *,
     as_of: pd.Timestamp,
     scenarios: list[str],
+    lead_times: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """The ``actions`` table (see the module docstring) from a :func:`size_plan` frame and right-sizing."""
+    """The ``actions`` table (see the module docstring) from a :func:`size_plan` frame and right-sizing.
+
+    ``lead_times``: :func:`.procurement.lead_times` (the inventory's, else the config's)."""
     if plan.empty:
         return pd.DataFrame(columns=list(ACTION_COLUMNS))
     as_of, end = pd.Timestamp(as_of), pd.Timestamp(plan["ds"].max())
@@ -122,6 +138,9 @@ def build_actions(
         order_by = pd.NaT
         if action in ("re_architect", "raise_max_instances", "scale_out"):
             lead = float(cfg.lead_time_days.get(res, 0.0))
+            if lead_times is not None and len(lead_times):
+                own = lead_times[(lead_times["service"] == service) & (lead_times["resource"] == res)]
+                lead = float(own["lead_time_days"].iloc[0]) if len(own) else lead
             order_by = date - pd.Timedelta(days=lead)
             if lead and order_by < as_of:
                 note = f"{note}; order now: {lead:g} days of lead time for {res}, {(as_of - order_by).days} days late"
@@ -132,6 +151,63 @@ def build_actions(
                  monthly_cost_change=(count - today) * price, scenarios=scen, note=note)
         )  # fmt: skip
     out = pd.DataFrame(rows)
+    out = out.assign(_r=out["action"].map(_RANK), _k=out["action"].isin(["keep", "right_size_down"]))
+    out = out.sort_values(["_k", "by_date", "_r", "service"], kind="stable").drop(columns=["_r", "_k"])
+    out["rank"] = np.arange(1, len(out) + 1)
+    return out.reset_index(drop=True)[list(ACTION_COLUMNS)]
+
+
+def add_long_range(
+    actions: pd.DataFrame,
+    runway: pd.DataFrame,
+    purchase: pd.DataFrame,
+    cfg: PlanningConfig,
+    *,
+    as_of,
+    scenarios: list[str],
+) -> pd.DataFrame:
+    """``actions`` with the long-range plan's orders (see the module docstring).
+
+    ``runway``: :func:`.procurement.extend_runway` output; ``purchase``: :func:`.procurement.purchase_plan`."""
+    if actions.empty or "long_range_crossing" not in runway or runway["long_range_crossing"].isna().all():
+        return actions
+    as_of, out = pd.Timestamp(as_of), actions.copy()
+    out = out.astype(
+        {"by_date": "datetime64[ns]", "order_by_date": "datetime64[ns]", "instances_recommended": float}
+    )
+    due = as_of + pd.Timedelta(days=cfg.runway_alert_days)
+    lr = runway[runway["long_range_crossing"].notna()].sort_values(
+        ["order_by_date", "long_range_crossing"], kind="stable"
+    )
+    for i, a in out.iterrows():
+        rows = lr[lr["service"] == a["service"]]
+        if rows.empty or a["action"] not in ("keep", "right_size_down"):
+            continue
+        first = rows.iloc[0]
+        cross, order_by, lead = (
+            first["long_range_crossing"],
+            first["order_by_date"],
+            float(first["lead_time_days"]),
+        )
+        if order_by > due:
+            if a["action"] == "keep":
+                out.at[i, "note"] = (f"{a['note']}; long range: {first['resource']} short on {cross:%Y-%m-%d} "
+                                     f"({first['scenario']}), order by {order_by:%Y-%m-%d}")  # fmt: skip
+            continue
+        scen = [s for s in scenarios if s in set(rows.loc[rows["order_by_date"] <= due, "scenario"])]
+        pick = purchase[(purchase["service"] == a["service"]) & (purchase["scenario"] == first["scenario"])]
+        pick = pick[pick["period"] <= cross]
+        count = float(pick["instances_needed"].max()) if len(pick) else float(a["instances"])
+        change = float(pick["monthly_cost_change"].max()) if len(pick) else 0.0
+        order_days = (order_by - as_of) / pd.Timedelta(days=1)
+        late = f", {-order_days:.0f} days late" if order_days < 0 else ""
+        out.loc[i, ["action", "by_date", "days_left", "order_by_date", "severity", "instances_recommended",
+                    "binding_resource", "monthly_cost_change", "scenarios", "note"]] = [
+            "order_hardware" if lead else "scale_out", cross, max(0.0, (cross - as_of) / pd.Timedelta(days=1)),
+            order_by, severity_for(max(order_days, 0.0), cfg.runway_alert_days), count, first["resource"], change,
+            ", ".join(scen), f"long range: {first['resource']} short on {cross:%Y-%m-%d}; order {int(count - a['instances'])} "
+            f"instance(s) by {order_by:%Y-%m-%d} ({lead:g} days of lead time{late})",
+        ]  # fmt: skip
     out = out.assign(_r=out["action"].map(_RANK), _k=out["action"].isin(["keep", "right_size_down"]))
     out = out.sort_values(["_k", "by_date", "_r", "service"], kind="stable").drop(columns=["_r", "_k"])
     out["rank"] = np.arange(1, len(out) + 1)

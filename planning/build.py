@@ -4,8 +4,9 @@ Steps: scenario demand (:mod:`.demand`) -> one sizing (:func:`.sizing.size_plan`
 inventory, USL / Erlang C where load tests exist) -> runway, bottlenecks -> right-sizing and
 instance-type alternatives on recent usage -> cost, the cost of headroom and the frontier
 (all from the same sizing) -> alerts -> autoscaling replay (walk-forward, :mod:`.scaling_plan`) and
-schedule (the expected scenario's demand) -> assumptions ->
-the monthly roll-up, scenario totals and summary.
+schedule (the expected scenario's demand) -> assumptions -> the monthly roll-up, scenario totals
+and summary -> the long-range plan (:mod:`.procurement`): its runway joined to the short one, the
+purchase plan, order-hardware actions, its backtest score.
 
 Cross-table invariants (``tests/planning/test_build.py`` pins them on hand-built inputs):
 ``cost.monthly_cost`` is the peak of ``plan.cost_per_hour`` x 730 per service and scenario;
@@ -24,12 +25,13 @@ from capplan.core.config import Config
 from capplan.core.contracts import quantile_col
 from capplan.core.errors import CapplanError
 
-from .actions import build_actions
+from .actions import add_long_range, build_actions
 from .alerts import build_alerts
 from .assumptions import assumptions
 from .bottlenecks import find_bottlenecks
 from .cost import capacity_cost_frontier, headroom_cost, monthly_cost
 from .demand import ScenarioDemand, resources, scenario_demand
+from .procurement import extend_runway, lead_times, long_range_plan, long_range_summary
 from .rightsizing import compare_alternatives, rightsizing
 from .rollup import monthly_plan, plan_summary, scenario_totals
 from .runway import runway_frame
@@ -157,6 +159,11 @@ def build_plan(inputs: PlanInputs, cfg: Config) -> PlanTables:
     )  # fmt: skip
     replay, scaling_schedule = autoscaling(inputs, cfg, use, sd)
     months = monthly_plan(plan)
+    lr = long_range_plan(inputs, cfg, inv, usl, sd.learned, sd.traffic, resources(cfg, inputs.series))
+    leads = lead_times(inv, cfg)
+    runway = extend_runway(runway, lr.runway, leads)
+    scen = list(cfg.scenarios)
+    actions = build_actions(plan, right, cfg.planning, as_of=as_of, scenarios=scen, lead_times=leads)
     return PlanTables(
         plan=plan,
         runway=runway,
@@ -166,15 +173,24 @@ def build_plan(inputs: PlanInputs, cfg: Config) -> PlanTables:
         cost=cost,
         frontier=frontier,
         alerts=alerts.assign(alert=range(1, len(alerts) + 1)),
-        plan_assumptions=assumptions(inputs, cfg, sd.windows, sd.notes, usl, sd.effects),
+        plan_assumptions=assumptions(inputs, cfg, sd.windows, sd.notes + lr.notes, usl, sd.effects),
         driver_effects=sd.effects,
         capacity_models=usl,
         autoscaling=replay,
         scaling_schedule=scaling_schedule,
         plan_months=months,
         plan_totals=scenario_totals(months, list(cfg.scenarios)),
-        plan_summary=plan_summary(
-            runway, cost, alerts, right, cfg, as_of=as_of, horizon_end=inputs.forecasts["ds"].max()
-        ),
-        actions=build_actions(plan, right, cfg.planning, as_of=as_of, scenarios=list(cfg.scenarios)),
+        plan_summary=pd.concat(
+            [
+                plan_summary(
+                    runway, cost, alerts, right, cfg, as_of=as_of, horizon_end=inputs.forecasts["ds"].max()
+                ),
+                long_range_summary(lr, runway, cfg, as_of),
+            ],
+            ignore_index=True,
+        ),  # fmt: skip
+        actions=add_long_range(actions, runway, lr.purchase, cfg.planning, as_of=as_of, scenarios=scen),
+        long_range=lr.plan,
+        purchase_plan=lr.purchase,
+        long_range_accuracy=lr.accuracy,
     )

@@ -39,6 +39,8 @@ class ScenarioDemand:
     windows: pd.DataFrame  # event windows applied, per scenario
     effects: pd.DataFrame  # driver effects per scenario and series
     notes: list[dict]  # assumption rows (key, value, note) for what was learned
+    learned: dict  # (unique_id, 'name:..' / 'kind:..') -> uplift learned from past events
+    traffic: set[str]  # the unique_ids a stated event uplift moves
     expected_fine: pd.DataFrame | None = None  # the expected scenario on the forecast's own grid
 
 
@@ -140,5 +142,5 @@ def scenario_demand(inputs: PlanInputs, cfg: Config) -> ScenarioDemand:
         effects_all.extend(effects)
     return ScenarioDemand(
         pd.concat(frames, ignore_index=True), qcols, pd.concat(windows_all, ignore_index=True),
-        pd.DataFrame(effects_all), notes, expected_fine,
+        pd.DataFrame(effects_all), notes, learned, traffic, expected_fine,
     )  # fmt: skip

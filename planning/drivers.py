@@ -46,25 +46,31 @@ class DriverFit:
     last_day: pd.Timestamp = field(default=pd.NaT)
 
 
-def _daily_design(usage: pd.DataFrame, kpis: pd.DataFrame) -> pd.DataFrame:
-    require_columns(usage, ["unique_id", "ds", "y"], "usage frame")
+def daily_kpis(kpis: pd.DataFrame) -> pd.DataFrame:
+    """KPIs as one column each, one row per day (their daily means): what a fit reads."""
     require_columns(kpis, ["kpi", "ds", "value"], "kpi frame")
+    return kpis.assign(day=kpis["ds"].dt.floor("D")).pivot_table(
+        index="day", columns="kpi", values="value", aggfunc="mean"
+    )
+
+
+def _daily_design(usage: pd.DataFrame, kpis: pd.DataFrame, wide: pd.DataFrame | None = None) -> pd.DataFrame:
+    require_columns(usage, ["unique_id", "ds", "y"], "usage frame")
     ids = usage["unique_id"].unique()
     if len(ids) != 1:
         raise CapplanError(f"a driver model fits one usage series at a time, got {len(ids)}: {list(ids)[:5]}")
     y = usage.groupby(usage["ds"].dt.floor("D"))["y"].mean().rename("__y__")
-    wide = kpis.assign(day=kpis["ds"].dt.floor("D")).pivot_table(
-        index="day", columns="kpi", values="value", aggfunc="mean"
-    )
+    wide = daily_kpis(kpis) if wide is None else wide
     return wide.join(y, how="inner").dropna().sort_index()
 
 
-def fit_driver_model(usage: pd.DataFrame, kpis: pd.DataFrame) -> DriverFit:
+def fit_driver_model(usage: pd.DataFrame, kpis: pd.DataFrame, wide: pd.DataFrame | None = None) -> DriverFit:
     """Fit usage ~ a + sum_k b_k KPI_k (b_k >= 0) on days where usage and every KPI are known.
 
-    Raises :class:`CapplanError` with fewer than (number of KPIs + 2) aligned days.
+    Raises :class:`CapplanError` with fewer than (number of KPIs + 2) aligned days. ``wide``:
+    :func:`daily_kpis` of ``kpis`` when already made (fitting many series against the same KPIs).
     """
-    data = _daily_design(usage, kpis)
+    data = _daily_design(usage, kpis, wide)
     names = [str(c) for c in data.columns if c != "__y__"]
     n, p = len(data), len(names)
     if n < p + 2:

@@ -81,4 +81,7 @@ def plan_bundle(inputs: ExportInputs, cfg: Config) -> PlanBundle:
         changes=inputs.changes,
         accuracy_by_week=_optional(inputs.accuracy_by_week) if inputs.accuracy_by_week is not None else None,
         actions=t.get("actions"),
+        purchase_plan=_optional(t.get("purchase_plan", pd.DataFrame())),
+        long_range=_optional(t.get("long_range", pd.DataFrame())),
+        long_range_accuracy=_optional(t.get("long_range_accuracy", pd.DataFrame())),
     )

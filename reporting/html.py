@@ -13,6 +13,7 @@ import pandas as pd
 
 from . import plots
 from .fans import fans, runway_scenario
+from .longrange import chart_frames, long_range_png, purchase_totals
 from .specs import (
     HIGHLIGHTS,
     HTML_MAX_ROWS,
@@ -50,6 +51,7 @@ td.info{background:#ddebf7;color:#1f4e78}.figs{display:flex;flex-wrap:wrap;gap:1
 _NAV = (
     ("actions", "Actions"),
     ("summary", "Summary"),
+    ("purchase", "Purchase plan"),
     ("alerts", "Alerts"),
     ("constrained", "Constrained"),
     ("runway", "Runway"),
@@ -200,11 +202,28 @@ def _figs(images: list[str], empty: str) -> str:
     )
 
 
+def _purchase_sections(bundle: PlanBundle, t: dict[str, pd.DataFrame]) -> list[str]:
+    """The purchase plan: monthly totals per scenario, the long-range charts, every row."""
+    if bundle.purchase_plan is None:
+        return [_section("purchase", "Purchase plan", '<p class="muted">no long-range plan</p>')]
+    figs = [_img(long_range_png(*c), c[0]) for c in chart_frames(bundle.long_range, bundle.expected_scenario)]
+    return [
+        _section(
+            "purchase",
+            SPECS["purchase_plan"].title,
+            html_table(purchase_totals(t["purchase_plan"])),
+            _figs(figs, "no long-range series to chart"),
+            html_table(t["purchase_plan"]),
+        )
+    ]
+
+
 def _sections(bundle: PlanBundle, t: dict[str, pd.DataFrame], max_charts: int) -> list[str]:
     scenario = bundle.expected_scenario
     sections = [
         _section("actions", SPECS["actions"].title, html_table(t["actions"])),
         _section("summary", "Summary", _summary_cards(t["summary"])),
+        *_purchase_sections(bundle, t),
         _section("alerts", "Alerts", html_table(t["alerts"])),
         _section(
             "constrained",

@@ -69,6 +69,9 @@ class PlanBundle:
     changes: pd.DataFrame | None = None  # what changed since the previous plan (planning.compare_plans)
     actions: pd.DataFrame | None = None  # what to do per service, worst first (the first sheet)
     accuracy_by_week: pd.DataFrame | None = None  # week, mase, coverage, champion_change (the ledger's)
+    purchase_plan: pd.DataFrame | None = None  # instances to buy per scenario, month, service (long range)
+    long_range: pd.DataFrame | None = None  # the sized long-range plan (chart and CSV)
+    long_range_accuracy: pd.DataFrame | None = None  # the long-range model's backtest (CSV)
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,24 @@ TABLES: tuple[TableSpec, ...] = (
         ),
     ),
     TableSpec("summary", "Summary", "Summary", ("metric", "value", "note")),
+    TableSpec(
+        "purchase_plan",
+        "Purchase plan",
+        "Purchase plan by month, per scenario (long range)",
+        (
+            "scenario",
+            "period",
+            "service",
+            "instances_to_add",
+            "instances_needed",
+            "instances",
+            "order_by_date",
+            "lead_time_days",
+            "binding_resource",
+            "max_instances",
+            "monthly_cost_change",
+        ),
+    ),  # fmt: skip
     TableSpec(
         "plan",
         "Scenarios",
@@ -216,6 +237,34 @@ TABLES += (
         "Is it getting better? Accuracy by week of forecast vintage (champion changes marked)",
         ("week", "mase", "coverage", "coverage_nominal", "champion_change", "run_id"),
     ),
+    TableSpec(
+        "long_range",
+        None,
+        "Long-range plan",
+        (
+            "service",
+            "resource",
+            "scenario",
+            "ds",
+            "model",
+            "demand_low",
+            "demand",
+            "demand_high",
+            "unit",
+            "usable_capacity",
+            "instances",
+            "instances_required",
+            "instances_uncapped",
+            "capped",
+            "cost_per_hour",
+        ),
+    ),  # fmt: skip
+    TableSpec(
+        "long_range_accuracy",
+        None,
+        "Long-range model backtest",
+        ("service", "resource", "model", "holdout_days", "n", "mase", "coverage", "nominal_coverage"),
+    ),
 )
 TOTALS = TableSpec("totals", None, "Totals per scenario and month", TOTALS_COLUMNS)  # charts only
 SPECS = {s.field: s for s in (*TABLES, TOTALS)}
@@ -225,6 +274,9 @@ OPTIONAL = (
     "schedule",
     "changes",
     "accuracy_by_week",
+    "purchase_plan",
+    "long_range",
+    "long_range_accuracy",
 )  # written only when the bundle has them
 
 _MONEY = re.compile(r"cost|saving|spend|budget|price|\$", re.I)
@@ -248,8 +300,8 @@ NUMBER_FORMATS = {
 
 
 def nonfinite_text(column: str, number: float) -> str:
-    """What a person reads for an infinite or NaN number: "beyond horizon" for days, else nothing."""
-    return "beyond horizon" if "days" in column and number > 0 else ""
+    """What a person reads for an infinite or NaN number: "beyond horizon" for days or months, else nothing."""
+    return "beyond horizon" if ("days" in column or "months" in column) and number > 0 else ""
 
 
 def is_missing(value: object) -> bool:

@@ -17,6 +17,7 @@ import pandas as pd
 
 from . import plots
 from .fans import fans
+from .longrange import chart_frames, long_range_chart
 from .specs import MAX_CHARTS, TABLES, PlanBundle, column_kind, present, summary_kinds, tables
 from .xlsx_cells import XLSX_MAX_ROWS, Formats, write_cell, write_table
 from .xlsx_charts import CHART_GAP, CHART_HEIGHT, CHART_WIDTH, SHEET, ChartData, cost_chart, fan_chart
@@ -57,7 +58,7 @@ def write_xlsx(bundle: PlanBundle, path: Path, max_charts: int = MAX_CHARTS) -> 
             )
         cd = ChartData(wb.add_worksheet(SHEET), fmts)
         cd.ws.hide()  # chart data: for the charts, not for reading
-        _place_charts(wb, sheets["summary"], cd, t, bundle.expected_scenario, max_charts)
+        _place_charts(wb, sheets["summary"], cd, t, bundle, max_charts)
         _page_setup(sheets["summary"])
     return path
 
@@ -81,9 +82,10 @@ def _page_setup(ws) -> None:
 
 
 def _place_charts(
-    wb, summary_ws, cd: ChartData, t: dict[str, pd.DataFrame], scenario: str, max_charts: int
+    wb, summary_ws, cd: ChartData, t: dict[str, pd.DataFrame], bundle: PlanBundle, max_charts: int
 ) -> None:
-    """Cost chart at the top right of Summary, fan charts below it in two columns.
+    """Cost chart at the top right of Summary, fan charts below it in two columns, then the
+    long-range charts (the two most urgent service/resources) in a row below them.
 
     Every chart is anchored at the same cell and placed by pixel offsets of a full chart size
     plus a gap (:data:`CHART_WIDTH` x :data:`CHART_HEIGHT`), so charts never overlap whatever
@@ -94,8 +96,13 @@ def _place_charts(
     cost = cost_chart(wb, cd, t["totals"])
     if cost is not None:
         charts.append((0, 0, cost))
-    for k, fan in enumerate(fans(t, scenario, max_charts)):
+    scenario = bundle.expected_scenario
+    fan_list = fans(t, scenario, max_charts)
+    for k, fan in enumerate(fan_list):
         charts.append((1 + k // 2, k % 2, fan_chart(wb, cd, fan)))
+    row = 1 + (len(fan_list) + 1) // 2
+    for k, (title, y_title, frame) in enumerate(chart_frames(bundle.long_range, scenario)):
+        charts.append((row, k, long_range_chart(wb, cd, title, y_title, frame)))
     for row, col, chart in charts:
         offsets = {"x_offset": col * (CHART_WIDTH + CHART_GAP), "y_offset": row * (CHART_HEIGHT + CHART_GAP)}
         summary_ws.insert_chart(1, col0, chart, offsets)

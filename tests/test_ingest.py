@@ -367,3 +367,21 @@ def test_overlapping_batches_keep_one_row_per_key_with_the_last_value(tmp_path_f
         got = con.execute("SELECT unique_id, ds, y FROM observations").fetchall()
     assert {(u, pd.Timestamp(d)): y for u, d, y in got} == expected
     assert len(got) == len(expected)
+
+
+@pytest.mark.parametrize("engine", ["gx", "vectorized"])
+def test_inventory_lead_time_column_is_optional_checked_and_loaded(tmp_path, engine):
+    (tmp_path / "i.csv").write_text(
+        "service,resource,capacity_per_instance,unit,instances,target_utilization,max_instances,"
+        "cost_per_instance_hour,lead_time_days\n"
+        "search,cpu,8,cores,10,0.7,40,0.4,45\nweb,cpu,4,cores,10,0.7,40,0.2,\n"
+        "api,cpu,4,cores,10,0.7,40,0.2,soon\ndb,cpu,4,cores,10,0.7,40,0.2,-3\n"
+    )
+    cfg = _cfg(tmp_path, [{"name": "i", "kind": "inventory", "path": "i.csv"}])
+    with connect(cfg.warehouse_path) as con:
+        got = ingest_source(con, cfg.sources[0], cfg, engine=engine)[0]
+        assert (got.rows_loaded, got.rows_quarantined) == (2, 2)
+        rows = con.execute("SELECT service, lead_time_days FROM inventory ORDER BY service").fetchall()
+        assert rows == [("search", 45.0), ("web", None)]  # empty: [planning] lead_time_days applies
+        checks = sorted(r[0] for r in con.execute('SELECT "check" FROM quarantine').fetchall())
+        assert checks == ["lead_time_numeric", "lead_time_range"]

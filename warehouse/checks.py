@@ -221,6 +221,8 @@ def _inventory_checks(wf: Check) -> list[Check]:
         _between("max_instances_positive", "max_instances", 1, MAX_COUNT, f"in [1, {MAX_COUNT:g}]"),
         _not_null("cost_numeric", "cost_per_instance_hour", "a number"),
         _between("cost_non_negative", "cost_per_instance_hour", 0, MAX_COST, f"in [0, {MAX_COST:g}]"),
+        _in_set("lead_time_numeric", "lead_time_bad", (False,), "a number of days or empty"),
+        _between("lead_time_range", "lead_time_days", 0, 3650, "days in [0, 3650]"),
     ]
 
 

@@ -21,6 +21,7 @@ from capplan.core.tables import TABLES, table
 from .schema import add_family_columns, duplicate_keys, ensure_table, existing_tables, q
 
 HISTORY_DAYS = 400  # a plan looks this far back: last year's events, drivers, right-sizing
+LONG_RANGE_HISTORY_DAYS = 731  # the long-range plan's daily peaks: two years (trend, yearly shape, events)
 EXPORT_HISTORY_DAYS = 14  # history drawn before the forecast in the workbook's charts
 
 
@@ -284,6 +285,19 @@ def history(con, uids: list[str], since: pd.Timestamp, until: pd.Timestamp) -> p
         con.unregister("_uids")
 
 
+def daily_peaks(con, uids: list[str], since: pd.Timestamp, until: pd.Timestamp) -> pd.DataFrame:
+    """Each day's peak ``y`` of ``uids`` in ``[since, until]``: ``unique_id, ds`` (the day), ``y``."""
+    con.register("_uids", pd.DataFrame({"unique_id": uids}))
+    try:
+        return con.execute(
+            "SELECT o.unique_id, date_trunc('day', o.ds)::TIMESTAMP AS ds, max(o.y) AS y FROM observations o "
+            "JOIN _uids USING (unique_id) WHERE o.ds >= ? AND o.ds <= ? GROUP BY 1, 2 ORDER BY 1, 2",
+            [since, until],
+        ).df()
+    finally:
+        con.unregister("_uids")
+
+
 def plan_inputs(con) -> PlanInputs:
     """The newest forecast vintage and everything a plan is sized against."""
     forecast_id = latest_forecast_id(con)
@@ -308,6 +322,7 @@ def plan_inputs(con) -> PlanInputs:
         backtest_metrics=_champion_rows(con, "backtest_metrics", run_id, have),
         champion_backtests=_champion_rows(con, "backtests", run_id, have),
         forecast_id=forecast_id,
+        daily_peaks=daily_peaks(con, uids, as_of - pd.Timedelta(days=LONG_RANGE_HISTORY_DAYS), as_of),
     )
 
 

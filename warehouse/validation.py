@@ -180,6 +180,11 @@ def typed_frame(raw: pd.DataFrame, source: SourceConfig, cfg: Config) -> pd.Data
         out["max_instances"] = _number(raw["max_instances"])
         out["cost_per_instance_hour"] = _number(raw["cost_per_instance_hour"])
         out["instance_type"] = _text(raw["instance_type"]) if "instance_type" in raw else pd.NA
+        lead_txt = (
+            _text(raw["lead_time_days"]) if "lead_time_days" in raw else pd.Series(pd.NA, index=raw.index)
+        )
+        out["lead_time_days"] = _number(lead_txt)
+        out["lead_time_bad"] = lead_txt.notna() & out["lead_time_days"].isna()
     elif kind == "loadtests":
         out["service"] = _text(raw["service"])
         out["instances"] = _number(raw["instances"]) if "instances" in raw else np.nan

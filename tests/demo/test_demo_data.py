@@ -74,7 +74,7 @@ def test_grid_ends_at_the_fixed_end_not_today(demo):
     ts = demo.metrics.ts
     assert ts.dt.tz is None
     assert ts.max() == DEMO_END - pd.Timedelta(hours=1)
-    assert ts.min() == DEMO_END - pd.Timedelta(days=365)
+    assert ts.min() == DEMO_END - pd.Timedelta(days=730)
     assert set(ts.dt.minute.unique()) == {0}
 
 
@@ -98,8 +98,8 @@ def test_services_metrics_units_regions(demo):
     units = m[["metric", "unit"]].drop_duplicates().astype(str)
     assert dict(zip(units.metric, units.unit, strict=True)) == METRICS
     assert m.groupby("service", observed=True)["region"].nunique().eq(1).all()
-    # one year hourly, minus the gap rows
-    assert 6 * 5 * 8760 - 500 < len(m) <= 6 * 5 * 8760
+    # two years hourly, minus the gap rows
+    assert 6 * 5 * 17520 - 500 < len(m) <= 6 * 5 * 17520
 
 
 def test_medium_has_eight_services_over_two_years():
@@ -140,7 +140,7 @@ def test_daily_and_weekly_seasonality(demo):
 def test_active_users_grow_about_forty_percent_a_year(demo):
     users = demo.kpis[demo.kpis.kpi == "active_users"]["value"].to_numpy()
     ratio = np.median(users[-14:]) / np.median(users[:14])
-    expected = 1.40 ** (351 / 365.25)  # 351 days between the two windows' centres
+    expected = 1.40 ** (716 / 365.25)  # 716 days between the two windows' centres
     assert ratio == pytest.approx(expected, rel=0.08)
 
 
@@ -148,13 +148,13 @@ def test_kpis_daily_with_orders_peaking_on_black_friday(demo):
     k = demo.kpis
     assert list(k.columns) == ["ts", "kpi", "value"]
     assert sorted(k.kpi.unique()) == ["active_users", "orders", "signups"]
-    assert k.groupby("kpi").size().eq(365).all()
+    assert k.groupby("kpi").size().eq(730).all()
     orders = k[k.kpi == "orders"].set_index("ts")["value"]
     assert orders.idxmax() in (pd.Timestamp("2025-11-28"), pd.Timestamp("2025-12-01"))
 
 
 def test_gaps_are_missing_rows_and_nothing_else(demo):
-    grid = pd.date_range(DEMO_END - pd.Timedelta(days=365), DEMO_END, freq="h", inclusive="left")
+    grid = pd.date_range(DEMO_END - pd.Timedelta(days=730), DEMO_END, freq="h", inclusive="left")
     assert len(demo.gaps) >= 5
     counts = demo.metrics.groupby(["service", "metric"], observed=True).size()
     for (service, metric), n in counts.items():
@@ -176,7 +176,8 @@ def test_events(demo):
     ev = demo.events
     assert set(ev.kind) == {"launch", "campaign", "sale", "holiday", "outage"}
     bf = ev[ev.name == "black_friday"]
-    assert list(bf.start) == [pd.Timestamp("2025-11-28"), pd.Timestamp("2026-11-27")]  # last year and ahead
+    assert list(bf.start) == pd.to_datetime(["2024-11-29", "2025-11-28", "2026-11-27", "2027-11-26"]).tolist()
+    # the two last years, and the next two: the short horizon's and the long-range plan's
     assert bf.expected_uplift.isna().all()
     assert (bf.services == "*").all()
     assert ev.expected_uplift.notna().sum() >= 5
@@ -368,7 +369,7 @@ def test_prometheus_json_shape(demo, out):
         expected_t = s.index.to_numpy().astype("datetime64[s]").astype(np.int64)
         np.testing.assert_array_equal(t, expected_t)
         np.testing.assert_array_equal([float(p[1]) for p in r["values"]], s.to_numpy())
-    assert result[0]["values"][0][0] == int((DEMO_END - pd.Timedelta(days=365)).timestamp())
+    assert result[0]["values"][0][0] == int((DEMO_END - pd.Timedelta(days=730)).timestamp())
 
 
 def test_cloudwatch_json_newest_first(demo, out):
@@ -400,7 +401,7 @@ def test_tables_csv_shapes(demo, out):
     ]  # fmt: skip
     assert len(inv) == 6 * 5
     kpis = pd.read_csv(out / "kpis.csv")
-    assert list(kpis.columns) == ["ts", "kpi", "value"] and len(kpis) == 3 * 365
+    assert list(kpis.columns) == ["ts", "kpi", "value"] and len(kpis) == 3 * 730
     assert kpis.ts.str.match(ISO_Z.pattern).all()
     lt = pd.read_csv(out / "loadtests.csv")
     assert list(lt.columns) == ["service", "instances", "concurrency", "throughput", "latency_p99_ms"]

@@ -25,7 +25,7 @@ from reporting_bundle import (
 )
 
 from capplan.reporting import export_bundle, neutralise_csv, render_html, write_safe_csv
-from capplan.reporting.specs import NO_ROWS, SPECS, TABLES
+from capplan.reporting.specs import NO_ROWS, OPTIONAL, SPECS, TABLES
 
 IMAGES = r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"'
 
@@ -148,12 +148,7 @@ def test_empty_tables_give_headers_and_note(tmp_path):
     wb = openpyxl.load_workbook(out["xlsx"])
     assert wb.sheetnames == SHEETS
     for spec in TABLES:
-        if spec.sheet and spec.field not in (
-            "autoscaling",
-            "schedule",
-            "changes",
-            "accuracy_by_week",
-        ):  # optional: absent when None
+        if spec.sheet and spec.field not in OPTIONAL:  # optional: absent when None
             header, rows = sheet(wb[spec.sheet])
             assert header == list(spec.columns), spec.sheet
             assert rows[0][0] == NO_ROWS

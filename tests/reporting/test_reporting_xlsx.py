@@ -22,7 +22,7 @@ from reporting_bundle import (
 
 from capplan.core.errors import CapplanError
 from capplan.reporting import export_bundle, write_xlsx
-from capplan.reporting.specs import TABLES
+from capplan.reporting.specs import OPTIONAL, TABLES, present
 
 # ---------------------------------------------------------------------------------------------
 # Files and workbook structure
@@ -34,11 +34,7 @@ def test_export_writes_every_format(exported, tmp_path):
     assert out["xlsx"].name == "capplan_plan.xlsx" and out["xlsx"].stat().st_size > 0
     assert out["html"].name == "capplan_report.html"
     names = sorted(p.name for p in out["csv"])
-    assert names == sorted(
-        f"{s.field}.csv"
-        for s in TABLES
-        if s.field not in ("autoscaling", "schedule", "changes", "accuracy_by_week")
-    )
+    assert names == sorted(f"{s.field}.csv" for s in TABLES if present(make_bundle(), s.field))
     assert "totals.csv" not in names  # totals feed the charts; they are not a table of their own
     assert all(p.parent.name == "csv" for p in out["csv"])
     only_csv = export_bundle(make_bundle(), tmp_path, formats=("csv",))
@@ -106,7 +102,7 @@ def test_runway_sheet_uses_its_own_column_order(workbook):
     [
         (s.field, s.sheet)
         for s in TABLES
-        if s.sheet and s.field not in ("summary", "autoscaling", "schedule", "changes", "accuracy_by_week")
+        if s.sheet and s.field != "summary" and s.field not in OPTIONAL  # optional: absent from make_bundle
     ],
 )
 def test_sheet_values_equal_bundle(exported, workbook, field, sheet_name):
