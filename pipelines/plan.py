@@ -29,6 +29,7 @@ class PlanResult:
     run_id: str  # the training run of the champions whose forecast the plan was built on
     plan_id: str
     forecast_id: str = ""  # the forecast vintage the plan was built on
+    delivery: object | None = None  # reporting.webhook.Delivery of the [alerts] message; None: none sent
 
 
 @task(name="build-plan", cache_policy=NONE)
@@ -61,9 +62,15 @@ def save(cfg: Config, result: PlanResult) -> None:
 
 
 @flow(name="capplan-plan")
-def plan_flow(cfg: Config) -> PlanResult:
+def plan_flow(cfg: Config, notify: bool = True) -> PlanResult:
+    """Build and store a plan; then (``notify`` and ``[alerts] webhook_url``) send its alerts.
+    A failed delivery is logged and kept on the result: the plan is stored first, whatever it does."""
     result = build(cfg)
     save(cfg, result)
+    if notify:
+        from capplan.reporting.webhook import deliver_alerts
+
+        result.delivery = deliver_alerts(cfg.alerts, result.plan_id, result.as_of, result.tables.alerts)
     return result
 
 
