@@ -97,15 +97,16 @@ def test_fan_charts_show_the_planned_demand_when_the_forecasts_carry_it(tmp_path
     out = export_bundle(replace(bundle, forecasts=fc), tmp_path, formats=("xlsx", "html"))
     charts = zip_texts(out["xlsx"], r"xl/charts/chart\d+\.xml")
     fans = [x for x in charts.values() if "<c:lineChart>" in x]
-    # only api has a planned demand: its fan gets a sixth series, the others keep five
-    assert sorted(x.count("<c:ser>") for x in fans) == [5, 5, 6]
-    api = next(x for x in fans if x.count("<c:ser>") == 6)
-    assert "<c:v>planned_demand</c:v>" in api
+    # only api has a planned demand: its fan gets a ninth series, the others keep eight
+    # (actual, p10, p50, p90, usable and required capacity, max_instances cap, now)
+    assert sorted(x.count("<c:ser>") for x in fans) == [8, 8, 9]
+    api = next(x for x in fans if x.count("<c:ser>") == 9)
+    assert "<c:v>planned demand (expected scenario)</c:v>" in api
     wb = openpyxl.load_workbook(out["xlsx"])
     rows = list(wb["ChartData"].iter_rows(values_only=True))
     start = next(i for i, r in enumerate(rows) if r[0] == "api · cpu")
     header = list(rows[start + 1])
-    j = header.index("planned_demand")
+    j = header.index("planned demand (expected scenario)")
     planned = [r[j] for r in rows[start + 2 : start + 2 + 10] if r[0] is not None and r[j] is not None]
     assert planned and set(planned) == {20.0}
     assert wb["Forecasts"]["A1"].value == "service"
