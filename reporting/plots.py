@@ -38,6 +38,11 @@ def plain(text: object) -> str:
     return " " + out if out.startswith("_") else out
 
 
+def figure(width: float, height: float, layout: str | None = "constrained"):
+    """An empty Figure on its own Agg canvas (no pyplot state)."""
+    return _figure(width, height, layout)
+
+
 def _figure(width: float, height: float, layout: str | None = "constrained"):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -45,6 +50,11 @@ def _figure(width: float, height: float, layout: str | None = "constrained"):
     fig = Figure(figsize=(width, height), dpi=DPI, layout=layout)
     FigureCanvasAgg(fig)
     return fig
+
+
+def png(fig, dpi: float | None = None) -> bytes:
+    """``fig`` as PNG bytes."""
+    return _png(fig, dpi)
 
 
 def _png(fig, dpi: float | None = None) -> bytes:
@@ -116,6 +126,11 @@ def _runway_rows(runway: pd.DataFrame) -> tuple[pd.DataFrame, float]:
 
 
 def runway_chart(runway: pd.DataFrame, *, title: str) -> bytes:
+    """:func:`runway_figure` as PNG bytes."""
+    return _png(runway_figure(runway, title=title))
+
+
+def runway_figure(runway: pd.DataFrame, *, title: str):
     """Horizontal bars of ``days_left`` per ``service / resource``, whiskers from min to max.
 
     ``runway``: ``service, resource, days_left`` and optionally ``days_left_min``,
@@ -150,11 +165,13 @@ def runway_chart(runway: pd.DataFrame, *, title: str) -> bytes:
     labels = [plain(f"{s} / {r}") for s, r in zip(rows["service"], rows["resource"], strict=True)]
     ax.set_yticks(y, labels=labels, fontsize=8)
     ax.set_xlim(0, horizon * 1.22)
-    ax.set_xlabel("days of capacity left")
+    ax.axvline(0, color=_ACTUAL, lw=1.2)
+    ax.set_xlabel("capacity left (days from the plan's as-of time, 0 = now)")
+    ax.set_ylabel("service / resource")
     ax.set_title(plain(title), fontsize=9, loc="left", wrap=True)
     ax.grid(axis="x", alpha=0.3)
     _status_legend(ax, set(map(str, status)))
-    return _png(fig)
+    return fig
 
 
 def _runway_label(days: float, status: str) -> str:
@@ -185,6 +202,25 @@ def scenario_chart(
     reference_label: str = "current",
     notes: dict | None = None,
 ) -> bytes:
+    """:func:`scenario_figure` as PNG bytes (same parameters)."""
+    return _png(
+        scenario_figure(
+            table, title=title, ylabel=ylabel, money=money, reference=reference,
+            reference_label=reference_label, notes=notes,
+        )
+    )  # fmt: skip
+
+
+def scenario_figure(
+    table: pd.DataFrame,
+    *,
+    title: str,
+    ylabel: str,
+    money: bool = False,
+    reference: pd.Series | None = None,
+    reference_label: str = "current",
+    notes: dict | None = None,
+):
     """Grouped bars per scenario over periods.
 
     (Seven parameters: one table and keyword-only labels and optional overlays.)
@@ -222,10 +258,11 @@ def scenario_chart(
     if money:
         _money_axis(ax.yaxis)
     ax.set_ylabel(plain(ylabel))
+    ax.set_xlabel("month")
     ax.set_title(plain(title), fontsize=10, loc="left")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, frameon=False, ncols=min(n + 1, 4), loc="upper left")
-    return _png(fig)
+    return fig
 
 
 def _period_labels(index: Sequence) -> list[str]:

@@ -20,7 +20,7 @@ from .specs import PLANNED, pivot, usable_totals
 from .xlsx_cells import Formats, write_cell
 
 SHEET = "ChartData"
-CHART_WIDTH, CHART_HEIGHT, CHART_GAP = 640, 320, 16  # pixels
+CHART_WIDTH, CHART_HEIGHT, CHART_GAP = 640, 400, 16  # pixels (fans: a legend of nine lines)
 _FAN_STYLE = {
     "actual": {"color": "#404040", "width": 1.0},
     "lo": {"color": "#6BAED6", "width": 1.25, "dash_type": "dash"},
