@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .alerts_config import AlertsConfig
 from .contracts import DEFAULT_QUANTILES, METRIC_KINDS, frequency_step, quantile_col
 from .errors import ConfigError
 
@@ -430,36 +431,6 @@ class AutoscalingConfig(AutoscalingPolicy):
 class ExportConfig(_Model):
     out_dir: str = "data/exports"
     formats: tuple[Literal["xlsx", "csv", "html"], ...] = ("xlsx", "csv", "html")
-
-
-class AlertsConfig(_Model):
-    """``[alerts]``: after each plan, one JSON message (Slack-compatible ``text``) to a webhook.
-
-    Off unless ``webhook_url`` is set. Only alerts at or above ``min_severity`` are sent; a plan
-    without any sends nothing. Connection errors and 5xx answers are retried ``retries`` times,
-    waiting ``backoff_s``, then twice that, ...; a 4xx is not retried. A failed delivery is
-    logged and never fails the plan.
-    """
-
-    webhook_url: str | None = Field(None, description="http(s) URL that takes a JSON POST; none: off")
-    timeout_s: float = Field(10.0, gt=0, le=120, description="per attempt")
-    retries: int = Field(3, ge=0, le=10, description="retries after the first attempt")
-    backoff_s: float = Field(1.0, ge=0, le=60, description="wait before the first retry; doubles")
-    min_severity: Literal["info", "warning", "critical"] = "warning"
-
-    @field_validator("webhook_url")
-    @classmethod
-    def _url(cls, url: str | None) -> str | None:
-        from urllib.parse import urlsplit
-
-        if url is None:
-            return None
-        parts = urlsplit(url.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(
-                "expected an http:// or https:// URL with a host, e.g. https://hooks.example.com/T0/B0"
-            )
-        return url.strip()
 
 
 _CRON = re.compile(r"^\s*(\S+\s+){4}\S+\s*$")

@@ -2,7 +2,8 @@
 
 Invariants:
 
-* Every public function takes plain frames and returns the bytes of one PNG image.
+* Every public function takes plain frames and returns the bytes of one PNG image (``*_chart``,
+  :func:`backtest_figure`) or a Figure (``*_figure``, for :mod:`.pngs`; :func:`png` makes bytes).
 * matplotlib is imported inside the functions, so importing this module (and ``capplan --help``)
   stays fast; figures are drawn on :class:`~matplotlib.backends.backend_agg.FigureCanvasAgg`
   directly, so the process-wide backend (``MPLBACKEND``) is neither needed nor changed.
@@ -22,11 +23,7 @@ import pandas as pd
 from capplan.core.contracts import quantile_columns
 
 DPI = 100
-_BAND = "#9ecae1"
-_MID = "#08519c"
-_CAPACITY = "#cb181d"
 _ACTUAL = "#252525"
-_PLANNED = "#e6550d"
 _STATUS_COLOURS = {"already_short": "#cb181d", "within_horizon": "#fd8d3c", "not_within_horizon": "#74c476"}
 _PALETTE = ("#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363", "#d6616b", "#8c6d31")
 MAX_RUNWAY_BARS = 40
@@ -67,48 +64,6 @@ def _money_axis(axis) -> None:
     from matplotlib.ticker import FuncFormatter
 
     axis.set_major_formatter(FuncFormatter(lambda x, _pos: f"${x:,.0f}"))
-
-
-def fan_chart(
-    frame: pd.DataFrame,
-    *,
-    title: str,
-    lo: str,
-    mid: str,
-    hi: str,
-    capacity: str | None = None,
-    actual: str | None = None,
-    planned: str | None = None,
-    ylabel: str = "",
-) -> bytes:
-    """Forecast fan against capacity.
-
-    (Nine parameters: one frame and the keyword-only names of its columns and labels, each
-    optional line drawn only when named.)
-
-    ``frame``: one row per ``ts`` (sorted), the quantile columns ``lo <= mid <= hi`` (NaN before
-    the forecast starts), optionally a ``capacity`` column, an ``actual`` column (recent history,
-    NaN over the forecast) and a ``planned`` column (the plan's demand: the forecast with events
-    and business drivers applied). Draws the ``lo``-``hi`` band, the ``mid`` line, the actuals,
-    the planned demand and capacity.
-    """
-    fig = _figure(7.5, 3.4)
-    ax = fig.subplots()
-    ts = pd.to_datetime(frame["ts"])
-    if actual is not None and actual in frame:
-        ax.plot(ts, frame[actual], color=_ACTUAL, lw=1.0, label="actual")
-    ax.fill_between(ts, frame[lo], frame[hi], color=_BAND, alpha=0.6, lw=0, label=plain(f"{lo}–{hi}"))
-    ax.plot(ts, frame[mid], color=_MID, lw=1.8, label=plain(mid))
-    if planned is not None and planned in frame and frame[planned].notna().any():
-        ax.plot(ts, frame[planned], color=_PLANNED, lw=1.6, label="planned demand (events, drivers)")
-    if capacity is not None and capacity in frame and frame[capacity].notna().any():
-        ax.plot(ts, frame[capacity], color=_CAPACITY, lw=1.5, ls="--", label="usable capacity")
-    ax.set_title(plain(title), fontsize=10, loc="left")
-    ax.set_ylabel(plain(ylabel))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left", frameon=False)
-    fig.autofmt_xdate()
-    return _png(fig)
 
 
 def _runway_rows(runway: pd.DataFrame) -> tuple[pd.DataFrame, float]:

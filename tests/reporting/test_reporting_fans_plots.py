@@ -16,7 +16,8 @@ import pytest
 from reporting_bundle import EVIL, SCRIPT, forecast_rows, make_bundle, runway_rows, zip_texts
 
 from capplan.reporting import backtest_figure, export_bundle, file_line, planned_demand, plots, table
-from capplan.reporting.fans import constrained, fan_columns
+from capplan.reporting.fans import Fan, constrained, fan_columns
+from capplan.reporting.pngs import fan_figure
 from capplan.reporting.specs import partial_months
 
 
@@ -55,7 +56,7 @@ def test_plots_return_png_and_show_names_literally():
             "p90": [3.0] * 4,
         }
     )
-    png = plots.fan_chart(frame, title="$\\frac{1}{0$ svc", lo="p10", mid="p50", hi="p90")
+    png = plots.png(fan_figure(Fan("s", "m", "$\\frac{1}{0$ svc", frame, "p10", "p50", "p90", None, None)))
     assert png[:4] == b"\x89PNG"
     runway = pd.DataFrame(
         {"service": ["a$", "_b"], "resource": ["cpu", "memory"], "days_left": [3.0, math.inf]}
@@ -145,8 +146,10 @@ def test_fan_png_draws_the_planned_demand():
             "planned_demand": [2.5, 2.5, 9.0, 9.0],
         }
     )
-    with_plan = plots.fan_chart(frame, title="x", lo="p10", mid="p50", hi="p90", planned="planned_demand")
-    without = plots.fan_chart(frame, title="x", lo="p10", mid="p50", hi="p90")
+    with_plan = plots.png(
+        fan_figure(Fan("s", "m", "x", frame, "p10", "p50", "p90", None, None, "planned_demand"))
+    )
+    without = plots.png(fan_figure(Fan("s", "m", "x", frame, "p10", "p50", "p90", None, None)))
     assert with_plan.startswith(b"\x89PNG") and with_plan != without
 
 
