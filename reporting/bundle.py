@@ -2,7 +2,7 @@
 
 Frames keep their stored names; only the user-facing ``ts`` replaces ``ds`` in forecasts and
 history. The forecasts gain the usable capacity, the expected scenario's planned demand (what
-runway and sizing use), its required capacity (of ``instances_uncapped``) and the capacity of
+runway and sizing use), its required capacity (that demand plus headroom) and the capacity of
 ``max_instances``, so the fan charts show them next to the forecast.
 """
 
@@ -35,7 +35,7 @@ def _forecasts(inputs: ExportInputs, cfg: Config) -> pd.DataFrame:
         )
     fc = fc.assign(
         planned_demand=planned_demand(fc, plan, inputs.expected_scenario),
-        **planned_capacity(fc, plan, inputs.expected_scenario),
+        **planned_capacity(fc, plan, inputs.expected_scenario, cfg.planning.headroom),
     )
     cols = [
         "service",

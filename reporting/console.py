@@ -219,7 +219,7 @@ def run_summary(r) -> dict:
         out["plan_id"] = r.plan.plan_id
         out["critical_alerts"] = int((r.plan.tables.alerts["severity"] == "critical").sum())
         if getattr(r.plan, "delivery", None) is not None:
-            out["alerts_sent"] = r.plan.delivery.line()
+            out["alerts"] = r.plan.delivery.line()
     if r.exports is not None:
         out["exports"] = {
             k: str(v if not isinstance(v, list) else Path(v[0]).parent) for k, v in r.exports.items()

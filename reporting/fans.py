@@ -17,7 +17,7 @@ from capplan.core.contracts import quantile_col, quantile_from_col
 
 from .specs import MAX_CHARTS, PLANNED, is_missing
 
-REQUIRED = "required_capacity"  # forecasts column: capacity of instances_uncapped (expected scenario)
+REQUIRED = "required_capacity"  # forecasts column: planned demand plus headroom (expected scenario)
 CAP = "max_instances_capacity"  # forecasts column: capacity of max_instances (expected scenario)
 
 _QUANTILE = re.compile(r"^p\d+(\.\d+)?$")
@@ -162,21 +162,27 @@ def fans(tables: dict[str, pd.DataFrame], scenario: str, n: int) -> list[Fan]:
     return out
 
 
-def planned_capacity(fc: pd.DataFrame, plan: pd.DataFrame, scenario: str) -> dict[str, np.ndarray]:
+def planned_capacity(
+    fc: pd.DataFrame, plan: pd.DataFrame, scenario: str, headroom: float
+) -> dict[str, np.ndarray]:
     """Per forecast row, the ``scenario``'s :data:`REQUIRED` and :data:`CAP` capacities.
 
-    Usable capacity per instance (``usable_capacity / instances`` of the plan row, in the
-    resource's unit, at target utilization) times ``instances_uncapped`` (required) and
-    ``max_instances`` (cap): linear in the count. NaN where the plan has no row or no instances.
+    Required: the usable capacity the planned demand needs, ``demand x (1 + headroom)`` (before
+    redundancy). Cap: usable capacity per instance today (``usable_capacity / instances``, in the
+    resource's unit, at target utilization) times ``max_instances``, linear in the count (an upper
+    bound where a USL fit says instances add less). NaN where the plan has no row or no instances.
     """
-    need = {"usable_capacity", "instances", "instances_uncapped", "max_instances"}
-    if plan.empty or not need <= set(plan.columns):
-        return {REQUIRED: np.full(len(fc), np.nan), CAP: np.full(len(fc), np.nan)}
+    nothing = {REQUIRED: np.full(len(fc), np.nan), CAP: np.full(len(fc), np.nan)}
+    if plan.empty or not {"demand", "usable_capacity", "instances", "max_instances"} <= set(plan.columns):
+        return nothing
     instances = pd.to_numeric(plan["instances"], errors="coerce")
     per = (pd.to_numeric(plan["usable_capacity"], errors="coerce") / instances).where(instances > 0)
+    values = {
+        REQUIRED: pd.to_numeric(plan["demand"], errors="coerce") * (1.0 + headroom),
+        CAP: per * pd.to_numeric(plan["max_instances"], errors="coerce"),
+    }
     out = {}
-    for name, count in ((REQUIRED, "instances_uncapped"), (CAP, "max_instances")):
-        value = per * pd.to_numeric(plan[count], errors="coerce")
+    for name, value in values.items():
         value = value.where(np.isfinite(value.to_numpy(dtype=float, na_value=np.nan)))
         out[name] = planned_demand(fc, plan.assign(demand=value), scenario)
     return out

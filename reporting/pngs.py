@@ -33,8 +33,10 @@ _STYLE = {
 
 
 def _uplifts(ts: pd.Series, mid: pd.Series, planned: pd.Series) -> list[tuple[pd.Timestamp, float, float]]:
-    """(ts, planned demand, ratio) at the peak of each window where planned >= UPLIFT x mid."""
-    ratio = (planned / mid.where(mid > 0)).to_numpy(dtype=float, na_value=np.nan)
+    """(ts, planned demand, ratio) at the peak of each window where the planned demand is at least
+    UPLIFT x the median forecast's daily peak (planning sizes for peaks: a trough is no event)."""
+    peak = mid.groupby(ts.dt.floor("D").to_numpy()).transform("max")
+    ratio = (planned / peak.where(peak > 0)).to_numpy(dtype=float, na_value=np.nan)
     hot = np.nan_to_num(ratio, nan=0.0, posinf=0.0) >= UPLIFT
     out, k = [], 0
     while k < len(hot):

@@ -8,7 +8,6 @@ import xml.etree.ElementTree as ET
 from dataclasses import replace
 
 import pandas as pd
-import pytest
 from reporting_bundle import PERIODS, make_bundle, zip_texts
 
 from capplan.reporting import export_bundle
@@ -84,23 +83,23 @@ def test_cost_chart_labels_now_and_partial_months(tmp_path):
     assert date_axis.find("c:majorTimeUnit", NS).get("val") == "months"
 
 
-def test_planned_capacity_is_usable_capacity_per_instance_times_the_count():
+def test_planned_capacity_is_demand_plus_headroom_and_the_cap_per_instance():
     from capplan.reporting.fans import CAP, REQUIRED, planned_capacity
 
     ds = pd.to_datetime(["2026-03-01", "2026-03-02"])
     plan = pd.DataFrame(
         {
             "service": "web", "resource": "cpu", "scenario": ["expected", "expected", "peak", "peak"],
-            "ds": [*ds, *ds], "demand": 1.0, "usable_capacity": [14.0, 14.0, 14.0, 14.0],
-            "instances": [4.0, 0.0, 4.0, 4.0], "instances_uncapped": [6.0, 9.0, 50.0, 50.0],
-            "max_instances": [8.0, 8.0, 8.0, 8.0],
+            "ds": [*ds, *ds], "demand": [10.0, 20.0, 99.0, 99.0], "usable_capacity": 14.0,
+            "instances": [4.0, 0.0, 4.0, 4.0], "max_instances": 8.0,
         }
     )  # fmt: skip
     fc = pd.DataFrame(
         {"service": "web", "resource": ["cpu", "cpu", "cpu", "memory"],
          "ds": pd.to_datetime(["2026-03-01 05:00", "2026-03-02 01:00", "2026-03-05 00:00", "2026-03-01 00:00"])}
     )  # fmt: skip
-    out = planned_capacity(fc, plan, "expected")
-    # 14 / 4 = 3.5 per instance: x 6 required, x 8 the cap; no instances on the 2nd: unknown
-    assert out[REQUIRED].tolist()[:2] == [21.0, pytest.approx(float("nan"), nan_ok=True)]
+    out = planned_capacity(fc, plan, "expected", headroom=0.25)
+    # required: demand x 1.25; cap: 14 / 4 = 3.5 per instance x 8; no instances on the 2nd: unknown;
+    # after the plan's last period, or for a resource it does not plan: unknown
+    assert out[REQUIRED][:2].tolist() == [12.5, 25.0] and all(pd.isna(out[REQUIRED][2:]))
     assert out[CAP][0] == 28.0 and all(pd.isna(out[CAP][1:]))

@@ -42,8 +42,8 @@ def test_an_export_with_fewer_fans_leaves_no_stale_fan(tmp_path):
 
 def _fan() -> Fan:
     ts = pd.date_range("2026-03-01", periods=96, freq="h")
-    mid = pd.Series(np.r_[np.full(48, np.nan), np.linspace(10, 12, 48)])
-    planned = mid * np.where(ts.hour == 12, 2.0, 1.0)  # an event at noon each forecast day
+    mid = pd.Series(np.r_[np.full(48, np.nan), np.full(24, 10.0), np.full(24, 12.0)])
+    planned = mid * np.where(ts.hour == 12, 2.0, 1.0)  # an event at noon each forecast day: x2 its peak
     frame = pd.DataFrame(
         {"ts": ts, "actual": np.r_[np.full(48, 9.0), np.full(48, np.nan)], "p10": mid - 1, "p50": mid,
          "p90": mid + 1, "capacity": 14.0, "planned_demand": planned, "required_capacity": 16.0,
