@@ -8,7 +8,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export GX_ANALYTICS_ENABLED := false
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: demo test test-all bench lint ui install clean lock
+.PHONY: demo test test-all bench lint ui screenshots install clean lock
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ lint: $(STAMP)
 # Ctrl+C stops both. PREFECT_PORT=4201 MLFLOW_PORT=5001 make ui for other ports.
 ui: $(STAMP)
 	$(VENV)/bin/capplan ui --prefect-port $${PREFECT_PORT:-4200} --mlflow-port $${MLFLOW_PORT:-5000}
+
+# The Prefect and MLflow UIs after a real run, as PNG files under demo/screenshots/ (needs chromium).
+screenshots: $(STAMP)
+	$(PY) -m capplan.screenshots --out demo/screenshots
 
 # Refresh requirements.lock from the current environment.
 lock: $(STAMP)

@@ -14,6 +14,7 @@ from .commands import (  # noqa: F401  (the commands the parser names)
     DEFAULT_CONFIG,
     _safe,
     cmd_demo,
+    cmd_deploy,
     cmd_export,
     cmd_forecast,
     cmd_ingest,
@@ -185,6 +186,12 @@ def _run_commands(add) -> None:
     )
     _retrain_flags(sp)
     sp.add_argument("--quiet", action="store_true", help="no per-file and per-model progress lines")
+    sp.add_argument(
+        "--no-resume",
+        action="store_true",
+        help="redo every stage; by default a stage whose inputs (data fingerprint, config, upstream "
+        "output) match a finished run is skipped and its output reused (table stage_runs)",
+    )
     sp = add(
         "serve",
         "Run the whole pipeline (ingest, train, forecast, score, plan, export) on a cron schedule "
@@ -198,6 +205,14 @@ def _run_commands(add) -> None:
     )
     sp.add_argument("--name", default="capplan-refresh", help="deployment name (default: %(default)s)")
     _retrain_flags(sp)
+    sp = add(
+        "deploy",
+        "Register the [schedules] deployments on a work pool of the Prefect server at PREFECT_API_URL "
+        "(a process pool is created when missing); workers started with `prefect worker start --pool "
+        "POOL` on any machine with capplan installed run them. Unlike serve, this returns at once.",
+        cmd_deploy,
+    )
+    sp.add_argument("--pool", default="capplan", help="work pool name (default: %(default)s)")
     add(
         "rollback",
         "Restore the previous champions: swap the registry aliases 'champion' and 'fallback'.",

@@ -295,7 +295,7 @@ def cmd_refresh(args) -> int:
 
     cfg = _config(args)
     t0 = time.perf_counter()
-    options = RefreshOptions(retrain=_retrain(args), quiet=args.quiet)
+    options = RefreshOptions(retrain=_retrain(args), quiet=args.quiet, resume=not args.no_resume)
     result = pipeline_flow(
         cfg, options, progress=lambda s: print(f"[{s}]  (+{time.perf_counter() - t0:.0f} s)", flush=True)
     )
@@ -317,6 +317,20 @@ def cmd_serve(args) -> int:
     what = f"'{args.name}' on cron '{args.cron}'" if args.cron else f"the [schedules] of {args.config}"
     print(f"Serving {what} (Ctrl+C to stop); runs appear in the Prefect UI.", flush=True)
     serve(args.config, args.cron, name=args.name, retrain=_retrain(args))
+    return 0
+
+
+def cmd_deploy(args) -> int:
+    from capplan.core.config import load_config
+
+    load_config(args.config)  # fail now, with the file named
+    from capplan.pipelines.refresh import deploy
+
+    names, created = deploy(args.config, args.pool)
+    if created:
+        print(f"Created work pool '{args.pool}' (type process).")
+    print(f"Registered on work pool '{args.pool}': {', '.join(names)}")
+    print(f"Start a worker where capplan is installed:  prefect worker start --pool {args.pool}")
     return 0
 
 

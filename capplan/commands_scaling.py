@@ -79,12 +79,24 @@ def cmd_simulate(args) -> int:
     for e in events:
         print(f"  {e['ds']}: {e['event']}: {e['reason']}")
     if args.out:
+        from capplan.planning.scaling_frontier import sweep
+        from capplan.reporting.scaling_plot import frontier_png
+
+        quantiles = sorted({q for q in cfg.forecast.quantiles if q >= 0.5} | {cfg.planning.scaling_quantile})
+        front = sweep(use, inventory, args.service, policy, quantiles=tuple(quantiles), margins=(0.0, 0.1))
+        out = Path(args.out)
+        png = out.with_name(out.stem + "_frontier.png")
         payload = {
             "service": args.service,
             "policy": policy.model_dump(mode="json"),
             "scores": scores.to_dict("records"),
             "fallback_events": [dict(e, ds=str(e["ds"])) for e in events],
+            "frontier": front.astype(object).where(front.notna(), None).to_dict("records"),
         }
-        Path(args.out).write_text(json.dumps(payload, indent=2, default=float) + "\n")
-        print(f"Scores written to {args.out}")
+        out.write_text(json.dumps(payload, indent=2, default=float) + "\n")
+        png.write_bytes(frontier_png(front, f"{args.service}: cost vs risk of {len(front)} policy settings"))
+        eff = front[front["efficient"]]
+        print(
+            f"Scores and a {len(front)}-setting frontier ({len(eff)} efficient) written to {out}; plot: {png}"
+        )
     return 0

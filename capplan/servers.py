@@ -74,10 +74,11 @@ def _spawn(name: str, args: list[str], log: Path, env: dict | None = None) -> su
 
 def start_prefect(port: int, home: Path, timeout: float = START_TIMEOUT_S) -> Server:
     """``prefect server start`` on 127.0.0.1:``port`` with its database under ``home``."""
-    env = {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_API_URL": ""}
+    url = f"http://127.0.0.1:{port}/api"
+    env = {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_API_URL": "",
+           "PREFECT_UI_API_URL": url}  # the UI in a browser calls this API (default: port 4200)  # fmt: skip
     args = [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
     proc = _spawn("prefect", args, home / "server.log", env)
-    url = f"http://127.0.0.1:{port}/api"
     return _wait(Server("prefect server", url, proc, home / "server.log"), f"{url}/health", timeout)
 
 

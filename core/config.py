@@ -361,6 +361,12 @@ class AutoscalingPolicy(_Model):
         300, ge=0, le=3600, description="predictive launches this long ahead (AWS SchedulingBufferTime)"
     )
     forecast_only: bool = Field(False, description="predictive only reports; capacity follows reactive")
+    decision_interval_s: int = Field(3600, ge=0, description="predictive: one count per interval (AWS: 1 h)")
+    min_scale_in: int = Field(1, ge=1, description="predictive skips scale-ins of fewer instances")
+    forecast_margin: float = Field(0.0, ge=0, le=2, description="predictive sizes forecast x (1 + margin)")
+    hybrid_reactive_utilization: float | None = Field(
+        None, gt=0, le=1, description="hybrid's reactive target"
+    )
     max_capacity_breach: Literal["HonorMaxCapacity", "IncreaseMaxCapacity"] = "HonorMaxCapacity"
     max_capacity_buffer: int = Field(
         0, ge=0, le=100, description="percent above max_instances a forecast may go (IncreaseMaxCapacity)"

@@ -50,7 +50,7 @@ def _generate(out: Path, size: str, seed: int, step: _Steps):
 
 
 def run_demo(out: Path, size: str = "small", seed: int = 7, config: str | None = None) -> int:
-    from capplan.reporting.console import print_run
+    from capplan.reporting.console import print_run, print_scaling
 
     from .refresh import RefreshOptions, pipeline_flow
 
@@ -73,6 +73,8 @@ def run_demo(out: Path, size: str = "small", seed: int = 7, config: str | None =
         progress=lambda s: s != "ingest" and step(_SAY[s]),
     )
     print_run(replace(result, ingest=None))  # the files were loaded by the first run
+    if result.plan is not None:
+        print_scaling(result.plan.tables.autoscaling, result.plan.tables.scaling_schedule)
     paths = result.exports or {}
     print(f"\nDone in {time.perf_counter() - step.t0:.0f} s. Results:")
     print(f"  workbook     {paths.get('xlsx')}")

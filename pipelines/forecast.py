@@ -77,15 +77,32 @@ def publish(cfg: Config, horizon: int | str | None, data) -> Publication:
     return Publication(forecast_id, champions.run_id, version, created, forecasts, None, refitted)
 
 
+@task(name="read-published-forecast", cache_policy=NONE)
+def stored(cfg: Config, forecast_id: str) -> Publication:
+    from capplan.warehouse import store, warehouse
+
+    with warehouse(cfg.warehouse_path, read_only=True) as con:
+        fc = store.forecasts(con, forecast_id)
+    first = fc.iloc[0]
+    frame = fc.drop(columns=["forecast_id", "run_id", "created_at"])
+    return Publication(forecast_id, str(first["run_id"]), "", first["created_at"], frame, None)
+
+
 @flow(name="capplan-forecast")
 def forecast_flow(
     cfg: Config,
     horizon: int | str | None = None,
     out: str | None = None,
     as_of: pd.Timestamp | None = None,
+    forecast_id: str | None = None,
 ) -> Publication:
-    """Publish a new vintage; ``as_of`` forecasts from the data as it was then (a past vintage)."""
-    pub = publish(cfg, horizon, read_forecast_data(cfg, as_of, horizon))
+    """Publish a new vintage; ``as_of`` forecasts from the data as it was then (a past vintage);
+    ``forecast_id``: no new vintage, that stored one (a resumed run)."""
+    pub = (
+        stored(cfg, forecast_id)
+        if forecast_id
+        else publish(cfg, horizon, read_forecast_data(cfg, as_of, horizon))
+    )
     if out:
         from capplan.reporting import write_safe_csv
         from capplan.warehouse import store, warehouse

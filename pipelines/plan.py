@@ -61,10 +61,25 @@ def save(cfg: Config, result: PlanResult) -> None:
         store.save_plan(con, result.plan_id, run, result.tables)
 
 
+@task(name="read-stored-plan", cache_policy=NONE)
+def stored(cfg: Config, plan_id: str) -> PlanResult:
+    from capplan.warehouse import store, warehouse
+
+    with warehouse(cfg.warehouse_path, read_only=True) as con:
+        run = store.plan_run(con, plan_id)
+        tables = PlanTables(**store.plan_tables(con, plan_id))
+    return PlanResult(tables, run["as_of"], run["forecast_run_id"], plan_id, run["forecast_id"])
+
+
 @flow(name="capplan-plan")
-def plan_flow(cfg: Config, notify: bool = True) -> PlanResult:
-    """Build and store a plan; then (``notify`` and ``[alerts] webhook_url``) send its alerts.
-    A failed delivery is logged and kept on the result: the plan is stored first, whatever it does."""
+def plan_flow(cfg: Config, plan_id: str | None = None, notify: bool = True) -> PlanResult:
+    """Build and store a new plan from the latest forecast; ``plan_id``: that stored plan (resumed).
+
+    A new plan's alerts then go to ``[alerts] webhook_url`` (``notify``); a failed delivery is
+    logged and kept on the result, the plan is stored first whatever it does. A resumed plan
+    sends nothing (its message went out with it, or was logged as failed)."""
+    if plan_id:
+        return stored(cfg, plan_id)
     result = build(cfg)
     save(cfg, result)
     if notify:

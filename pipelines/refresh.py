@@ -15,6 +15,7 @@ pipeline on a config path, what a deployment can carry) with that schedule and s
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,9 @@ class RefreshOptions:
     through: str = "export"  # the last step to run
     forecast_csv: str | None = None  # also write the published forecast as CSV
     quiet: bool = True  # no per-file and per-model progress lines
+    resume: bool = (
+        True  # reuse what a stage left on the same inputs (a rerun after a crash redoes nothing done)
+    )
 
 
 @dataclass
@@ -54,6 +58,7 @@ class RefreshResult:
     artifacts: list[str] | None = None  # keys of the Prefect artifacts the run left
     decision: str = ""  # why the run retrained or only re-forecast
     warnings: list[str] = field(default_factory=list)  # degraded series, one line each
+    resumed: list[str] = field(default_factory=list)  # stages skipped: their inputs had not changed
 
     def summary(self) -> dict:
         """What a scheduled run returns (shown in the Prefect UI): counts and paths."""
@@ -67,6 +72,7 @@ def pipeline_flow(
     cfg: Config, options: RefreshOptions | None = None, progress: Callable[[str], None] | None = None
 ) -> RefreshResult:
     """Run the steps up to ``options.through``; ``progress`` hears each step's name before it runs."""
+    from . import resume, tracking
     from .export import export_flow
     from .forecast import forecast_flow, score_flow
     from .ingest import ingest_flow
@@ -78,27 +84,72 @@ def pipeline_flow(
     say = progress or (lambda _step: None)
     out = RefreshResult()
     say("ingest")
-    out.ingest = ingest_flow(cfg, quiet=opt.quiet)
+    out.ingest = ingest_flow(cfg, quiet=opt.quiet)  # a file already loaded (same content hash) is skipped
     retrain, out.decision = _decide(cfg, opt, say)
-    if retrain:
+    fp = resume.fingerprints(cfg)
+    trained = with_models(cfg, opt.models)
+    key = resume.keys(trained, fp, opt, None)["train"]
+    if retrain and _resumed(cfg, opt, out, "train", key, tracking.champion_info(cfg)[0]) is None:
         say("train")
-        out.training = train_flow(with_models(cfg, opt.models), quiet=opt.quiet, as_of=opt.as_of)
+        out.training = train_flow(trained, quiet=opt.quiet, as_of=opt.as_of)
+        resume.record(cfg, "train", key, out.training.run_id)
+    key = resume.keys(cfg, fp, opt, tracking.champion_info(cfg)[0])["forecast"]
+    done = _resumed(cfg, opt, out, "forecast", key)
     say("forecast")
-    out.publication = forecast_flow(cfg, out=opt.forecast_csv, as_of=opt.as_of)
+    out.publication = forecast_flow(cfg, out=opt.forecast_csv, as_of=opt.as_of, forecast_id=done)
+    if not done:
+        resume.record(cfg, "forecast", key, out.publication.forecast_id)
     if last >= STEPS.index("score"):
         say("score")
         out.health = score_flow(cfg)
     out.warnings = _warn(out.health)
     if last >= STEPS.index("plan"):
+        key = resume.plan_key(cfg, fp, out.publication.forecast_id)
+        done = _resumed(cfg, opt, out, "plan", key)
         say("plan")
-        out.plan = plan_flow(cfg)
+        out.plan = plan_flow(cfg, plan_id=done)
+        if not done:
+            resume.record(cfg, "plan", key, out.plan.plan_id)
     if last >= STEPS.index("export"):
         say("export")
-        out.exports = export_flow(cfg)
+        key = resume.export_key(cfg, out.plan.plan_id)
+        out.exports = _exported(_resumed(cfg, opt, out, "export", key))
+        if out.exports is None:
+            out.exports = export_flow(cfg, plan_id=out.plan.plan_id)
+            resume.record(cfg, "export", key, json.dumps({k: _paths(v) for k, v in out.exports.items()}))
     from .artifacts import publish
 
     out.artifacts = publish(cfg, out)
     return out
+
+
+def _resumed(cfg: Config, opt: RefreshOptions, out: RefreshResult, stage: str, key: str, current=None):
+    """The output ``stage`` left on these inputs (None: run it); for ``train``, only while that
+    run still holds the champion alias."""
+    from . import resume
+
+    output = resume.finished(cfg, stage, key) if opt.resume else None
+    if output is None or (stage == "train" and output != current):
+        return None
+    if stage == "export" and _exported(output) is None:  # a file was removed since: write them again
+        return None
+    out.resumed.append(f"{stage}: unchanged inputs, reusing {output if stage != 'export' else 'its files'}")
+    return output
+
+
+def _paths(v):
+    return [str(p) for p in v] if isinstance(v, list) else str(v)
+
+
+def _exported(output: str | None) -> dict | None:
+    """The export paths recorded under the key, when every file is still there."""
+    if output is None:
+        return None
+    paths = {
+        k: [Path(p) for p in v] if isinstance(v, list) else Path(v) for k, v in json.loads(output).items()
+    }
+    files = [p for v in paths.values() for p in (v if isinstance(v, list) else [v])]
+    return paths if all(p.exists() for p in files) else None
 
 
 def _decide(cfg: Config, opt: RefreshOptions, say) -> tuple[bool, str]:
@@ -148,7 +199,8 @@ def refresh_flow(
 
 
 def deployment(config: str, cron: str, name: str = "capplan-refresh", retrain: bool | None = None, **kw):
-    """One deployment of the refresh flow on a cron schedule (``through``, ``timezone`` optional)."""
+    """One deployment of the refresh flow on a cron schedule (``through``, ``timezone`` optional;
+    ``module=True``: the entrypoint is the installed module, what a work pool's worker imports)."""
     params = {"config": str(Path(config).resolve()), "retrain": retrain}
     if kw.get("through"):
         params["through"] = kw["through"]
@@ -159,14 +211,27 @@ def deployment(config: str, cron: str, name: str = "capplan-refresh", retrain: b
         schedule=Cron(cron, timezone=kw.get("timezone") or "UTC"),
         parameters=params,
         description="capplan: ingest, retrain when due, forecast, score, plan and export on a schedule",
+        **({"entrypoint_type": _module_entrypoint()} if kw.get("module") else {}),
     )
 
 
-def deployments(config: str, cfg: Config) -> list:
+def _module_entrypoint():
+    from prefect.deployments.runner import EntrypointType
+
+    return EntrypointType.MODULE_PATH
+
+
+def deployments(config: str, cfg: Config, module: bool = False) -> list:
     """A deployment per ``[schedules.NAME]`` (default: ``refresh`` daily at 03:00 UTC)."""
     return [
         deployment(
-            config, s.cron, name=f"capplan-{name}", retrain=s.retrain, through=s.through, timezone=s.timezone
+            config,
+            s.cron,
+            name=f"capplan-{name}",
+            retrain=s.retrain,
+            through=s.through,
+            timezone=s.timezone,
+            module=module,
         )
         for name, s in cfg.schedules.items()
     ]
@@ -179,18 +244,11 @@ def serve(
 
     With ``cron``, one deployment ``name`` on that schedule; else every ``[schedules]`` entry.
     """
-    import os
-
     from prefect import serve as prefect_serve
 
     from capplan.core.config import load_config
-    from capplan.core.errors import CapplanError
 
-    if not os.environ.get("PREFECT_API_URL"):
-        raise CapplanError(
-            "serve needs a Prefect server to hold the schedule: start one with `capplan ui` (or "
-            "`.venv/bin/prefect server start --host 127.0.0.1`) and set PREFECT_API_URL=http://127.0.0.1:4200/api"
-        )
+    _need_server("serve")
     deps = (
         [deployment(config, cron, name=name, retrain=retrain)]
         if cron
@@ -198,3 +256,42 @@ def serve(
     )
     prefect_serve(*deps)
     return [d.name for d in deps]
+
+
+def _need_server(command: str) -> None:
+    import os
+
+    from capplan.core.errors import CapplanError
+
+    if not os.environ.get("PREFECT_API_URL"):
+        raise CapplanError(
+            f"{command} needs a Prefect server to hold the schedule: start one with `capplan ui` (or "
+            "`.venv/bin/prefect server start --host 127.0.0.1`) and set PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
+
+
+def deploy(config: str, pool: str) -> tuple[list[str], bool]:
+    """Register every ``[schedules]`` deployment on work pool ``pool`` of the server at
+    ``PREFECT_API_URL`` (a ``process`` pool is created when missing); a worker started with
+    ``prefect worker start --pool POOL`` on any machine with capplan installed runs them.
+    Returns the deployment names and whether the pool was created."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.deployments.runner import deploy as prefect_deploy
+    from prefect.exceptions import ObjectNotFound
+    from prefect.workers.process import ProcessWorker
+
+    from capplan.core.config import load_config
+
+    _need_server("deploy")
+    deps = deployments(config, load_config(config), module=True)
+    created = False
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_work_pool(pool)
+        except ObjectNotFound:
+            template = ProcessWorker.get_default_base_job_template()
+            client.create_work_pool(WorkPoolCreate(name=pool, type="process", base_job_template=template))
+            created = True
+    prefect_deploy(*deps, work_pool_name=pool, build=False, push=False, print_next_steps_message=False)
+    return [d.name for d in deps], created

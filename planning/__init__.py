@@ -5,16 +5,17 @@ The verbs a pipeline calls (``build_plan`` above all); helpers and kernels live 
 
 from .actions import build_actions
 from .alerts import build_alerts
+from .autoscale import replay_hpa, replay_predictive, simulate_service
 from .bottlenecks import find_bottlenecks
 from .build import build_plan
 from .compare import compare_plans
 from .cost import capacity_cost_frontier, headroom_cost, monthly_cost
 from .drivers import add_uplift, apply_kpi_scenario, fit_driver_model, learned_event_uplift
-from .policies import compare_policies, recommend_schedule, replay_predictive, replay_reactive, score_policy
 from .queueing import erlang_c, servers_for_latency
 from .rightsizing import compare_alternatives, rightsizing
 from .rollup import monthly_plan, plan_summary, scenario_totals
 from .runway import runway, runway_frame
+from .scaling_plan import replay_services, schedule
 from .sizing import plan_instances, required_instances, size_plan, size_with_usl
 from .usl import fit_usl, fit_usl_frame, usl_capacity
 
@@ -47,9 +48,9 @@ __all__ = [
     "add_uplift",
     "learned_event_uplift",
     "build_alerts",
-    "replay_reactive",
+    "replay_hpa",
     "replay_predictive",
-    "score_policy",
-    "compare_policies",
-    "recommend_schedule",
+    "simulate_service",
+    "replay_services",
+    "schedule",
 ]

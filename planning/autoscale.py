@@ -47,9 +47,16 @@ from capplan.core.config import AutoscalingPolicy
 from capplan.core.errors import CapplanError
 
 from ._common import ceil_tol, require_columns
-from .policies import POLICY_INVENTORY_COLUMNS
 
 SCALED_RESOURCES = ("cpu", "memory", "rps", "network")  # storage does not scale with instances
+POLICY_INVENTORY_COLUMNS = (
+    "service",
+    "resource",
+    "capacity_per_instance",
+    "target_utilization",
+    "max_instances",
+    "cost_per_instance_hour",
+)
 _TOL = 1e-9
 _MAX_PERIODS = 64.0  # rate policies compounded over more periods than this are unlimited anyway
 
@@ -64,6 +71,7 @@ class Steps:
     up_window: int
     down_window: int
     fallback_window: int
+    decision: int = 1  # predictive holds one count per this many steps
 
     @classmethod
     def of(cls, policy: AutoscalingPolicy, step_s: float) -> Steps:
@@ -80,6 +88,7 @@ class Steps:
             up_window=max(1, up(policy.scale_up_stabilization_s)),
             down_window=max(1, up(policy.scale_down_stabilization_s)),
             fallback_window=max(1, up(policy.fallback_window_s)),
+            decision=max(1, int(round(policy.decision_interval_s / step_s))),
         )
 
 
@@ -222,6 +231,31 @@ def _limit_steps(counts: np.ndarray, max_step: int | None) -> np.ndarray:
     return out
 
 
+def _hold(want: np.ndarray, block: int) -> np.ndarray:
+    """Each run of ``block`` steps (from step 0) holds the peak of ``want`` over the run."""
+    if block <= 1 or want.size == 0:
+        return want
+    pad = (-want.size) % block
+    padded = np.concatenate([want, np.full(pad, want.min())]) if pad else want
+    return np.repeat(padded.reshape(-1, block).max(axis=1), block)[: want.size]
+
+
+def _stabilize_down(want: np.ndarray, window: int, min_scale_in: int) -> np.ndarray:
+    """Scale-in only to the highest count of the last ``window`` steps, and only by at least
+    ``min_scale_in`` instances; increases apply at once."""
+    if window > 1 and want.size:
+        padded = np.concatenate([np.full(window - 1, want[0]), want])
+        want = np.lib.stride_tricks.sliding_window_view(padded, window).max(axis=1)
+    if min_scale_in <= 1 or want.size == 0:
+        return want
+    out, cur = want.copy(), int(want[0])
+    for t, w in enumerate(want.tolist()):
+        if w > cur or cur - w >= min_scale_in:
+            cur = w
+        out[t] = cur
+    return out
+
+
 def replay_predictive(
     forecast_required,
     policy: AutoscalingPolicy,
@@ -232,13 +266,18 @@ def replay_predictive(
     """Instances in service per step from the forecast (int64; rules in the module doc).
 
     ``forecast_required[t]``: the required instances forecast for step t by a forecast issued at
-    least ``warmup`` before t (the caller guarantees it). A step with no forecast (NaN) asks for
-    ``min_instances``."""
+    least ``warmup`` before the start of t's decision interval (the caller guarantees it). A step with no forecast (NaN) asks for
+    ``min_instances``. Against churn, as AWS predictive scaling issues hourly capacity: the count
+    ``ceil(forecast x (1 + forecast_margin))`` is held per ``decision_interval_s`` at its peak
+    over the interval, a scale-in waits for the scale-down stabilization window (the highest
+    count of the window holds) and is skipped when smaller than ``min_scale_in``."""
     f = np.asarray(forecast_required, dtype=float)
     if f.ndim != 1:
         raise CapplanError("forecast_required must be one-dimensional")
     lo, hi = _bounds(policy, max_instances)
-    want = np.clip(ceil_tol(np.nan_to_num(np.maximum(f, 0.0), nan=0.0)), lo, predictive_cap(policy, hi))
+    f = np.nan_to_num(np.maximum(f, 0.0), nan=0.0) * (1.0 + policy.forecast_margin)
+    want = np.clip(ceil_tol(f), lo, predictive_cap(policy, hi)).astype(np.int64)
+    want = _stabilize_down(_hold(want, steps.decision), steps.down_window, policy.min_scale_in)
     lag = max(0, steps.delay - steps.warmup)
     if lag and want.size > lag:  # launched too late: an increase arrives `lag` steps after it is due
         want = want.copy()
@@ -336,18 +375,20 @@ def recent_forecast_error(
 # --- forecasts a decision could have had ------------------------------------------------------
 
 
-def seasonal_naive_forecasts(y, season: int, refresh: int, horizon: int, warmup: int = 0):
+def seasonal_naive_forecasts(y, season: int, refresh: int, horizon: int, warmup: int = 0, block: int = 1):
     """``(forecast, issued_at)``: for each step t, the value a seasonal-naive forecast (same step
-    one season earlier) issued at the latest refresh ``c <= t - warmup`` with ``t < c + horizon``
-    gives for t, and that ``c`` (-1 and NaN where none exists). Issues are every ``refresh``
-    steps from ``season``; the forecast of an issue at c reads only ``y[:c]`` (strictly before
-    the decision): ``y[c - season + (h mod season)]`` for ``t = c + h``."""
+    one season earlier) issued at the latest refresh ``c <= b - warmup`` with ``t < c + horizon``
+    gives for t, and that ``c`` (-1 and NaN where none exists), where ``b`` is the start of t's
+    decision interval of ``block`` steps (t itself for block 1): a count held over the interval
+    is decided at its start. Issues are every ``refresh`` steps from ``season``; the forecast of
+    an issue at c reads only ``y[:c]`` (strictly before the decision):
+    ``y[c - season + (h mod season)]`` for ``t = c + h``."""
     y = _finite(y, "y")
     if min(season, refresh, horizon) < 1 or warmup < 0:
         raise CapplanError("season, refresh and horizon must be >= 1 and warmup >= 0")
     n = y.size
     t = np.arange(n)
-    latest = t - warmup
+    latest = (t // max(1, block)) * max(1, block) - warmup
     c = np.where(latest >= season, season + ((latest - season) // refresh) * refresh, -1)
     ok = (c >= season) & (t < c + horizon)
     src = c - season + np.mod(t - c, season)
@@ -441,6 +482,7 @@ def score_pool(counts, required_slo, util_ratio, step_s: float, price: float) ->
 class Simulation:
     """A replay: ``scores`` (one row per policy, :data:`SCORE_COLUMNS`), ``events`` (the hybrid's
     fallback switches: ``ds``, ``event``, ``reason``) and ``counts`` (per ``ds``: ``required``,
+    its ``binding`` resource, ``required_slo`` and ``util_ratio`` (what :func:`score_pool` reads),
     the seasonal-naive ``point`` forecast (what the fallback judges), the ``forecast`` at the
     quantile (what predictive sizes for), ``issued_at`` and each policy's instances)."""
 
@@ -492,7 +534,7 @@ def simulate_service(
         raise CapplanError(
             f"the inventory of {service!r} sizes none of its history's resources {list(wide.columns)}"
         )
-    req, _ = required_instances(loads, size["capacity"], size["util"])
+    req, binding = required_instances(loads, size["capacity"], size["util"])
     util_ratio, _ = required_instances(loads, size["capacity"], dict.fromkeys(loads, 1.0))
     slo = {r: policy.slo_utilization or size["util"][r] for r in loads}
     req_slo, _ = required_instances(loads, size["capacity"], slo)
@@ -508,6 +550,7 @@ def simulate_service(
         n_steps(policy.forecast_refresh_s),
         n_steps(policy.forecast_horizon_s),
         steps.warmup,
+        steps.decision,
     )
     fc = point + residual_quantile_offsets(req, issued, season, quantile)
     have = np.flatnonzero(np.isfinite(fc))
@@ -521,7 +564,11 @@ def simulate_service(
     parts["predictive"] = replay_predictive(fc, policy, steps, **bounds)
     fb, events = forecast_fallback(req, point, steps.fallback_window, policy.fallback_error)
     hybrid_policy = policy.model_copy(update={"mode": "hybrid", "forecast_only": False})
-    parts["hybrid"] = pool(hybrid_policy, parts, fb, **bounds)
+    inner = parts["reactive"]
+    if policy.hybrid_reactive_utilization is not None:  # the predictive part covers the rise
+        util_h = dict.fromkeys(loads, policy.hybrid_reactive_utilization)
+        inner = replay_hpa(required_instances(loads, size["capacity"], util_h)[0], policy, steps, **bounds)
+    parts["hybrid"] = pool(hybrid_policy, {**parts, "reactive": inner}, fb, **bounds)
     keep = slice(int(have[0]), None)
     price = size["cost_per_instance_hour"]
     rows = [
@@ -532,8 +579,8 @@ def simulate_service(
         }
         for name in SIM_POLICIES
     ]
-    counts = pd.DataFrame(
-        {"ds": wide.index, "required": req, "point": point, "forecast": fc, "issued_at": issued, **parts}
-    )
+    counts = pd.DataFrame({"ds": wide.index, "required": req, "binding": binding, "required_slo": req_slo,
+                           "util_ratio": util_ratio, "point": point, "forecast": fc, "issued_at": issued,
+                           **parts})  # fmt: skip
     log = [{"ds": wide.index[s], "event": kind, "reason": why} for s, kind, why in events]
     return Simulation(pd.DataFrame(rows, columns=list(SCORE_COLUMNS)), log, counts)

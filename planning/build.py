@@ -3,7 +3,8 @@
 Steps: scenario demand (:mod:`.demand`) -> one sizing (:func:`.sizing.size_plan`: linear per
 inventory, USL / Erlang C where load tests exist) -> runway, bottlenecks -> right-sizing and
 instance-type alternatives on recent usage -> cost, the cost of headroom and the frontier
-(all from the same sizing) -> alerts -> autoscaling replay and schedule -> assumptions ->
+(all from the same sizing) -> alerts -> autoscaling replay (walk-forward, :mod:`.scaling_plan`) and
+schedule (the expected scenario's demand) -> assumptions ->
 the monthly roll-up, scenario totals and summary.
 
 Cross-table invariants (``tests/planning/test_build.py`` pins them on hand-built inputs):
@@ -28,16 +29,13 @@ from .alerts import build_alerts
 from .assumptions import assumptions
 from .bottlenecks import find_bottlenecks
 from .cost import capacity_cost_frontier, headroom_cost, monthly_cost
-from .demand import resources, scenario_demand
-from .policies import compare_policies, recommend_schedule
+from .demand import ScenarioDemand, resources, scenario_demand
 from .rightsizing import compare_alternatives, rightsizing
 from .rollup import monthly_plan, plan_summary, scenario_totals
 from .runway import runway_frame
-from .scenarios import resource_demand
+from .scaling_plan import SCHEDULE_HOURS, replay_services, schedule
 from .sizing import size_plan, split_plannable
 from .usl import fit_usl_frame
-
-SCHEDULE_HOURS = 48
 
 
 def usage(history: pd.DataFrame, series: pd.DataFrame, cfg: Config) -> pd.DataFrame:
@@ -88,27 +86,26 @@ def champion_accuracy(inputs: PlanInputs) -> pd.DataFrame | None:
     return None if bm.empty else bm[["unique_id", "mase"]]
 
 
-def autoscaling(inputs: PlanInputs, cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Would a predictive policy have beaten the reactive one over the champions' backtest period,
-    and the predictive instance schedule for the next :data:`SCHEDULE_HOURS` hours."""
+def autoscaling(
+    inputs: PlanInputs, cfg: Config, use: pd.DataFrame, sd: ScenarioDemand
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``[autoscaling]`` policies replayed walk-forward on each service's history, and the
+    predictive schedule for the next :data:`SCHEDULE_HOURS` hours from the expected scenario's
+    demand (:mod:`.scaling_plan`)."""
     q = quantile_col(cfg.planning.scaling_quantile)
-    series, inv, fc = inputs.series, inputs.inventory, inputs.forecasts
-    if q not in fc:
+    fine = sd.expected_fine
+    if fine is None or q not in fine:
         raise CapplanError(
             f"planning.scaling_quantile {cfg.planning.scaling_quantile:g}: the published forecast has no {q}; "
             "run `capplan forecast` again with the current [forecast] quantiles"
         )
-    resource_of = resources(cfg, series)
-    pairs = inv[["service", "resource"]].drop_duplicates()
-    bt, replay = inputs.champion_backtests, pd.DataFrame()
-    if len(bt) and q in bt:
-        bt = bt.sort_values("cutoff").drop_duplicates(["unique_id", "ds"], keep="last")  # latest fold wins
-        past = resource_demand(bt[["unique_id", "ds", "y", q]], series, resource_of, ["y", q])
-        replay = compare_policies(past.merge(pairs), inv, quantile_col=q, cfg=cfg.planning)
-    nxt = fc[fc["ds"] <= fc["ds"].min() + pd.Timedelta(hours=SCHEDULE_HOURS - 1)]
-    demand = resource_demand(nxt[["unique_id", "ds", q]], series, resource_of, [q])
-    schedule = recommend_schedule(demand.merge(pairs), inv, quantile_col=q, cfg=cfg.planning)
-    return replay, schedule
+    inv = inputs.inventory
+    replay, skipped = replay_services(use, inv, cfg.autoscaling, quantile=cfg.planning.scaling_quantile)
+    for line in skipped:  # stated in the plan's assumptions, not silently left out
+        service, _, why = line.partition(": ")
+        sd.notes.append({"key": f"autoscaling replay: {service}", "value": "not replayed", "note": why})
+    nxt = fine[fine["ds"] <= fine["ds"].min() + pd.Timedelta(hours=SCHEDULE_HOURS - 1)]
+    return replay, schedule(nxt, inv, cfg.autoscaling, cfg.planning, q)
 
 
 def _costs(demand: pd.DataFrame, qcols: list[str], plan: pd.DataFrame, inputs: PlanInputs, usl, cfg: Config):
@@ -158,7 +155,7 @@ def build_plan(inputs: PlanInputs, cfg: Config) -> PlanTables:
         runway, plan, champion_accuracy(inputs), cfg.planning, as_of=as_of, scenarios=list(cfg.scenarios),
         resource_of=resources(cfg, inputs.series), problems=problems,
     )  # fmt: skip
-    replay, schedule = autoscaling(inputs, cfg)
+    replay, scaling_schedule = autoscaling(inputs, cfg, use, sd)
     months = monthly_plan(plan)
     return PlanTables(
         plan=plan,
@@ -173,7 +170,7 @@ def build_plan(inputs: PlanInputs, cfg: Config) -> PlanTables:
         driver_effects=sd.effects,
         capacity_models=usl,
         autoscaling=replay,
-        scaling_schedule=schedule,
+        scaling_schedule=scaling_schedule,
         plan_months=months,
         plan_totals=scenario_totals(months, list(cfg.scenarios)),
         plan_summary=plan_summary(

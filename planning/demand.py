@@ -39,6 +39,7 @@ class ScenarioDemand:
     windows: pd.DataFrame  # event windows applied, per scenario
     effects: pd.DataFrame  # driver effects per scenario and series
     notes: list[dict]  # assumption rows (key, value, note) for what was learned
+    expected_fine: pd.DataFrame | None = None  # the expected scenario on the forecast's own grid
 
 
 def resources(cfg: Config, series: pd.DataFrame) -> dict[str, str | None]:
@@ -111,7 +112,7 @@ def scenario_demand(inputs: PlanInputs, cfg: Config) -> ScenarioDemand:
     resource_of = resources(cfg, series)
     learned, notes = learned_uplifts(inputs.history, inputs.events, series, inputs.as_of)
     traffic = traffic_series(series, resource_of)
-    frames, windows_all, effects_all = [], [], []
+    frames, windows_all, effects_all, expected_fine = [], [], [], None
     for name, sc in cfg.scenarios.items():
         try:
             low, mid, high = quantile_bracket(sc.quantile, qcols)
@@ -126,7 +127,10 @@ def scenario_demand(inputs: PlanInputs, cfg: Config) -> ScenarioDemand:
             inputs.events, series, fc["ds"].min(), fc["ds"].max(), sc.event_uplift, learned, traffic
         )
         f = apply_events(f, windows, qcols)
-        rd = daily_peaks(resource_demand(f, series, resource_of, qcols), ["service", "resource"], qcols)
+        fine = resource_demand(f, series, resource_of, qcols)
+        if name == cfg.planning.expected_scenario:
+            expected_fine = fine
+        rd = daily_peaks(fine, ["service", "resource"], qcols)
         frames.append(
             rd.assign(
                 scenario=name, quantile=sc.quantile, demand=rd[mid], demand_low=rd[low], demand_high=rd[high]
@@ -136,5 +140,5 @@ def scenario_demand(inputs: PlanInputs, cfg: Config) -> ScenarioDemand:
         effects_all.extend(effects)
     return ScenarioDemand(
         pd.concat(frames, ignore_index=True), qcols, pd.concat(windows_all, ignore_index=True),
-        pd.DataFrame(effects_all), notes,
+        pd.DataFrame(effects_all), notes, expected_fine,
     )  # fmt: skip

@@ -179,6 +179,39 @@ def print_changes(changes, against: str | None, limit: int = 25) -> None:
         print(f"({len(changes) - limit} more in the Changes sheet of the workbook)")
 
 
+def busiest_service(scores, schedule) -> str | None:
+    """The service with the highest peak ``instances_recommended`` in the 48-h schedule (ties:
+    the first by name); without a schedule, the highest reactive instance-hours of the replay."""
+    if schedule is not None and len(schedule) and set(scores["service"]) & set(schedule["service"]):
+        sched = schedule[schedule["service"].isin(set(scores["service"]))]
+        peak = sched.groupby("service")["instances_recommended"].max()
+        return str(peak[peak == peak.max()].index.min())
+    if scores is None or scores.empty:
+        return None
+    hours = scores.groupby("service")["instance_hours"].max()
+    return str(hours[hours == hours.max()].index.min())
+
+
+def print_scaling(scores, schedule=None) -> None:
+    """The replayed policies of the busiest service side by side (the demo's last table)."""
+    service = busiest_service(scores, schedule) if scores is not None and len(scores) else None
+    if service is None:
+        print("\nNo autoscaling replay: no service has a season of history yet.")
+        return
+    s = scores[scores["service"] == service]
+    rows = [
+        {**r, "winner": "*" if r.get("winner") else "", "mean_utilization": f"{r['mean_utilization']:.0%}"}
+        for r in s.to_dict("records")
+    ]
+    steps = float(s["steps"].max())
+    print(f"\nAutoscaling replayed on the busiest service, {safe_text(service, newlines=False)} "
+          f"({steps:,.0f} steps, walk-forward; * = fewest under-provisioned minutes, then cost):")  # fmt: skip
+    cols = [("winner", ""), ("policy", "policy"), ("under_provisioned_minutes", "under-prov. min"),
+            ("peak_shortfall", "peak shortfall"), ("instance_hours", "instance-h"), ("cost", "cost $"),
+            ("mean_utilization", "mean util"), ("scaling_actions", "actions")]  # fmt: skip
+    print(table(rows, cols, right={"mean_utilization"}))
+
+
 def print_run(r) -> None:
     """What each step of a pipeline run (a ``RefreshResult``) did, in a line or two."""
     if r.ingest is not None:
@@ -205,6 +238,8 @@ def print_run(r) -> None:
 def run_summary(r) -> dict:
     """What a pipeline run (a ``RefreshResult``) did: counts, ids and paths (a scheduled run returns it)."""
     out: dict = {"decision": r.decision} if r.decision else {}
+    if getattr(r, "resumed", None):
+        out["resumed"] = "; ".join(r.resumed)
     if r.ingest is not None:
         out["files"] = len(r.ingest)
         out["rejected"] = sum(r["status"] == "rejected" for r in r.ingest)

@@ -134,8 +134,8 @@ def hpa_manifest(service: str, policy: AutoscalingPolicy, inventory: pd.DataFram
 
 def schedule_runs(schedule: pd.DataFrame) -> list[tuple[pd.Timestamp, pd.Timestamp, int]]:
     """``(start, end, count)`` runs of equal counts in a service's schedule (``ds``,
-    ``instances_recommended``; several resources per ``ds`` bind at their max). ``end`` is the
-    start of the next step."""
+    ``instances_recommended``: the binding resource's count; several rows per ``ds`` bind at their
+    max). ``end`` is the start of the next step."""
     if schedule.empty:
         return []
     per = schedule.groupby("ds")["instances_recommended"].max().sort_index()
@@ -192,9 +192,12 @@ def keda_scaled_object(
     if policy.mode != "reactive" and not policy.forecast_only and fallback_reason is None:
         triggers += cron_triggers(schedule, policy, lo, hi)
     if policy.mode != "predictive":
+        inner = policy  # in a hybrid the reactive part may track a higher target: the cron covers the rise
+        if policy.mode == "hybrid" and policy.hybrid_reactive_utilization is not None and triggers:
+            inner = policy.model_copy(update={"target_utilization": policy.hybrid_reactive_utilization})
         for r in _UTILIZATION:
             if r in rows.index:
-                pct = round(_target(policy, rows, r) * 100)
+                pct = round(_target(inner, rows, r) * 100)
                 triggers.append({"type": r, "metricType": "Utilization", "metadata": {"value": str(pct)}})
     if not triggers:
         raise CapplanError(

@@ -64,8 +64,8 @@ class PlanBundle:
     expected_scenario: str
     totals: pd.DataFrame | None = None  # scenario, period, monthly_cost, instances_required, ...
     history: pd.DataFrame | None = None
-    autoscaling: pd.DataFrame | None = None  # service, resource, policy, scores, winner
-    schedule: pd.DataFrame | None = None  # service, resource, ds, instances_recommended (next hours)
+    autoscaling: pd.DataFrame | None = None  # service, policy, scores, winner (sheet Scaling)
+    schedule: pd.DataFrame | None = None  # service, ds, instances_recommended (next 48 hours)
     changes: pd.DataFrame | None = None  # what changed since the previous plan (planning.compare_plans)
     actions: pd.DataFrame | None = None  # what to do per service, worst first (the first sheet)
 
@@ -176,15 +176,28 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec("history", None, "History", ("service", "metric", "ts", "y")),
     TableSpec(
         "autoscaling",
-        "Autoscaling",
-        "Predictive vs reactive autoscaling, replayed over the backtest period",
-        ("service", "resource", "policy", "winner", "under_provisioned_steps", "shortfall", "monthly_cost"),
+        "Scaling",
+        "Autoscaling policies replayed walk-forward on each service's history, side by side, and the "
+        "48-hour schedule",
+        (
+            "service",
+            "policy",
+            "winner",
+            "binding_resource",
+            "under_provisioned_minutes",
+            "peak_shortfall",
+            "instance_hours",
+            "cost",
+            "mean_utilization",
+            "scaling_actions",
+            "steps",
+        ),
     ),
     TableSpec(
         "schedule",
-        "Schedule",
-        "Recommended instances (predictive), next hours",
-        ("service", "resource", "ds", "instances_recommended"),
+        None,  # in the workbook: beside the scores on the Scaling sheet
+        "Predictive instances for the next 48 hours (expected scenario, redundancy and bounds applied)",
+        ("service", "ds", "instances_recommended", "binding_resource", "capped"),
     ),
 )
 TABLES += (

@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from .fans import fans
-from .specs import MAX_CHARTS, TABLES, PlanBundle, present, summary_kinds, tables
-from .xlsx_cells import Formats, write_table
+from .specs import MAX_CHARTS, TABLES, PlanBundle, column_kind, present, summary_kinds, tables
+from .xlsx_cells import XLSX_MAX_ROWS, Formats, write_cell, write_table
 from .xlsx_charts import CHART_GAP, CHART_HEIGHT, CHART_WIDTH, SHEET, ChartData, cost_chart, fan_chart
 
 _OPTIONS = {
@@ -38,11 +38,14 @@ def write_xlsx(bundle: PlanBundle, path: Path, max_charts: int = MAX_CHARTS) -> 
         fmts = Formats(wb)
         sheets = {}
         for spec in TABLES:
-            if not spec.sheet or not present(bundle, spec.field):
+            scaling = spec.field == "autoscaling" and present(bundle, "schedule")
+            if not spec.sheet or not (present(bundle, spec.field) or scaling):
                 continue
             ws = wb.add_worksheet(spec.sheet)
             kinds = summary_kinds(t["summary"]) if spec.field == "summary" else None
             write_table(ws, t[spec.field], fmts, {"value": kinds} if kinds else None)
+            if scaling:  # the 48-hour schedule beside the policy scores, one sheet per service's scaling
+                _beside(ws, t["schedule"], fmts, len(t["autoscaling"].columns) + 1)
             _page_setup(ws)
             sheets[spec.field] = ws
         cd = ChartData(wb.add_worksheet(SHEET), fmts)
@@ -51,6 +54,17 @@ def write_xlsx(bundle: PlanBundle, path: Path, max_charts: int = MAX_CHARTS) -> 
         _page_setup(sheets["summary"])
         sheets["summary"].fit_to_pages(1, 1)  # the Summary, charts included, prints on one page
     return path
+
+
+def _beside(ws, frame: pd.DataFrame, fmts: Formats, col0: int) -> None:
+    """``frame`` as a second table from column ``col0`` (header row, typed cells, widths)."""
+    for j, name in enumerate(frame.columns):
+        ws.write_string(0, col0 + j, name, fmts.header)
+        kind = column_kind(name, frame[name])
+        width = len(name) + 2
+        for i, value in enumerate(frame[name].head(XLSX_MAX_ROWS).tolist()):
+            width = max(width, write_cell(ws, i + 1, col0 + j, value, kind, fmts, name) + 2)
+        ws.set_column(col0 + j, col0 + j, min(max(width, 8), 60))
 
 
 def _page_setup(ws) -> None:

@@ -71,9 +71,9 @@ def config(tmp_path_factory):
         schedule = pd.DataFrame(
             {
                 "service": "web",
-                "resource": "cpu",
                 "ds": nxt,
                 "instances_recommended": [2, 8, 8, 3],
+                "binding_resource": "cpu",
                 "capped": False,
             }
         )
@@ -120,6 +120,17 @@ def test_simulate_prints_a_table_and_writes_json(config, tmp_path, capsys):
     assert set(scores) == {"reactive", "predictive", "hybrid"}
     assert scores["hybrid"]["under_provisioned_minutes"] == 0
     assert scores["reactive"]["under_provisioned_minutes"] > 0
+    # the cost-vs-risk frontier: every swept setting in the JSON, a PNG beside it
+    front = json.loads(out.read_text())["frontier"]
+    assert {f["policy"] for f in front} == {"reactive", "predictive", "hybrid"}
+    reactive = sorted(
+        (f["target_utilization"], f["instance_hours"]) for f in front if f["policy"] == "reactive"
+    )
+    hours = [h for _, h in reactive]
+    assert hours == sorted(hours, reverse=True)  # a higher target runs fewer instance-hours
+    assert any(f["efficient"] for f in front if f["policy"] == "hybrid")
+    png = tmp_path / "scores_frontier.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "scores_frontier.png" in printed
     assert main(["simulate", "--config", str(config), "--service", "api"]) == 2
 
 
@@ -157,3 +168,25 @@ def test_keda_leaves_out_the_schedule_when_the_recent_forecast_was_wrong(config,
     reason = keda["metadata"]["annotations"]["capplan.io/predictive-fallback"]
     assert "exceeds fallback_error 0.5" in reason and "6 step(s)" in reason
     assert "cron triggers are left out" in out.err
+
+
+def test_an_older_shape_of_the_scaling_tables_is_dropped_and_recreated(tmp_path):
+    """A warehouse written before the one policy engine keyed the schedule by resource (NOT NULL):
+    the next plan must not trip over it, so the derived table is recreated with its new key."""
+    import duckdb
+
+    from capplan.warehouse.schema import ensure_table
+
+    con = duckdb.connect(str(tmp_path / "old.duckdb"))
+    con.execute(
+        "CREATE TABLE scaling_schedule (plan_id VARCHAR NOT NULL, service VARCHAR NOT NULL, "
+        "resource VARCHAR NOT NULL, ds TIMESTAMP NOT NULL, instances_recommended BIGINT, capped BOOLEAN)"
+    )
+    con.execute("INSERT INTO scaling_schedule VALUES ('p0', 'web', 'cpu', '2026-01-01', 3, false)")
+    ensure_table(con, "scaling_schedule")
+    cols = [r[0] for r in con.execute("DESCRIBE scaling_schedule").fetchall()]
+    assert cols == ["plan_id", "service", "ds", "instances_recommended", "binding_resource", "capped"]
+    con.execute("INSERT INTO scaling_schedule VALUES ('p1', 'web', '2026-01-01', 3, 'cpu', false)")
+    ensure_table(con, "scaling_schedule")  # the current shape is kept, rows and all
+    assert con.execute("SELECT count(*) FROM scaling_schedule").fetchone()[0] == 1
+    con.close()

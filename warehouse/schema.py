@@ -40,13 +40,21 @@ def _columns(con, name: str) -> set[str]:
     return {r[0] for r in con.execute(f"DESCRIBE {name}").fetchall()}
 
 
+def _stored_key(con, name: str) -> set[str]:
+    """The stored table's key columns (the NOT NULL ones: :func:`ddl` marks the key so)."""
+    rows = con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND NOT is_nullable", [name]
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
 def ensure_table(con, name: str, have: set[str] | None = None) -> None:
     """Create ``name`` from its declaration; add declared columns an older warehouse lacks."""
     t = table(name)
     have = existing_tables(con) if have is None else have
     if name in have:
         stored = _columns(con, name)
-        if t.derived and not set(t.key) <= stored:  # an older shape, recomputed by the next run
+        if t.derived and _stored_key(con, name) != set(t.key):  # an older shape, recomputed by the next run
             con.execute(f"DROP TABLE {name}")
         else:
             for c, typ in t.columns:

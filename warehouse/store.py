@@ -106,6 +106,46 @@ def write(con, name: str, frame: pd.DataFrame, scope: dict | None = None) -> int
     return len(frame)
 
 
+# --- resume, don't redo ---------------------------------------------------------------------------
+
+
+def tables_fingerprint(con, names: tuple[str, ...]) -> str:
+    """A short hash of the content of ``names`` (small input tables: inventory, events...)."""
+    have = existing_tables(con)
+    parts = []
+    for name in names:
+        frame = (read(con, name) if name in have else pd.DataFrame()).astype(str)  # arrays too
+        rows = pd.util.hash_pandas_object(frame, index=False) if len(frame) else pd.Series([], dtype="uint64")
+        digest = int(rows.sum())  # a sum: the same rows in any order give the same hash
+        parts.append((name, len(frame), tuple(frame.columns), digest))
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
+def stage_output(con, stage: str, key: str) -> str | None:
+    """What the stage left the last time it finished with this key (None: never, or not since)."""
+    if "stage_runs" not in existing_tables(con):
+        return None
+    rows = con.execute(
+        "SELECT output FROM stage_runs WHERE stage = ? AND stage_key = ?", [stage, key]
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
+def record_stage(con, stage: str, key: str, output: str) -> None:
+    """Remember that ``stage`` finished on the inputs behind ``key``, leaving ``output``."""
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    row = pd.DataFrame([{"stage": stage, "stage_key": key, "output": output, "finished_at": now}])
+    write(con, "stage_runs", row, scope={"stage": stage, "stage_key": key})
+
+
+def has_forecast(con, forecast_id: str) -> bool:
+    if "forecasts" not in existing_tables(con):
+        return False
+    return bool(
+        con.execute("SELECT count(*) FROM forecasts WHERE forecast_id = ?", [forecast_id]).fetchall()[0][0]
+    )
+
+
 # --- training ------------------------------------------------------------------------------------
 
 
@@ -307,6 +347,11 @@ def has_plan(con, plan_id: str) -> bool:
     return bool(con.execute("SELECT count(*) FROM plan_runs WHERE plan_id = ?", [plan_id]).fetchall()[0][0])
 
 
+def plan_run(con, plan_id: str) -> dict:
+    """The ``plan_runs`` row of one plan."""
+    return read(con, "plan_runs", "WHERE plan_id = ?", [plan_id]).iloc[0].to_dict()
+
+
 def plan_tables(con, plan_id: str) -> dict[str, pd.DataFrame]:
     """Every table of one stored plan, without its ``plan_id`` column."""
     out = {}
@@ -378,13 +423,13 @@ def export_inputs(con, plan_id: str | None = None) -> ExportInputs:
 
 def scaling_schedule(con, service: str, plan_id: str | None = None) -> pd.DataFrame:
     """``service``'s predictive schedule of one stored plan (the latest by default):
-    ``resource, ds, instances_recommended, capped`` sorted by ds, resource."""
+    ``ds, instances_recommended, binding_resource, capped`` sorted by ds."""
     plan_id = plan_id or latest_plan_id(con)
     if "scaling_schedule" not in existing_tables(con):
-        return pd.DataFrame(columns=["resource", "ds", "instances_recommended", "capped"])
+        return pd.DataFrame(columns=["ds", "instances_recommended", "binding_resource", "capped"])
     return con.execute(
-        "SELECT resource, ds, instances_recommended, capped FROM scaling_schedule "
-        "WHERE plan_id = ? AND service = ? ORDER BY ds, resource",
+        "SELECT ds, instances_recommended, binding_resource, capped FROM scaling_schedule "
+        "WHERE plan_id = ? AND service = ? ORDER BY ds",
         [plan_id, service],
     ).df()
 

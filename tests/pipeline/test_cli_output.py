@@ -74,3 +74,38 @@ def test_alerts_are_counted_by_kind_grouped_per_service_and_the_rest_pointed_to(
     assert ["db", "1", "1", "storage", "expected"] in rows
     assert "First 2 alerts (2 more in the alerts table and the Alerts sheet):" in out
     assert "m5" not in out  # info alerts are counted, not listed
+
+
+def test_demo_prints_the_policy_comparison_of_the_busiest_service(capsys):
+    from capplan.reporting.console import print_scaling
+
+    scores = pd.DataFrame(
+        {
+            "service": ["api"] * 3 + ["web"] * 3,
+            "policy": ["reactive", "predictive", "hybrid"] * 2,
+            "winner": [False, False, True, True, False, False],
+            "under_provisioned_minutes": [120.0, 60.0, 0.0, 0.0, 0.0, 0.0],
+            "peak_shortfall": [2.5, 1.0, 0.0, 0.0, 0.0, 0.0],
+            "instance_hours": [1000.0, 900.0, 950.0, 10.0, 10.0, 10.0],
+            "cost": [500.0, 450.0, 475.0, 1.0, 1.0, 1.0],
+            "mean_utilization": [0.61, 0.66, 0.58, 0.2, 0.2, 0.2],
+            "scaling_actions": [40, 20, 30, 0, 0, 0],
+            "steps": [672] * 6,
+        }
+    )
+    # web has fewer instance-hours but the higher peak in the schedule: it is the busiest
+    schedule = pd.DataFrame({"service": ["api", "web"], "instances_recommended": [8, 12]})
+    print_scaling(scores, schedule)
+    out = capsys.readouterr().out
+    assert "busiest service, web" in out and "api" not in out
+    print_scaling(scores, None)  # no schedule: the highest instance-hours, api
+    lines = capsys.readouterr().out.splitlines()
+    assert "busiest service, api (672 steps" in lines[1]
+    body = [line.split() for line in lines[4:]]
+    assert body == [
+        ["reactive", "120", "2.5", "1,000", "500", "61%", "40"],
+        ["predictive", "60", "1", "900", "450", "66%", "20"],
+        ["*", "hybrid", "0", "0", "950", "475", "58%", "30"],
+    ]
+    print_scaling(scores.iloc[:0], None)
+    assert "No autoscaling replay" in capsys.readouterr().out

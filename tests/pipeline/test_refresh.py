@@ -28,6 +28,13 @@ def test_serve_without_a_server_says_what_to_do(tmp_path, monkeypatch, capsys):
     assert "prefect server start" in capsys.readouterr().err
 
 
+def test_deploy_without_a_server_says_what_to_do(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    cfg = write_company(tmp_path)
+    assert main(["deploy", "--config", str(cfg), "--pool", "p"]) == 2
+    assert "deploy needs a Prefect server" in capsys.readouterr().err
+
+
 def test_refresh_flow_runs_every_step(tmp_path):
     from capplan.pipelines.refresh import refresh_flow
 

@@ -22,7 +22,7 @@ MIN = 60  # one-minute steps: durations in the policy are whole steps
 
 
 def policy(**kw) -> AutoscalingPolicy:
-    base = {"startup_delay_s": 0, "scale_down_stabilization_s": 0, "warmup_s": 0}
+    base = {"startup_delay_s": 0, "scale_down_stabilization_s": 0, "warmup_s": 0, "decision_interval_s": 0}
     return AutoscalingPolicy(**{**base, **kw})
 
 
@@ -311,3 +311,61 @@ def test_quantile_offsets_come_from_the_season_before_each_issue():
     z = y.copy()
     z[8:] = 100.0  # data from the issue on changes nothing
     np.testing.assert_allclose(residual_quantile_offsets(z, issued, season, 0.5), off)
+
+
+def test_predictive_holds_the_interval_peak_waits_to_scale_in_and_skips_small_scale_ins():
+    fc = [1.0, 3.0, 2.0, 5.0, 1.0, 1.0, 2.0, 2.0, 2.0]
+    hold = policy(decision_interval_s=3 * MIN)  # one count per 3 steps: the peak of each run
+    np.testing.assert_array_equal(
+        replay_predictive(fc, hold, Steps.of(hold, MIN)), [3, 3, 3, 5, 5, 5, 2, 2, 2]
+    )
+    # scale-in waits for the 2-step stabilization window: the drop to 2 comes one step later
+    slow = policy(decision_interval_s=3 * MIN, scale_down_stabilization_s=2 * MIN)
+    np.testing.assert_array_equal(
+        replay_predictive(fc, slow, Steps.of(slow, MIN)), [3, 3, 3, 5, 5, 5, 5, 2, 2]
+    )
+    # a scale-in of fewer than 3 instances is skipped; increases always apply
+    big = policy(min_scale_in=3)
+    np.testing.assert_array_equal(
+        replay_predictive([4.0, 3.0, 2.0, 1.0, 6.0, 5.0], big, Steps.of(big, MIN)), [4, 4, 4, 1, 6, 6]
+    )
+    # the forecast margin (Crane EHPA's) sizes for forecast x (1 + margin)
+    margin = policy(forecast_margin=0.25)
+    np.testing.assert_array_equal(replay_predictive([4.0, 8.0], margin, Steps.of(margin, MIN)), [5, 10])
+
+
+def test_predictive_churn_on_a_noisy_five_minute_series_is_bounded_per_day():
+    rng = np.random.default_rng(11)
+    days, per_day = 3, 288  # 5-minute steps
+    t = np.arange(days * per_day)
+    fc = 20 + 10 * np.sin(2 * np.pi * t / per_day) + rng.uniform(0, 8, t.size)
+    every = policy(scale_down_stabilization_s=300)
+    churn = np.count_nonzero(np.diff(replay_predictive(fc, every, Steps.of(every, 300)))) / days
+    hourly = AutoscalingPolicy(startup_delay_s=0, warmup_s=0)  # defaults: hourly decisions, 300 s window
+    held = replay_predictive(fc, hourly, Steps.of(hourly, 300))
+    actions = np.count_nonzero(np.diff(held)) / days
+    assert churn > 150  # a new count nearly every step
+    assert actions <= 24  # at most one change per hour
+    assert np.all(held >= np.ceil(fc - 1e-9))  # the held peak still covers every step's forecast
+
+
+def test_hourly_decisions_on_five_minute_data_read_no_later_value():
+    # a count held over an hour is decided at the hour's start minus the warm-up: the count of
+    # step t never depends on a value from t - warmup on, though the hour's later steps are
+    # forecast too (here a forecast is issued at step 648, an hour's start: 288 + 5 x 72)
+    rng = np.random.default_rng(5)
+    usage = _weekly_usage(weeks=6, step="5min")  # 1,008 five-minute steps, 3.5 days
+    usage = usage.assign(y=usage["y"] * rng.uniform(0.8, 1.2, len(usage)))
+    p = AutoscalingPolicy(startup_delay_s=300, warmup_s=600)  # 2 steps ahead
+    season = 86400  # a daily season keeps the case small
+    base = simulate_service(usage, INVENTORY, "web", p, quantile=0.9, season_s=season).counts
+    k = 648 - 2
+    cut = base["ds"].iloc[k]
+    changed = usage.assign(y=np.where(usage["ds"] >= cut, usage["y"] * 5 + 50, usage["y"]))
+    after = simulate_service(changed, INVENTORY, "web", p, quantile=0.9, season_s=season).counts
+    # predictive: decided 2 steps ahead, unchanged up to k + 2; reactive (and so the hybrid) sees
+    # the previous step: unchanged up to k
+    pd.testing.assert_series_equal(after["predictive"].iloc[: k + 3], base["predictive"].iloc[: k + 3])
+    for col in ("reactive", "hybrid"):
+        pd.testing.assert_series_equal(after[col].iloc[: k + 1], base[col].iloc[: k + 1])
+    assert not after["predictive"].iloc[k + 3 :].equals(base["predictive"].iloc[k + 3 :])

@@ -167,3 +167,34 @@ def test_actions_say_what_to_do_by_when_and_how_many():
     summary = t.plan_summary.set_index("metric")
     assert summary.loc["horizon (days)", "value"] == 3.0 and "expected" in summary.loc["scenarios", "note"]
     assert summary.loc["plan as of (forecast cutoff, UTC)", "note"] == "2026-11-01 23:00"
+
+
+def test_autoscaling_replays_history_walk_forward_and_schedules_the_expected_demand():
+    t = build_plan(_inputs(), _cfg())
+    # the schedule: the next 48 hours of the expected scenario at scaling_quantile p90: 14 cores /
+    # (4 x 0.5) = 7 instances, cpu binding, no redundancy ("none"), below max_instances 20
+    s = t.scaling_schedule
+    assert len(s) == 48 and (s["instances_recommended"] == 7).all()
+    assert (s["binding_resource"] == "cpu").all() and not s["capped"].any()
+    # the replay: 30 days of a constant 8 cores = 4 instances; the first week has no forecast and
+    # the warm-up takes one hourly step, so 721 - 169 = 552 steps are scored for every policy
+    r = t.autoscaling.set_index("policy")
+    assert list(r.index) == ["reactive", "predictive", "hybrid"]
+    assert (r["steps"] == 552).all() and (r["under_provisioned_minutes"] == 0).all()
+    assert (r["instance_hours"] == 4 * 552).all() and r["winner"].tolist() == [True, False, False]
+    # the redundancy of [planning] applies to the schedule: n+1 adds one instance
+    assert (
+        build_plan(_inputs(), _cfg(redundancy="n+1")).scaling_schedule["instances_recommended"] == 8
+    ).all()
+
+
+def test_a_service_with_too_little_history_is_named_in_the_assumptions():
+    from dataclasses import replace
+
+    full = _inputs()
+    t = build_plan(
+        replace(full, history=full.history[full.history["ds"] > CUTOFF - pd.Timedelta(days=5)]), _cfg()
+    )
+    assert t.autoscaling.empty
+    note = t.plan_assumptions.set_index("key").loc["autoscaling replay: api"]
+    assert note["value"] == "not replayed" and "too short" in note["note"]

@@ -166,17 +166,49 @@ def test_alert_severity_is_highlighted(workbook):
 
 
 def test_optional_sheets_only_when_given(tmp_path):
+    scores = pd.DataFrame(
+        {
+            "service": ["api", "api"],
+            "policy": ["reactive", "hybrid"],
+            "winner": [False, True],
+            "binding_resource": ["cpu", "cpu"],
+            "under_provisioned_minutes": [120.0, 0.0],
+            "peak_shortfall": [2.5, 0.0],
+            "instance_hours": [100.0, 90.0],
+            "cost": [50.0, 45.0],
+            "mean_utilization": [0.55, 0.6],
+            "scaling_actions": [30, 12],
+            "steps": [168, 168],
+        }
+    )
     bundle = replace(
         make_bundle(),
-        autoscaling=pd.DataFrame({"service": ["api"], "policy": ["predictive"], "winner": [True]}),
+        autoscaling=scores,
         schedule=pd.DataFrame(
-            {"service": ["api"], "resource": ["cpu"], "ds": PERIODS[:1], "instances_recommended": [4]}
+            {
+                "service": ["api"],
+                "ds": PERIODS[:1],
+                "instances_recommended": [4],
+                "binding_resource": ["cpu"],
+                "capped": [False],
+            }
         ),
     )
     path = write_xlsx(bundle, tmp_path / "sub" / "plan.xlsx")
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == [*SHEETS[:-1], "Autoscaling", "Schedule", "ChartData"]
-    assert sheet(wb["Schedule"])[1] == [["api", "cpu", PERIODS[0].to_pydatetime(), 4]]
+    assert wb.sheetnames == [*SHEETS[:-1], "Scaling", "ChartData"]
+    header, rows = sheet(wb["Scaling"])
+    # the policies' scores side by side, one row each; a blank column; the 48-hour schedule
+    n = len(scores.columns)
+    assert header[:n] == list(scores.columns) and header[n] is None
+    assert header[n + 1 :] == ["service", "ds", "instances_recommended", "binding_resource", "capped"]
+    assert rows[1][:5] == ["api", "hybrid", True, "cpu", 0]
+    assert rows[0][n + 1 :] == ["api", PERIODS[0].to_pydatetime(), 4, "cpu", False]
+    assert rows[1][n + 1 :] == [None] * 5
+    # a schedule without a replay (no service has a season of history yet) still gets the sheet
+    only = write_xlsx(replace(bundle, autoscaling=None), tmp_path / "only.xlsx")
+    header, rows = sheet(openpyxl.load_workbook(only)["Scaling"])
+    assert rows[0][0] == "no rows" and rows[0][-5:] == ["api", PERIODS[0].to_pydatetime(), 4, "cpu", False]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -34,10 +34,15 @@ INVENTORY = pd.DataFrame(
 
 def _schedule():
     ds = pd.date_range("2026-12-01", periods=6, freq="h")
-    counts = [2, 2, 5, 5, 3, 2]
-    cpu = pd.DataFrame({"resource": "cpu", "ds": ds, "instances_recommended": counts, "capped": False})
-    mem = cpu.assign(resource="memory", instances_recommended=[2, 2, 2, 6, 2, 2])  # binds at 03:00
-    return pd.concat([cpu, mem], ignore_index=True)
+    # one row per hour, the binding resource's count (memory binds at 03:00)
+    return pd.DataFrame(
+        {
+            "ds": ds,
+            "instances_recommended": [2, 2, 5, 6, 3, 2],
+            "binding_resource": ["cpu", "cpu", "cpu", "memory", "cpu", "cpu"],
+            "capped": False,
+        }
+    )
 
 
 POLICIES = {
@@ -171,6 +176,20 @@ def test_keda_cron_triggers_follow_the_binding_schedule():
     assert behavior["scaleUp"]["tolerance"] == "50m"
     reactive = keda_scaled_object("web", AutoscalingPolicy(mode="reactive"), INVENTORY, _schedule())
     assert {t["type"] for t in reactive["spec"]["triggers"]} == {"cpu", "memory"}
+    # a hybrid's reactive part tracks hybrid_reactive_utilization beside the cron triggers
+    loose = keda_scaled_object(
+        "web", AutoscalingPolicy(hybrid_reactive_utilization=0.85), INVENTORY, _schedule()
+    )
+    assert {t["metadata"]["value"] for t in loose["spec"]["triggers"] if t["type"] in ("cpu", "memory")} == {
+        "85"
+    }
+    # without cron triggers (forecast-only) the reactive part keeps the target
+    alone = AutoscalingPolicy(hybrid_reactive_utilization=0.85, forecast_only=True)
+    values = {
+        t["metadata"]["value"]
+        for t in keda_scaled_object("web", alone, INVENTORY, _schedule())["spec"]["triggers"]
+    }
+    assert "85" not in values
     assert "fallback" not in reactive["spec"]  # KEDA's webhook refuses it on cpu/memory alone
     predictive = keda_scaled_object("web", AutoscalingPolicy(mode="predictive"), INVENTORY, _schedule())
     assert {t["type"] for t in predictive["spec"]["triggers"]} == {"cron"}
