@@ -157,6 +157,11 @@ def _plan_commands(add) -> None:
         metavar="PLAN_ID",
         help="print what changed since PLAN_ID (default: the previous plan): runway, instances, cost, alerts",
     )
+    sp.add_argument(
+        "--no-notify",
+        action="store_true",
+        help="do not send the plan's alerts to the [alerts] webhook_url",
+    )
     sp = add(
         "export", "Export the plan for planners: an XLSX workbook, CSV tables and an HTML report.", cmd_export
     )

@@ -238,7 +238,7 @@ def cmd_plan(args) -> int:
     from capplan.reporting import print_alerts, print_changes, print_runway, table
 
     cfg = _config(args)
-    result = plan_flow(cfg)
+    result = plan_flow(cfg, notify=not args.no_notify)
     t = result.tables
     print(
         f"Capacity plan as of {result.as_of} (forecast vintage {result.forecast_id[:8]}), scenarios: {', '.join(cfg.scenarios)}"
@@ -262,6 +262,11 @@ def cmd_plan(args) -> int:
     )
     al = t.alerts
     print_alerts(al)
+    if result.delivery is not None:
+        print(
+            ("" if result.delivery.sent else "warning: ") + result.delivery.line(),
+            file=sys.stdout if result.delivery.sent else sys.stderr,
+        )
     if args.compare:
         against = None if args.compare == "previous" else args.compare
         other, changes = compare_plan(cfg, result.plan_id, against)

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .alerts_config import AlertsConfig
 from .contracts import DEFAULT_QUANTILES, METRIC_KINDS, quantile_col
 from .durations import (
     MAX_DURATION_DAYS,
@@ -423,6 +424,7 @@ class Config(_Model):
     schedules: dict[str, ScheduleConfig] = Field(default_factory=lambda: dict(DEFAULT_SCHEDULES))
     orchestration: OrchestrationConfig = OrchestrationConfig()
     autoscaling: AutoscalingConfig = AutoscalingConfig()
+    alerts: AlertsConfig = AlertsConfig()
     base_dir: str = Field(".", description="folder relative paths resolve against (set by load_config)")
 
     @model_validator(mode="after")
@@ -517,7 +519,7 @@ def load_config(path: str | Path) -> Config:
 def config_hash(cfg: Config) -> str:
     import hashlib
 
-    payload = cfg.model_dump_json(exclude={"base_dir"})
+    payload = cfg.model_dump_json(exclude={"base_dir", "alerts"})  # delivery does not change a plan
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -533,6 +535,7 @@ __all__ = [
     "PlanningConfig",
     "AutoscalingConfig",
     "AutoscalingPolicy",
+    "AlertsConfig",
     "ScenarioConfig",
     "MetricSpec",
     "load_config",

@@ -175,7 +175,19 @@ def _value(value) -> str:
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
 
+ALERTS_EXAMPLE = """
+# After each plan, send its alerts as one JSON message (Slack-compatible "text") to a webhook:
+# [alerts]
+# webhook_url = "https://hooks.slack.com/services/T000/B000/XXXX"  # none: no message (the default)
+# min_severity = "warning"  # info, warning or critical
+# timeout_s = 10            # per attempt
+# retries = 3               # on connection errors and 5xx; a 4xx is not retried
+# backoff_s = 1.0           # wait before the first retry, doubling
+"""
+
+
 def write_config(config: dict, path: str | Path, comment: str = "") -> Path:
+    """``config`` as TOML, then the commented ``[alerts]`` example (:data:`ALERTS_EXAMPLE`)."""
     path = Path(path)
-    path.write_text(to_toml(config, comment))
+    path.write_text(to_toml(config, comment) + ALERTS_EXAMPLE)
     return path

@@ -86,6 +86,7 @@ def run_demo(out: Path, size: str = "small", seed: int = 7, config: str | None =
     print(f"\nDone in {time.perf_counter() - step.t0:.0f} s. Results:")
     print(f"  workbook     {paths.get('xlsx')}")
     print(f"  report       {paths.get('html')}")
+    print(f"  charts       {len(paths.get('png') or [])} PNG files next to the workbook (capplan_*.png)")
     print(f"  forecast CSV {csv}")
     print(f"  warehouse    {cfg.warehouse_path}   (duckdb {cfg.warehouse_path} -c 'SELECT * FROM runway')")
     print("  UIs          make ui   then open http://127.0.0.1:5000 (MLflow) and :4200 (Prefect)")

@@ -29,6 +29,7 @@ class PlanResult:
     run_id: str  # the training run of the champions whose forecast the plan was built on
     plan_id: str
     forecast_id: str = ""  # the forecast vintage the plan was built on
+    delivery: object | None = None  # reporting.webhook.Delivery of the [alerts] message; None: none sent
 
 
 @task(name="build-plan", cache_policy=NONE)
@@ -71,12 +72,20 @@ def stored(cfg: Config, plan_id: str) -> PlanResult:
 
 
 @flow(name="capplan-plan")
-def plan_flow(cfg: Config, plan_id: str | None = None) -> PlanResult:
-    """Build and store a new plan from the latest forecast; ``plan_id``: that stored plan (resumed)."""
+def plan_flow(cfg: Config, plan_id: str | None = None, notify: bool = True) -> PlanResult:
+    """Build and store a new plan from the latest forecast; ``plan_id``: that stored plan (resumed).
+
+    A new plan's alerts then go to ``[alerts] webhook_url`` (``notify``); a failed delivery is
+    logged and kept on the result, the plan is stored first whatever it does. A resumed plan
+    sends nothing (its message went out with it, or was logged as failed)."""
     if plan_id:
         return stored(cfg, plan_id)
     result = build(cfg)
     save(cfg, result)
+    if notify:
+        from capplan.reporting.webhook import deliver_alerts
+
+        result.delivery = deliver_alerts(cfg.alerts, result.plan_id, result.as_of, result.tables.alerts)
     return result
 
 

@@ -5,7 +5,9 @@ Imports only ``capplan.core``; matplotlib and xlsxwriter are imported when a fig
 workbook is made, so ``import capplan.reporting`` stays light. Modules: :mod:`.specs` (the
 :class:`PlanBundle`, its tables, column kinds and formats), :mod:`.fans` (fan chart data, the
 constrained-services pick, :func:`planned_demand`), :mod:`.xlsx` (+ ``xlsx_cells``,
-``xlsx_charts``), :mod:`.csv`, :mod:`.html`, :mod:`.plots`, :mod:`.console`, :mod:`.export`.
+``xlsx_charts``), :mod:`.csv`, :mod:`.html`, :mod:`.plots`, :mod:`.pngs` (the PNG charts next to
+the workbook), :mod:`.console`, :mod:`.export`, :mod:`.alerts_message` and :mod:`.webhook` (a
+plan's alerts as one JSON message, and its delivery with retries).
 """
 
 from __future__ import annotations

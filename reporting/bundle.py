@@ -1,8 +1,9 @@
 """An export's :class:`PlanBundle` from one stored plan (``ExportInputs``): pure, no I/O.
 
 Frames keep their stored names; only the user-facing ``ts`` replaces ``ds`` in forecasts and
-history. The forecasts gain the usable capacity and the expected scenario's planned demand
-(what runway and sizing use), so the fan charts show both next to the forecast.
+history. The forecasts gain the usable capacity, the expected scenario's planned demand (what
+runway and sizing use), its required capacity (that demand plus headroom) and the capacity of
+``max_instances``, so the fan charts show them next to the forecast.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from capplan.core.bundles import ExportInputs
 from capplan.core.config import Config
 from capplan.core.contracts import quantile_columns
 
-from .fans import planned_demand
+from .fans import planned_capacity, planned_demand
 from .specs import PlanBundle
 
 ACCURACY_METRICS = (
@@ -32,7 +33,10 @@ def _forecasts(inputs: ExportInputs, cfg: Config) -> pd.DataFrame:
         fc = fc.merge(
             cap.rename(columns={"usable_capacity": "capacity"}), on=["service", "resource"], how="left"
         )
-    fc = fc.assign(planned_demand=planned_demand(fc, plan, inputs.expected_scenario))
+    fc = fc.assign(
+        planned_demand=planned_demand(fc, plan, inputs.expected_scenario),
+        **planned_capacity(fc, plan, inputs.expected_scenario, cfg.planning.headroom),
+    )
     cols = [
         "service",
         "metric",
@@ -42,7 +46,9 @@ def _forecasts(inputs: ExportInputs, cfg: Config) -> pd.DataFrame:
         *quantile_columns(fc.columns),
     ]
     cols += ["capacity"] if cap is not None else []
-    out = fc.rename(columns={"ds": "ts"})[[*cols, "planned_demand"]]
+    out = fc.rename(columns={"ds": "ts"})[
+        [*cols, "planned_demand", "required_capacity", "max_instances_capacity"]
+    ]
     return out.sort_values(["service", "metric", "ts"], ignore_index=True)
 
 

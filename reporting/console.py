@@ -253,6 +253,8 @@ def run_summary(r) -> dict:
     if r.plan is not None:
         out["plan_id"] = r.plan.plan_id
         out["critical_alerts"] = int((r.plan.tables.alerts["severity"] == "critical").sum())
+        if getattr(r.plan, "delivery", None) is not None:
+            out["alerts"] = r.plan.delivery.line()
     if r.exports is not None:
         out["exports"] = {
             k: str(v if not isinstance(v, list) else Path(v[0]).parent) for k, v in r.exports.items()

@@ -17,6 +17,9 @@ from capplan.core.contracts import quantile_col, quantile_from_col
 
 from .specs import MAX_CHARTS, PLANNED, is_missing
 
+REQUIRED = "required_capacity"  # forecasts column: planned demand plus headroom (expected scenario)
+CAP = "max_instances_capacity"  # forecasts column: capacity of max_instances (expected scenario)
+
 _QUANTILE = re.compile(r"^p\d+(\.\d+)?$")
 
 
@@ -93,6 +96,8 @@ class Fan:
     actual: str | None
     planned: str | None = None
     unit: str | None = None  # the metric's unit (axis title)
+    required: str | None = None  # the required capacity column (instances_uncapped's)
+    cap: str | None = None  # the max_instances cap column
 
 
 def fan_data(forecasts: pd.DataFrame, history: pd.DataFrame | None, service, resource) -> Fan | None:
@@ -113,9 +118,10 @@ def fan_data(forecasts: pd.DataFrame, history: pd.DataFrame | None, service, res
     if "model" in rows and rows["model"].nunique() > 1:
         counts = rows["model"].value_counts(sort=False)
         rows = rows[rows["model"] == counts.idxmax()]
-    capacity = "capacity" if "capacity" in rows and rows["capacity"].notna().any() else None
-    planned = PLANNED if PLANNED in rows and rows[PLANNED].notna().any() else None
-    keep = ["ts", *dict.fromkeys(cols), *(c for c in (capacity, planned) if c)]
+    capacity, planned, required, cap = (
+        c if c in rows and rows[c].notna().any() else None for c in ("capacity", PLANNED, REQUIRED, CAP)
+    )
+    keep = ["ts", *dict.fromkeys(cols), *(c for c in (capacity, planned, required, cap) if c)]
     frame = rows[keep].assign(ts=_ns(rows["ts"])).drop_duplicates("ts").sort_values("ts")
     actual = None
     past = _history_rows(history, service, metric, frame["ts"].min(), 2 * len(frame))
@@ -124,7 +130,8 @@ def fan_data(forecasts: pd.DataFrame, history: pd.DataFrame | None, service, res
         actual = "actual"
     title = f"{service} · {metric}" if metric is not None else str(service)
     unit = rows["unit"].dropna().iloc[0] if "unit" in rows and rows["unit"].notna().any() else None
-    return Fan(service, metric, title, frame.reset_index(drop=True), *cols, capacity, actual, planned, unit)
+    frame = frame.reset_index(drop=True)
+    return Fan(service, metric, title, frame, *cols, capacity, actual, planned, unit, required, cap)
 
 
 def _ns(values: pd.Series) -> pd.Series:
@@ -152,6 +159,32 @@ def fans(tables: dict[str, pd.DataFrame], scenario: str, n: int) -> list[Fan]:
         fan = fan_data(tables["forecasts"], tables["history"], service, resource)
         if fan is not None:
             out.append(fan)
+    return out
+
+
+def planned_capacity(
+    fc: pd.DataFrame, plan: pd.DataFrame, scenario: str, headroom: float
+) -> dict[str, np.ndarray]:
+    """Per forecast row, the ``scenario``'s :data:`REQUIRED` and :data:`CAP` capacities.
+
+    Required: the usable capacity the planned demand needs, ``demand x (1 + headroom)`` (before
+    redundancy). Cap: usable capacity per instance today (``usable_capacity / instances``, in the
+    resource's unit, at target utilization) times ``max_instances``, linear in the count (an upper
+    bound where a USL fit says instances add less). NaN where the plan has no row or no instances.
+    """
+    nothing = {REQUIRED: np.full(len(fc), np.nan), CAP: np.full(len(fc), np.nan)}
+    if plan.empty or not {"demand", "usable_capacity", "instances", "max_instances"} <= set(plan.columns):
+        return nothing
+    instances = pd.to_numeric(plan["instances"], errors="coerce")
+    per = (pd.to_numeric(plan["usable_capacity"], errors="coerce") / instances).where(instances > 0)
+    values = {
+        REQUIRED: pd.to_numeric(plan["demand"], errors="coerce") * (1.0 + headroom),
+        CAP: per * pd.to_numeric(plan["max_instances"], errors="coerce"),
+    }
+    out = {}
+    for name, value in values.items():
+        value = value.where(np.isfinite(value.to_numpy(dtype=float, na_value=np.nan)))
+        out[name] = planned_demand(fc, plan.assign(demand=value), scenario)
     return out
 
 

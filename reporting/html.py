@@ -145,7 +145,7 @@ def _scenario_figures(totals: pd.DataFrame) -> list[str]:
         png = plots.scenario_chart(
             pivot(totals, "monthly_cost"),
             title="Monthly cost per scenario (run rate at each month's peak)",
-            ylabel="monthly cost",
+            ylabel="monthly cost ($/month)",
             money=True,
             notes=notes,
         )
@@ -165,20 +165,9 @@ def _scenario_figures(totals: pd.DataFrame) -> list[str]:
 
 
 def _fan_figures(t: dict[str, pd.DataFrame], scenario: str, n: int) -> list[str]:
-    out = []
-    for fan in fans(t, scenario, n):
-        png = plots.fan_chart(
-            fan.frame,
-            title=fan.title,
-            lo=fan.lo,
-            mid=fan.mid,
-            hi=fan.hi,
-            capacity=fan.capacity,
-            actual=fan.actual,
-            planned=fan.planned,
-        )
-        out.append(_img(png, f"Forecast fan: {fan.title}"))
-    return out
+    from .pngs import fan_figure
+
+    return [_img(plots.png(fan_figure(fan)), f"Forecast fan: {fan.title}") for fan in fans(t, scenario, n)]
 
 
 def _runway_figure(runway: pd.DataFrame, scenario: str) -> list[str]:

@@ -2,7 +2,8 @@
 
 Invariants:
 
-* Every public function takes plain frames and returns the bytes of one PNG image.
+* Every public function takes plain frames and returns the bytes of one PNG image (``*_chart``,
+  :func:`backtest_figure`) or a Figure (``*_figure``, for :mod:`.pngs`; :func:`png` makes bytes).
 * matplotlib is imported inside the functions, so importing this module (and ``capplan --help``)
   stays fast; figures are drawn on :class:`~matplotlib.backends.backend_agg.FigureCanvasAgg`
   directly, so the process-wide backend (``MPLBACKEND``) is neither needed nor changed.
@@ -24,7 +25,6 @@ from capplan.core.contracts import quantile_columns
 DPI = 100
 _BAND = "#9ecae1"
 _MID = "#08519c"
-_CAPACITY = "#cb181d"
 _ACTUAL = "#252525"
 _PLANNED = "#e6550d"
 _STATUS_COLOURS = {"already_short": "#cb181d", "within_horizon": "#fd8d3c", "not_within_horizon": "#74c476"}
@@ -38,6 +38,11 @@ def plain(text: object) -> str:
     return " " + out if out.startswith("_") else out
 
 
+def figure(width: float, height: float, layout: str | None = "constrained"):
+    """An empty Figure on its own Agg canvas (no pyplot state)."""
+    return _figure(width, height, layout)
+
+
 def _figure(width: float, height: float, layout: str | None = "constrained"):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -45,6 +50,11 @@ def _figure(width: float, height: float, layout: str | None = "constrained"):
     fig = Figure(figsize=(width, height), dpi=DPI, layout=layout)
     FigureCanvasAgg(fig)
     return fig
+
+
+def png(fig, dpi: float | None = None) -> bytes:
+    """``fig`` as PNG bytes."""
+    return _png(fig, dpi)
 
 
 def _png(fig, dpi: float | None = None) -> bytes:
@@ -57,48 +67,6 @@ def _money_axis(axis) -> None:
     from matplotlib.ticker import FuncFormatter
 
     axis.set_major_formatter(FuncFormatter(lambda x, _pos: f"${x:,.0f}"))
-
-
-def fan_chart(
-    frame: pd.DataFrame,
-    *,
-    title: str,
-    lo: str,
-    mid: str,
-    hi: str,
-    capacity: str | None = None,
-    actual: str | None = None,
-    planned: str | None = None,
-    ylabel: str = "",
-) -> bytes:
-    """Forecast fan against capacity.
-
-    (Nine parameters: one frame and the keyword-only names of its columns and labels, each
-    optional line drawn only when named.)
-
-    ``frame``: one row per ``ts`` (sorted), the quantile columns ``lo <= mid <= hi`` (NaN before
-    the forecast starts), optionally a ``capacity`` column, an ``actual`` column (recent history,
-    NaN over the forecast) and a ``planned`` column (the plan's demand: the forecast with events
-    and business drivers applied). Draws the ``lo``-``hi`` band, the ``mid`` line, the actuals,
-    the planned demand and capacity.
-    """
-    fig = _figure(7.5, 3.4)
-    ax = fig.subplots()
-    ts = pd.to_datetime(frame["ts"])
-    if actual is not None and actual in frame:
-        ax.plot(ts, frame[actual], color=_ACTUAL, lw=1.0, label="actual")
-    ax.fill_between(ts, frame[lo], frame[hi], color=_BAND, alpha=0.6, lw=0, label=plain(f"{lo}–{hi}"))
-    ax.plot(ts, frame[mid], color=_MID, lw=1.8, label=plain(mid))
-    if planned is not None and planned in frame and frame[planned].notna().any():
-        ax.plot(ts, frame[planned], color=_PLANNED, lw=1.6, label="planned demand (events, drivers)")
-    if capacity is not None and capacity in frame and frame[capacity].notna().any():
-        ax.plot(ts, frame[capacity], color=_CAPACITY, lw=1.5, ls="--", label="usable capacity")
-    ax.set_title(plain(title), fontsize=10, loc="left")
-    ax.set_ylabel(plain(ylabel))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left", frameon=False)
-    fig.autofmt_xdate()
-    return _png(fig)
 
 
 def _runway_rows(runway: pd.DataFrame) -> tuple[pd.DataFrame, float]:
@@ -116,6 +84,11 @@ def _runway_rows(runway: pd.DataFrame) -> tuple[pd.DataFrame, float]:
 
 
 def runway_chart(runway: pd.DataFrame, *, title: str) -> bytes:
+    """:func:`runway_figure` as PNG bytes."""
+    return _png(runway_figure(runway, title=title))
+
+
+def runway_figure(runway: pd.DataFrame, *, title: str):
     """Horizontal bars of ``days_left`` per ``service / resource``, whiskers from min to max.
 
     ``runway``: ``service, resource, days_left`` and optionally ``days_left_min``,
@@ -150,11 +123,13 @@ def runway_chart(runway: pd.DataFrame, *, title: str) -> bytes:
     labels = [plain(f"{s} / {r}") for s, r in zip(rows["service"], rows["resource"], strict=True)]
     ax.set_yticks(y, labels=labels, fontsize=8)
     ax.set_xlim(0, horizon * 1.22)
-    ax.set_xlabel("days of capacity left")
+    ax.axvline(0, color=_ACTUAL, lw=1.2)
+    ax.set_xlabel("capacity left (days from the plan's as-of time, 0 = now)")
+    ax.set_ylabel("service / resource")
     ax.set_title(plain(title), fontsize=9, loc="left", wrap=True)
     ax.grid(axis="x", alpha=0.3)
     _status_legend(ax, set(map(str, status)))
-    return _png(fig)
+    return fig
 
 
 def _runway_label(days: float, status: str) -> str:
@@ -185,6 +160,25 @@ def scenario_chart(
     reference_label: str = "current",
     notes: dict | None = None,
 ) -> bytes:
+    """:func:`scenario_figure` as PNG bytes (same parameters)."""
+    return _png(
+        scenario_figure(
+            table, title=title, ylabel=ylabel, money=money, reference=reference,
+            reference_label=reference_label, notes=notes,
+        )
+    )  # fmt: skip
+
+
+def scenario_figure(
+    table: pd.DataFrame,
+    *,
+    title: str,
+    ylabel: str,
+    money: bool = False,
+    reference: pd.Series | None = None,
+    reference_label: str = "current",
+    notes: dict | None = None,
+):
     """Grouped bars per scenario over periods.
 
     (Seven parameters: one table and keyword-only labels and optional overlays.)
@@ -222,10 +216,11 @@ def scenario_chart(
     if money:
         _money_axis(ax.yaxis)
     ax.set_ylabel(plain(ylabel))
+    ax.set_xlabel("month")
     ax.set_title(plain(title), fontsize=10, loc="left")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, frameon=False, ncols=min(n + 1, 4), loc="upper left")
-    return _png(fig)
+    return fig
 
 
 def _period_labels(index: Sequence) -> list[str]:

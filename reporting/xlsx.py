@@ -1,7 +1,7 @@
 """The Excel workbook: one sheet per table, native charts on Summary, their data on ChartData.
 
 Actions is the first sheet (what to do, worst first), then Summary with the charts; ChartData is
-hidden; every sheet prints landscape, one page wide.
+hidden; every sheet prints landscape, one page wide, the Summary on one page.
 
 Text from data never becomes code: the workbook turns no string into a formula, URL or number,
 and chart titles and series names are cell references, never literal text. xlsxwriter is
@@ -60,6 +60,7 @@ def write_xlsx(bundle: PlanBundle, path: Path, max_charts: int = MAX_CHARTS) -> 
         cd.ws.hide()  # chart data: for the charts, not for reading
         _place_charts(wb, sheets["summary"], cd, t, bundle, max_charts)
         _page_setup(sheets["summary"])
+        sheets["summary"].fit_to_pages(1, 1)  # the Summary, charts included, prints on one page
     return path
 
 

@@ -292,6 +292,15 @@ def test_config_toml_is_the_dict_and_loads(demo, tmp_path):
     from_file, from_dict = load_config(path), config_from_dict(data, base_dir=tmp_path)
     assert from_file == from_dict
     assert from_file.mlflow.tracking_uri == "sqlite:///../mlruns/mlflow.db"
+    assert from_file.alerts.webhook_url is None  # the [alerts] example is a comment
+    example = [line.removeprefix("# ") for line in path.read_text().splitlines() if line.startswith("# ")]
+    start = example.index("[alerts]")
+    uncommented = path.with_name("alerts.toml")
+    uncommented.write_text(path.read_text() + "\n".join(example[start:]) + "\n")
+    alerts = load_config(uncommented).alerts
+    assert (
+        alerts.webhook_url.startswith("https://") and alerts.retries == 3 and alerts.min_severity == "warning"
+    )
 
 
 def test_toml_writer_values_and_keys():

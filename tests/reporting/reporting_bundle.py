@@ -121,6 +121,9 @@ def forecast_rows() -> pd.DataFrame:
                     "p90": mid + 1.5,
                     "p99": mid + 3.0,
                     "capacity": 14.0,
+                    "planned_demand": mid * 1.2,
+                    "required_capacity": 16.0 + k,
+                    "max_instances_capacity": 28.0,
                     "region": "eu",
                 }
             )

@@ -170,12 +170,15 @@ def test_missing_optional_columns_are_skipped(tmp_path):
     bundle = make_bundle()
     bundle.plan = bundle.plan.drop(columns=["capped", "unit", "monthly_cost"])
     bundle.totals = totals_of(bundle.plan)  # planning's totals then lack monthly_cost too
-    bundle.forecasts = bundle.forecasts.drop(columns=["capacity", "p99", "model"])
+    bundle.forecasts = bundle.forecasts.drop(
+        columns=["capacity", "p99", "model", "planned_demand", "required_capacity", "max_instances_capacity"]
+    )
     bundle.runway = bundle.runway.drop(columns=["days_left_min", "days_left_max", "horizon_days"])
     bundle.history = None
     out = export_bundle(bundle, tmp_path)
     wb = openpyxl.load_workbook(out["xlsx"])
     assert "capped" not in sheet(wb["Scenarios"])[0]
     charts = zip_texts(out["xlsx"], r"xl/charts/chart\d+\.xml")
-    assert len(charts) == 3 and all(x.count("<c:ser>") == 3 for x in charts.values())  # p10, p50, p90
+    # p10, p50, p90 and the "now" marker
+    assert len(charts) == 3 and all(x.count("<c:ser>") == 4 for x in charts.values())
     assert out["html"].read_text(encoding="utf-8").count("data:image/png") == 3 + 1 + 1

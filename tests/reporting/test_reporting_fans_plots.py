@@ -16,7 +16,8 @@ import pytest
 from reporting_bundle import EVIL, SCRIPT, forecast_rows, make_bundle, runway_rows, zip_texts
 
 from capplan.reporting import backtest_figure, export_bundle, file_line, planned_demand, plots, table
-from capplan.reporting.fans import constrained, fan_columns
+from capplan.reporting.fans import Fan, constrained, fan_columns
+from capplan.reporting.pngs import fan_figure
 from capplan.reporting.specs import partial_months
 
 
@@ -55,7 +56,7 @@ def test_plots_return_png_and_show_names_literally():
             "p90": [3.0] * 4,
         }
     )
-    png = plots.fan_chart(frame, title="$\\frac{1}{0$ svc", lo="p10", mid="p50", hi="p90")
+    png = plots.png(fan_figure(Fan("s", "m", "$\\frac{1}{0$ svc", frame, "p10", "p50", "p90", None, None)))
     assert png[:4] == b"\x89PNG"
     runway = pd.DataFrame(
         {"service": ["a$", "_b"], "resource": ["cpu", "memory"], "days_left": [3.0, math.inf]}
@@ -97,15 +98,16 @@ def test_fan_charts_show_the_planned_demand_when_the_forecasts_carry_it(tmp_path
     out = export_bundle(replace(bundle, forecasts=fc), tmp_path, formats=("xlsx", "html"))
     charts = zip_texts(out["xlsx"], r"xl/charts/chart\d+\.xml")
     fans = [x for x in charts.values() if "<c:lineChart>" in x]
-    # only api has a planned demand: its fan gets a sixth series, the others keep five
-    assert sorted(x.count("<c:ser>") for x in fans) == [5, 5, 6]
-    api = next(x for x in fans if x.count("<c:ser>") == 6)
-    assert "<c:v>planned_demand</c:v>" in api
+    # only api has a planned demand: its fan gets a ninth series, the others keep eight
+    # (actual, p10, p50, p90, usable and required capacity, max_instances cap, now)
+    assert sorted(x.count("<c:ser>") for x in fans) == [8, 8, 9]
+    api = next(x for x in fans if x.count("<c:ser>") == 9)
+    assert "<c:v>planned demand (expected scenario)</c:v>" in api
     wb = openpyxl.load_workbook(out["xlsx"])
     rows = list(wb["ChartData"].iter_rows(values_only=True))
     start = next(i for i, r in enumerate(rows) if r[0] == "api · cpu")
     header = list(rows[start + 1])
-    j = header.index("planned_demand")
+    j = header.index("planned demand (expected scenario)")
     planned = [r[j] for r in rows[start + 2 : start + 2 + 10] if r[0] is not None and r[j] is not None]
     assert planned and set(planned) == {20.0}
     assert wb["Forecasts"]["A1"].value == "service"
@@ -144,8 +146,10 @@ def test_fan_png_draws_the_planned_demand():
             "planned_demand": [2.5, 2.5, 9.0, 9.0],
         }
     )
-    with_plan = plots.fan_chart(frame, title="x", lo="p10", mid="p50", hi="p90", planned="planned_demand")
-    without = plots.fan_chart(frame, title="x", lo="p10", mid="p50", hi="p90")
+    with_plan = plots.png(
+        fan_figure(Fan("s", "m", "x", frame, "p10", "p50", "p90", None, None, "planned_demand"))
+    )
+    without = plots.png(fan_figure(Fan("s", "m", "x", frame, "p10", "p50", "p90", None, None)))
     assert with_plan.startswith(b"\x89PNG") and with_plan != without
 
 

@@ -226,7 +226,8 @@ def test_native_charts_reference_chart_data(exported):
     # titles are references to the cell holding the name (the cached text is data, not a formula)
     assert any(f"<c:v>{EVIL} · cpu</c:v>" in xml for xml in charts.values())
     fan = next(x for x in charts.values() if "<c:lineChart>" in x)
-    assert fan.count("<c:ser>") == 5  # actual, p10, p50, p90, capacity
+    # actual, p10, p50, p90, usable capacity, planned demand, required capacity, max_instances cap, now
+    assert fan.count("<c:ser>") == 9
     # the charts sit on Summary (sheet2, after Actions) through its drawing
     rels = zip_texts(out["xlsx"], r"xl/worksheets/_rels/sheet2\.xml\.rels")
     assert any("drawing" in x for x in rels.values())
@@ -337,9 +338,8 @@ def test_workbook_says_what_to_do_first_charts_apart_chart_data_hidden(exported)
     for name in ("Actions", "Summary", "Runway"):
         ws = wb[name]
         assert ws.page_setup.orientation == "landscape" and ws.sheet_properties.pageSetUpPr.fitToPage
-        assert (
-            ws.page_setup.fitToWidth in (None, 1) and ws.page_setup.fitToHeight == 0
-        )  # 1 wide (the default)
+        tall = (None, 1) if name == "Summary" else (0,)  # the Summary on one page, others one page wide
+        assert ws.page_setup.fitToWidth in (None, 1) and ws.page_setup.fitToHeight in tall  # 1: the default
     # nothing a person reads shows inf or nan
     for ws in wb.worksheets:
         if ws.sheet_state == "hidden":
@@ -358,4 +358,4 @@ def test_workbook_says_what_to_do_first_charts_apart_chart_data_hidden(exported)
             assert h or v, (a_from, a_to, b_from, b_to)
     # axis titles with units
     charts = "".join(zip_texts(out["xlsx"], r"xl/charts/chart\d+\.xml").values())
-    assert "monthly cost ($" in charts and "time (UTC)" in charts
+    assert "monthly cost ($" in charts and "day (UTC" in charts
