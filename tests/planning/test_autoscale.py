@@ -237,7 +237,7 @@ def test_simulate_scores_every_policy_on_the_same_steps():
     p = AutoscalingPolicy(startup_delay_s=600, warmup_s=900)
     sim = simulate_service(_weekly_usage(), INVENTORY, "web", p)
     scores, events = sim.scores, sim.events
-    assert list(scores["policy"]) == ["reactive", "predictive", "hybrid"]
+    assert list(scores["policy"]) == ["reactive", "predictive", "hybrid", "crane_dsp", "ahpa"]
     assert (
         scores["steps"].nunique() == 1 and scores["steps"].iloc[0] == 2 * 168 - 1
     )  # from one week + the warm-up step
@@ -245,6 +245,9 @@ def test_simulate_scores_every_policy_on_the_same_steps():
     # a repeating week: the seasonal-naive forecast is perfect, reactive misses each morning's jump
     assert s.loc["predictive", "under_provisioned_minutes"] == 0
     assert s.loc["hybrid", "under_provisioned_minutes"] == 0
+    # the peers find the daily period: maxValue and the robust profile are exact, issued in time
+    assert s.loc["crane_dsp", "under_provisioned_minutes"] == 0
+    assert s.loc["ahpa", "under_provisioned_minutes"] == 0
     assert s.loc["reactive", "under_provisioned_minutes"] == 14 * 2 * 60  # 14 days, 2 hours each
     assert s.loc["hybrid", "instance_hours"] >= s.loc["predictive", "instance_hours"]
     assert s.loc["reactive", "scaling_actions"] == 28
