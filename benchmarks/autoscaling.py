@@ -222,11 +222,13 @@ def fleet(trace: pd.Series, services: int, days: int = 30) -> np.ndarray:
 
 
 def fleet_speed(trace: pd.Series, services: int, loop_services: int) -> dict:
-    """Every policy (reactive HPA, predictive from walk-forward forecasts, hybrid with fallback) for
+    """Every policy (reactive HPA, predictive from walk-forward forecasts, hybrid with fallback, the
+    Crane-DSP-like and AHPA-like peers with their walk-forward forecasts) for
     ``services`` services x 30 days of 1-minute demand, batched (:mod:`capplan.planning.autoscale_batch`),
     against the per-service Python loop (:func:`replay_hpa`) on the first ``loop_services``."""
     from capplan.planning.autoscale import Steps, replay_hpa, residual_quantile_offsets
     from capplan.planning.autoscale_batch import replay_all
+    from capplan.planning.predictors import peer_forecasts
 
     req = fleet(trace, services)
     policy = AutoscalingPolicy(slo_utilization=SLO)
@@ -241,9 +243,11 @@ def fleet_speed(trace: pd.Series, services: int, loop_services: int) -> dict:
             fc[:, i] = point[:, i] + residual_quantile_offsets(req[:, j], issued, season, 0.9)
         return point, fc
 
+    sched = {"season": season, "refresh": refresh, "horizon": horizon}
     t0 = time.perf_counter()
     point, fc = forecasts(range(services))
-    out = replay_all(req, fc, point, policy, steps, max_instances=200)
+    peers = peer_forecasts(req, policy, steps, sched, 0.9)
+    out = replay_all(req, fc, point, policy, steps, max_instances=200, peers=peers)
     batch_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     lp, lf = forecasts(range(loop_services))
