@@ -157,7 +157,7 @@ def ahpa_forecasts(y, issued, candidates, *, quantile: float | None = None, cycl
     for c, rows, p, cols in _by_period(x, issued, candidates, cache):
         k = min(cycles, c // p)
         win = x[c - k * p : c] if cols.size == x.shape[1] else x[c - k * p : c, cols]
-        detr = win.T.reshape(cols.size, k, p)  # (services, cycles, phase), a copy
+        detr = win.T.reshape(cols.size, k, p).copy()  # (services, cycles, phase): never y itself
         level = _order_stat(detr, 0.5)  # (services, cycles)
         detr -= level[:, :, None]
         profile = _median_small(detr)  # (services, phase)
