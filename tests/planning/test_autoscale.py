@@ -271,7 +271,7 @@ def test_simulate_decides_each_step_without_later_data():
     changed = usage.assign(y=np.where(usage["ds"] >= cut, usage["y"] * 5 + 50, usage["y"]))
     after = simulate_service(changed, INVENTORY, "web", p, quantile=0.9).counts
     # every decision up to step k (reactive sees t-1, forecasts were issued before t) is unchanged
-    for col in ("point", "forecast", "issued_at", "reactive", "predictive", "hybrid"):
+    for col in ("point", "forecast", "issued_at", "reactive", "predictive", "hybrid", "crane_dsp", "ahpa"):
         pd.testing.assert_series_equal(after[col].iloc[: k + 1], base[col].iloc[: k + 1])
     assert not after["reactive"].iloc[k + 1 :].equals(base["reactive"].iloc[k + 1 :])
     assert (base["issued_at"][base["issued_at"] >= 0] <= base.index[base["issued_at"] >= 0] - 1).all()
