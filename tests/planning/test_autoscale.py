@@ -262,8 +262,11 @@ def test_simulate_names_what_is_missing():
         simulate_service(_weekly_usage(), INVENTORY, "api", AutoscalingPolicy())
 
 
-def test_simulate_decides_each_step_without_later_data():
-    p = AutoscalingPolicy(startup_delay_s=600, warmup_s=900, scale_down_stabilization_s=3600)
+@pytest.mark.parametrize("predictor", ["seasonal_naive", "crane_dsp", "ahpa"])
+def test_simulate_decides_each_step_without_later_data(predictor):
+    p = AutoscalingPolicy(
+        startup_delay_s=600, warmup_s=900, scale_down_stabilization_s=3600, predictor=predictor
+    )
     usage = _weekly_usage()
     base = simulate_service(usage, INVENTORY, "web", p, quantile=0.9).counts
     k = 300
