@@ -12,8 +12,10 @@ Replay: :func:`capplan.planning.autoscale.simulate_service` with the ``[autoscal
 seasonal-naive forecasts refreshed every 6 h for 48 h, moved to p50 or p90 by the residuals of
 the season before, all from data strictly before each decision);
 under-provisioned means demand above an 80% SLO utilization (the target is 60%); a weekly
-season on Azure (30 days), a daily one on Alibaba (8 days); plus a slow-start case at p90
-(start-up delay and warm-up 15 minutes).
+season on Azure (30 days), a daily one on Alibaba (8 days). The Crane-DSP-like and AHPA-like
+peers (:mod:`capplan.planning.predictors`) run beside them; parameters of every policy are
+picked on the first half of the scored steps and reported on the second (:func:`tuned`,
+:func:`peer_sweep`), the hybrid fed by whichever predictor did best on the first half.
 
 Speed: the vectorised forecast and fallback passes (``seasonal_naive_forecasts`` +
 ``forecast_fallback``) against the same computation written as a per-step Python loop, on the
