@@ -143,6 +143,17 @@ def test_crane_feeds_hpa_the_peak_of_the_prediction_window():
     )
 
 
+def test_forecast_only_peers_run_reactive():
+    req = np.array([2.0, 2.0, 8.0, 8.0, 2.0])
+    fc = {"dsp": req * 2, "dsp_window": 1, "ahpa": req * 2, "ahpa_point": req * 2}
+    react = np.array([2, 2, 2, 8, 8])
+    p = policy(forecast_only=True)
+    out = peer_parts(req, p, Steps.of(p, 60), fc, react)
+    assert out["crane_dsp"].tolist() == out["ahpa"].tolist() == react.tolist()
+    acting = peer_parts(req, policy(), Steps.of(policy(), 60), fc, react)
+    assert acting["ahpa"].tolist() != react.tolist()
+
+
 def test_peer_forecasts_read_no_future_value():
     rng = np.random.default_rng(5)
     y = rng.uniform(0, 10, 24 * 14)
