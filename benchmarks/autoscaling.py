@@ -12,8 +12,10 @@ Replay: :func:`capplan.planning.autoscale.simulate_service` with the ``[autoscal
 seasonal-naive forecasts refreshed every 6 h for 48 h, moved to p50 or p90 by the residuals of
 the season before, all from data strictly before each decision);
 under-provisioned means demand above an 80% SLO utilization (the target is 60%); a weekly
-season on Azure (30 days), a daily one on Alibaba (8 days); plus a slow-start case at p90
-(start-up delay and warm-up 15 minutes).
+season on Azure (30 days), a daily one on Alibaba (8 days). The Crane-DSP-like and AHPA-like
+peers (:mod:`capplan.planning.predictors`) run beside them; parameters of every policy are
+picked on the first half of the scored steps and reported on the second (:func:`tuned`,
+:func:`peer_sweep`), the hybrid fed by whichever predictor did best on the first half.
 
 Speed: the vectorised forecast and fallback passes (``seasonal_naive_forecasts`` +
 ``forecast_fallback``) against the same computation written as a per-step Python loop, on the
@@ -26,6 +28,7 @@ has any) at no more than 25% more instance-hours; the vectorised passes are at l
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -126,6 +129,43 @@ def pick(front: pd.DataFrame) -> tuple[dict, dict, dict]:
     return default, best, fair
 
 
+PEER_QUANTILES = (0.5, 0.9)  # AHPA's upper band; the DSP has none
+
+
+def peer_sweep(usage, inv, season: int, tune: np.ndarray, naive: dict) -> pd.DataFrame:
+    """On the tuning steps: the crane_dsp and ahpa policies, and the hybrid fed by each of
+    their forecasts (``predictor``), at each target and margin (and AHPA band quantile); the
+    hybrid's reactive part tracks the seasonal-naive hybrid's picked reactive target (or the
+    target, if higher)."""
+    from capplan.planning.scaling_frontier import window_scores
+
+    rows = []
+    for predictor, quantiles in (("crane_dsp", (0.5,)), ("ahpa", PEER_QUANTILES)):
+        for u, m, q in itertools.product(TARGETS, MARGINS, quantiles):
+            uh = max(u, naive["reactive_utilization"])
+            p = AutoscalingPolicy(slo_utilization=SLO, target_utilization=u, forecast_margin=m, predictor=predictor,
+                                  hybrid_reactive_utilization=uh, policies=("reactive", "predictive", "hybrid", predictor))  # fmt: skip
+            sim = simulate_service(usage, inv, "svc", p, season_s=season, quantile=q)
+            setting = {"predictor": predictor, "target_utilization": u, "quantile": q, "forecast_margin": m}
+            rows.append({"policy": predictor, **setting, "reactive_utilization": u,
+                         **window_scores(sim, predictor, tune, 300.0, 1.0)})  # fmt: skip
+            rows.append({"policy": "hybrid", **setting, "reactive_utilization": uh,
+                         **window_scores(sim, "hybrid", tune, 300.0, 1.0)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def pick_best(rows: pd.DataFrame, default: dict) -> dict:
+    """The fewest instance-hours at no more under-provisioned minutes than the default reactive
+    on the tuning period (the fewest minutes, then hours, when none is as safe)."""
+    ok = rows[rows["under_provisioned_minutes"] <= default["under_provisioned_minutes"]]
+    order = (
+        ["instance_hours", "under_provisioned_minutes"]
+        if len(ok)
+        else ["under_provisioned_minutes", "instance_hours"]
+    )
+    return (ok if len(ok) else rows).sort_values(order, kind="stable").iloc[0].to_dict()
+
+
 def tuned(traces: dict, out_dir: Path) -> tuple[list[dict], dict]:
     """Parameters picked on the first half of each trace's scored steps, reported on the second."""
     from capplan.planning.scaling_frontier import sweep, window_scores
@@ -143,22 +183,37 @@ def tuned(traces: dict, out_dir: Path) -> tuple[list[dict], dict]:
         (out_dir / f"autoscaling_frontier_{stem}.png").write_bytes(
             frontier_png(front, f"{name}: tuning period, {len(front)} settings (SLO utilization {SLO:g})")
         )
-        default, best, fair = pick(front)
-        picks[name] = {"default_reactive": default, "hybrid": best, "reactive_same_risk": fair,
-                       "sweep_seconds": sweep_s, "settings": len(front)}  # fmt: skip
-        hybrid_policy = AutoscalingPolicy(
-            slo_utilization=SLO, target_utilization=best["target_utilization"],
-            forecast_margin=best["forecast_margin"], hybrid_reactive_utilization=best["reactive_utilization"],
-        )  # fmt: skip
+        default, naive, fair = pick(front)
+        t0 = time.perf_counter()
+        peer = peer_sweep(usage, inv, season, tune, naive)
+        peer_s = time.perf_counter() - t0
+        best = pick_best(pd.concat([front[front["policy"] == "hybrid"].assign(predictor="seasonal_naive"),
+                                    peer[peer["policy"] == "hybrid"]]), default)  # fmt: skip
+        chosen = {k: pick_best(peer[peer["policy"] == k], default) for k in ("crane_dsp", "ahpa")}
+        picks[name] = {"default_reactive": default, "hybrid_seasonal_naive": naive, "hybrid": best,
+                       "reactive_same_risk": fair, "sweep_seconds": sweep_s, "settings": len(front),
+                       "peer_sweep_seconds": peer_s, "peer_settings": len(peer), **chosen}  # fmt: skip
+
+        def setting(row: dict) -> AutoscalingPolicy:
+            uh = row.get("reactive_utilization")
+            return AutoscalingPolicy(
+                slo_utilization=SLO, target_utilization=row["target_utilization"],
+                forecast_margin=row["forecast_margin"], predictor=row.get("predictor", "seasonal_naive"),
+                hybrid_reactive_utilization=None if uh is None or uh != uh else uh,
+            )  # fmt: skip
+
         cases = {
-            "reactive (HPA, target 0.6)": (AutoscalingPolicy(slo_utilization=SLO, target_utilization=0.6), "reactive"),
+            "reactive (HPA, target 0.6)": (AutoscalingPolicy(slo_utilization=SLO, target_utilization=0.6), "reactive", 0.5),
             f"reactive (target {fair['target_utilization']:g}: same risk)": (
-                AutoscalingPolicy(slo_utilization=SLO, target_utilization=fair["target_utilization"]), "reactive"),
-            "predictive (picked)": (hybrid_policy, "predictive"),
-            "hybrid (picked)": (hybrid_policy, "hybrid"),
+                AutoscalingPolicy(slo_utilization=SLO, target_utilization=fair["target_utilization"]), "reactive", 0.5),
+            "predictive (picked)": (setting(best), "predictive", best["quantile"]),
+            "crane_dsp (picked)": (setting(chosen["crane_dsp"]), "crane_dsp", chosen["crane_dsp"]["quantile"]),
+            "ahpa (picked)": (setting(chosen["ahpa"]), "ahpa", chosen["ahpa"]["quantile"]),
+            "hybrid, seasonal naive (picked)": (setting(naive), "hybrid", naive["quantile"]),
+            "hybrid (picked)": (setting(best), "hybrid", best["quantile"]),
         }  # fmt: skip
-        for case, (policy, part) in cases.items():
-            sim = simulate_service(usage, inv, "svc", policy, season_s=season, quantile=best["quantile"])
+        for case, (policy, part, q) in cases.items():
+            sim = simulate_service(usage, inv, "svc", policy, season_s=season, quantile=q)
             for period, mask in (("tuning", tune), ("test", test)):
                 score = window_scores(sim, part, mask, 300.0, 1.0)
                 rows.append({"trace": name, "period": period, "policy": case, **score})
@@ -222,11 +277,13 @@ def fleet(trace: pd.Series, services: int, days: int = 30) -> np.ndarray:
 
 
 def fleet_speed(trace: pd.Series, services: int, loop_services: int) -> dict:
-    """Every policy (reactive HPA, predictive from walk-forward forecasts, hybrid with fallback) for
+    """Every policy (reactive HPA, predictive from walk-forward forecasts, hybrid with fallback, the
+    Crane-DSP-like and AHPA-like peers with their walk-forward forecasts) for
     ``services`` services x 30 days of 1-minute demand, batched (:mod:`capplan.planning.autoscale_batch`),
     against the per-service Python loop (:func:`replay_hpa`) on the first ``loop_services``."""
     from capplan.planning.autoscale import Steps, replay_hpa, residual_quantile_offsets
     from capplan.planning.autoscale_batch import replay_all
+    from capplan.planning.predictors import peer_forecasts
 
     req = fleet(trace, services)
     policy = AutoscalingPolicy(slo_utilization=SLO)
@@ -241,9 +298,11 @@ def fleet_speed(trace: pd.Series, services: int, loop_services: int) -> dict:
             fc[:, i] = point[:, i] + residual_quantile_offsets(req[:, j], issued, season, 0.9)
         return point, fc
 
+    sched = {"season": season, "refresh": refresh, "horizon": horizon}
     t0 = time.perf_counter()
     point, fc = forecasts(range(services))
-    out = replay_all(req, fc, point, policy, steps, max_instances=200)
+    peers = peer_forecasts(req, policy, steps, sched, 0.9)
+    out = replay_all(req, fc, point, policy, steps, max_instances=200, peers=peers)
     batch_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     lp, lf = forecasts(range(loop_services))
@@ -292,10 +351,13 @@ def main(argv: list[str] | None = None) -> int:
     rows, picks = tuned(traces, out_dir)
     for name, p in picks.items():
         b = p["hybrid"]
-        print(f"{name}: picked on the tuning period from {p['settings']} settings ({p['sweep_seconds']:.0f} s): "
-              f"hybrid predictive target {b['target_utilization']:g} at p{b['quantile'] * 100:g} "
+        print(f"{name}: picked on the tuning period from {p['settings']} + {p['peer_settings']} settings "
+              f"({p['sweep_seconds']:.0f} + {p['peer_sweep_seconds']:.0f} s): hybrid fed by {b['predictor']}, "
+              f"predictive target {b['target_utilization']:g} at p{b['quantile'] * 100:g} "
               f"+{b['forecast_margin']:.0%}, reactive part target {b['reactive_utilization']:g}; "
-              f"reactive at the same risk: target {p['reactive_same_risk']['target_utilization']:g}")  # fmt: skip
+              f"reactive at the same risk: target {p['reactive_same_risk']['target_utilization']:g}; "
+              + "; ".join(f"{k} target {p[k]['target_utilization']:g} +{p[k]['forecast_margin']:.0%}"
+                          + (f" p{p[k]['quantile'] * 100:g}" if k == "ahpa" else "") for k in ("crane_dsp", "ahpa")))  # fmt: skip
     headers = ["trace", "period", "policy", "under-prov. min", "peak shortfall", "instance-h", "mean util",
                "actions"]  # fmt: skip
     table = [

@@ -72,7 +72,9 @@ def cmd_simulate(args) -> int:
     print(
         f"Replay of {args.service}: {int(scores['steps'].iloc[0])} steps from {use['ds'].min()} to "
         f"{use['ds'].max()}, start-up delay {policy.startup_delay_s} s, warm-up {policy.warmup_s} s, "
-        f"predictive at p{cfg.planning.scaling_quantile * 100:g} of a seasonal-naive forecast"
+        f"predictive at p{cfg.planning.scaling_quantile * 100:g} of the {policy.predictor.replace('_', '-')} "
+        f"forecast; peers: crane_dsp (DSP {policy.dsp_estimator}, HPA on max(actual, predicted)), "
+        f"ahpa (robust decomposition, shifted by the start-up delay, max(proactive, reactive))"
     )
     cols = [(c, c.replace("_", " ")) for c in scores.columns if c not in ("service", "steps")]
     print(table(scores.round(3).to_dict("records"), [("policy", "policy"), *cols[1:]]))

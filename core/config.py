@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -278,14 +278,18 @@ _UP_RULES = (
 _DOWN_RULES = (ScalingRule(type="Percent", value=100, period_s=15),)
 
 
+ScalingPolicyName = Literal["reactive", "predictive", "hybrid", "crane_dsp", "ahpa"]
+
+
 class AutoscalingPolicy(_Model):
     """One service's autoscaling policy (the ``[autoscaling]`` keys; every key may be overridden
     per service under ``[autoscaling.services.NAME]``). Defaults are Kubernetes' HPA defaults and
     AWS predictive scaling's."""
 
-    mode: Literal["reactive", "predictive", "hybrid"] = Field(
-        "hybrid", description="hybrid = max(predictive, reactive) within bounds"
-    )
+    mode: Literal["reactive", "predictive", "hybrid"] = "hybrid"  # hybrid = max(predictive, reactive)
+    policies: tuple[ScalingPolicyName, ...] = Field(get_args(ScalingPolicyName), min_length=1)  # simulated
+    predictor: Literal["seasonal_naive", "crane_dsp", "ahpa"] = "seasonal_naive"  # feeds predictive, hybrid
+    dsp_estimator: Literal["maxValue", "fft"] = "maxValue"  # crane_dsp: max of past cycles or FFT low-pass
     min_instances: int = Field(1, ge=0, description="the inventory has no minimum: it is set here")
     max_instances: int | None = Field(None, ge=1, description="default: the inventory's max_instances")
     max_step: int | None = Field(None, ge=1, description="most instances added or removed in one step")
@@ -313,11 +317,7 @@ class AutoscalingPolicy(_Model):
     max_capacity_buffer: int = Field(
         0, ge=0, le=100, description="percent above max_instances a forecast may go (IncreaseMaxCapacity)"
     )
-    fallback_error: float = Field(
-        0.5,
-        gt=0,
-        description="fall back to reactive when the recent forecast's mean relative error exceeds it",
-    )
+    fallback_error: float = Field(0.5, gt=0, description="reactive above this recent forecast error")
     fallback_window_s: int = Field(21600, ge=1, description="how far back the forecast error is measured")
     slo_utilization: float | None = Field(
         None, gt=0, le=1, description="simulate: demand above this share of capacity is under-provisioned"

@@ -30,9 +30,10 @@ Rules (each pinned by a hand-built test in ``tests/planning/test_autoscale.py``)
   :func:`recent_forecast_error` applies the same rule to published forecasts when a config is
   generated.
 
-Replay (:func:`simulate_service`): a service's history through all three, the predictive part
-fed only forecasts that could have been made at each decision (:func:`seasonal_naive_forecasts`
-moved to a quantile by :func:`residual_quantile_offsets`), scored by :func:`score_pool`.
+Replay (:func:`simulate_service`): a service's history through these and the Crane-DSP-like and
+AHPA-like peers (:mod:`.predictors`), fed only forecasts that could have been made at each decision
+(:func:`seasonal_naive_forecasts` moved to a quantile by :func:`residual_quantile_offsets`, or the
+``predictor`` key's peer), scored by :func:`score_pool`.
 """
 
 from __future__ import annotations
@@ -422,11 +423,7 @@ def residual_quantile_offsets(y, issued_at, season: int, quantile: float | None)
 def service_sizing(inventory: pd.DataFrame, service: str, policy: AutoscalingPolicy) -> dict:
     """Capacity, target utilization (the policy's overrides the inventory's), max instances and
     price of ``service``'s pool from its inventory rows (scaled resources only)."""
-    require_columns(
-        inventory,
-        POLICY_INVENTORY_COLUMNS,
-        "inventory",
-    )
+    require_columns(inventory, POLICY_INVENTORY_COLUMNS, "inventory")
     rows = inventory[(inventory["service"] == service) & inventory["resource"].isin(SCALED_RESOURCES)]
     if rows.empty:
         raise CapplanError(
@@ -445,7 +442,7 @@ def service_sizing(inventory: pd.DataFrame, service: str, policy: AutoscalingPol
     }
 
 
-SIM_POLICIES = ("reactive", "predictive", "hybrid")
+SIM_POLICIES = ("reactive", "predictive", "hybrid", "crane_dsp", "ahpa")
 SCORE_COLUMNS = (
     "service",
     "policy",
@@ -554,6 +551,14 @@ def simulate_service(
     )
     fc = point + residual_quantile_offsets(req, issued, season, quantile)
     have = np.flatnonzero(np.isfinite(fc))
+    peers = {}
+    if have.size and ({"crane_dsp", "ahpa"} & set(policy.policies) or policy.predictor != "seasonal_naive"):
+        from .predictors import peer_forecasts, use_predictor
+
+        sched = {"season": season, "refresh": n_steps(policy.forecast_refresh_s),
+                 "horizon": n_steps(policy.forecast_horizon_s)}  # fmt: skip
+        peers = peer_forecasts(req, policy, steps, sched, quantile)
+        point, fc = use_predictor(policy.predictor, peers, point, fc)
     if not have.size:
         raise CapplanError(
             f"history of {service!r} ({len(wide)} steps) is too short: the predictive replay needs more "
@@ -569,6 +574,10 @@ def simulate_service(
         util_h = dict.fromkeys(loads, policy.hybrid_reactive_utilization)
         inner = replay_hpa(required_instances(loads, size["capacity"], util_h)[0], policy, steps, **bounds)
     parts["hybrid"] = pool(hybrid_policy, {**parts, "reactive": inner}, fb, **bounds)
+    if {"crane_dsp", "ahpa"} & set(policy.policies):
+        from .predictors import peer_parts
+
+        parts.update(peer_parts(req, policy, steps, peers, parts["reactive"], **bounds))
     keep = slice(int(have[0]), None)
     price = size["cost_per_instance_hour"]
     rows = [
@@ -578,6 +587,7 @@ def simulate_service(
             **score_pool(parts[name][keep], req_slo[keep], util_ratio[keep], step_s, price),
         }
         for name in SIM_POLICIES
+        if name in policy.policies
     ]
     counts = pd.DataFrame({"ds": wide.index, "required": req, "binding": binding, "required_slo": req_slo,
                            "util_ratio": util_ratio, "point": point, "forecast": fc, "issued_at": issued,

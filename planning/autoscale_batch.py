@@ -3,8 +3,8 @@
 The rules are :func:`.autoscale.replay_hpa`'s, step for step (a test replays random cases through
 both and asserts equal counts); the loop runs over time only, each step one numpy operation per
 rule on a vector of services, so 100 services cost little more than one. Every service shares the
-policy; ``max_instances`` may differ per service. :func:`replay_all` adds the predictive and hybrid
-policies (vectorised already) for the speed benchmark.
+policy; ``max_instances`` may differ per service. :func:`replay_all` adds the predictive, hybrid,
+Crane-DSP-like and AHPA-like policies for the speed benchmark.
 """
 
 from __future__ import annotations
@@ -116,24 +116,39 @@ def replay_hpa_batch(required, policy: AutoscalingPolicy, steps: Steps, *, max_i
     return out
 
 
-def replay_all(required, forecast, point, policy: AutoscalingPolicy, steps: Steps, *, max_instances=None):
+def replay_all(
+    required, forecast, point, policy: AutoscalingPolicy, steps: Steps, *, max_instances=None, peers=None
+):
     """``{reactive, predictive, hybrid}`` counts, each ``(steps, services)``, for many services
-    sharing ``policy``: the batch HPA, the predictive kernel and the hybrid with its fallback."""
-    react = replay_hpa_batch(required, policy, steps, max_instances=max_instances)
-    cap = (
-        [None] * react.shape[1]
-        if max_instances is None
-        else np.broadcast_to(max_instances, (react.shape[1],))
-    )
+    sharing ``policy``: the batch HPA, the predictive kernel and the hybrid with its fallback;
+    with ``peers`` (:func:`.predictors.peer_forecasts` of the ``(steps, services)`` demand) also
+    ``crane_dsp`` (HPA on :func:`.predictors.crane_required`, in the same batch as reactive) and
+    ``ahpa``."""
+    k = np.shape(required)[1]
+    cap = [None] * k if max_instances is None else np.broadcast_to(max_instances, (k,))
+    if peers is None:
+        react = replay_hpa_batch(required, policy, steps, max_instances=max_instances)
+    else:
+        from .predictors import ahpa_counts, crane_required
+
+        both_caps = None if max_instances is None else np.concatenate([cap, cap])
+        wide = np.hstack([required, crane_required(required, policy, peers)])
+        react, crane = np.hsplit(replay_hpa_batch(wide, policy, steps, max_instances=both_caps), 2)
     pred = np.column_stack(
-        [
-            replay_predictive(forecast[:, j], policy, steps, max_instances=cap[j])
-            for j in range(react.shape[1])
-        ]
+        [replay_predictive(forecast[:, j], policy, steps, max_instances=cap[j]) for j in range(k)]
     )
     both = np.empty_like(react)
-    for j in range(react.shape[1]):
+    for j in range(k):
         fb, _ = forecast_fallback(required[:, j], point[:, j], steps.fallback_window, policy.fallback_error)
         h = hybrid(pred[:, j], react[:, j], policy, max_instances=cap[j])
         both[:, j] = np.where(fb, react[:, j], h)
-    return {"reactive": react, "predictive": pred, "hybrid": both}
+    out = {"reactive": react, "predictive": pred, "hybrid": both}
+    if peers is not None:
+        out["crane_dsp"] = crane
+        one = {"dsp_window": peers["dsp_window"]}
+        out["ahpa"] = np.column_stack(
+            [ahpa_counts(required[:, j], policy, steps,
+                         {**one, **{key: peers[key][:, j] for key in ("ahpa", "ahpa_point")}},
+                         react[:, j], max_instances=cap[j]) for j in range(k)]
+        )  # fmt: skip
+    return out

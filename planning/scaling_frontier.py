@@ -25,7 +25,7 @@ import pandas as pd
 
 from capplan.core.config import AutoscalingPolicy
 
-from .autoscale import SCALED_RESOURCES, score_pool, service_sizing, simulate_service
+from .autoscale import SCALED_RESOURCES, SIM_POLICIES, score_pool, service_sizing, simulate_service
 
 FRONTIER_COLUMNS = (
     "policy",
@@ -94,7 +94,9 @@ def sweep(
     window: slice | np.ndarray | None = None,
 ) -> pd.DataFrame:
     """:data:`FRONTIER_COLUMNS`, one row per policy and setting (see the module docstring)."""
-    base = policy.model_copy(update={"slo_utilization": slo_of(policy, inventory, service)})
+    base = policy.model_copy(  # the peers are not swept: their replays would only cost time here
+        update={"slo_utilization": slo_of(policy, inventory, service), "policies": SIM_POLICIES[:3]}
+    )
     price = service_sizing(inventory, service, base)["cost_per_instance_hour"]
     rows = []
 

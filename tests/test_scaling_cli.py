@@ -117,8 +117,12 @@ def test_simulate_prints_a_table_and_writes_json(config, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "under provisioned minutes" in printed and "hybrid" in printed
     scores = {s["policy"]: s for s in json.loads(out.read_text())["scores"]}
-    assert set(scores) == {"reactive", "predictive", "hybrid"}
+    assert set(scores) == {"reactive", "predictive", "hybrid", "crane_dsp", "ahpa"}
+    assert "crane_dsp" in printed and "ahpa" in printed
     assert scores["hybrid"]["under_provisioned_minutes"] == 0
+    # a repeating day: both peers find the period and scale ahead of each morning
+    assert scores["crane_dsp"]["under_provisioned_minutes"] == 0
+    assert scores["ahpa"]["under_provisioned_minutes"] == 0
     assert scores["reactive"]["under_provisioned_minutes"] > 0
     # the cost-vs-risk frontier: every swept setting in the JSON, a PNG beside it
     front = json.loads(out.read_text())["frontier"]
@@ -132,6 +136,25 @@ def test_simulate_prints_a_table_and_writes_json(config, tmp_path, capsys):
     png = tmp_path / "scores_frontier.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "scores_frontier.png" in printed
     assert main(["simulate", "--config", str(config), "--service", "api"]) == 2
+
+
+def test_simulate_replays_the_configured_policies_and_predictor(config, tmp_path, capsys):
+    peers = config.with_name("peers.toml")
+    text = config.read_text().replace(
+        "warmup_s = 900", 'warmup_s = 900\npolicies = ["reactive", "ahpa"]\npredictor = "ahpa"'
+    )
+    peers.write_text(text)
+    out = tmp_path / "scores.json"
+    assert main(["simulate", "--config", str(peers), "--service", "web", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "of the ahpa forecast" in printed
+    payload = json.loads(out.read_text())
+    assert [s["policy"] for s in payload["scores"]] == ["reactive", "ahpa"]
+    assert payload["policy"]["predictor"] == "ahpa"
+    bad = config.with_name("bad.toml")
+    bad.write_text(config.read_text().replace("warmup_s = 900", 'warmup_s = 900\npolicies = ["crane"]'))
+    assert main(["simulate", "--config", str(bad), "--service", "web"]) == 2
+    assert "policies" in capsys.readouterr().err
 
 
 def test_keda_leaves_out_the_schedule_when_the_recent_forecast_was_wrong(config, tmp_path, capsys):

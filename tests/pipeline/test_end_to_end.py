@@ -146,7 +146,7 @@ def test_plan_tables_and_exports(run):
     right = _latest(con, "rightsizing").set_index("service")
     assert bool(right.loc["api", "over_provisioned"]) and right.loc["api", "monthly_saving"] > 0
     replay = _latest(con, "autoscaling")
-    assert set(replay["policy"]) == {"reactive", "predictive", "hybrid"}
+    assert set(replay["policy"]) == {"reactive", "predictive", "hybrid", "crane_dsp", "ahpa"}
     assert replay.groupby("service")["winner"].sum().eq(1).all()
     schedule = _latest(con, "scaling_schedule")
     assert len(schedule) == 2 * 48 and (schedule["instances_recommended"] >= 1).all()

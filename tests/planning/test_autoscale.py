@@ -237,7 +237,7 @@ def test_simulate_scores_every_policy_on_the_same_steps():
     p = AutoscalingPolicy(startup_delay_s=600, warmup_s=900)
     sim = simulate_service(_weekly_usage(), INVENTORY, "web", p)
     scores, events = sim.scores, sim.events
-    assert list(scores["policy"]) == ["reactive", "predictive", "hybrid"]
+    assert list(scores["policy"]) == ["reactive", "predictive", "hybrid", "crane_dsp", "ahpa"]
     assert (
         scores["steps"].nunique() == 1 and scores["steps"].iloc[0] == 2 * 168 - 1
     )  # from one week + the warm-up step
@@ -245,6 +245,9 @@ def test_simulate_scores_every_policy_on_the_same_steps():
     # a repeating week: the seasonal-naive forecast is perfect, reactive misses each morning's jump
     assert s.loc["predictive", "under_provisioned_minutes"] == 0
     assert s.loc["hybrid", "under_provisioned_minutes"] == 0
+    # the peers find the daily period: maxValue and the robust profile are exact, issued in time
+    assert s.loc["crane_dsp", "under_provisioned_minutes"] == 0
+    assert s.loc["ahpa", "under_provisioned_minutes"] == 0
     assert s.loc["reactive", "under_provisioned_minutes"] == 14 * 2 * 60  # 14 days, 2 hours each
     assert s.loc["hybrid", "instance_hours"] >= s.loc["predictive", "instance_hours"]
     assert s.loc["reactive", "scaling_actions"] == 28
@@ -259,8 +262,11 @@ def test_simulate_names_what_is_missing():
         simulate_service(_weekly_usage(), INVENTORY, "api", AutoscalingPolicy())
 
 
-def test_simulate_decides_each_step_without_later_data():
-    p = AutoscalingPolicy(startup_delay_s=600, warmup_s=900, scale_down_stabilization_s=3600)
+@pytest.mark.parametrize("predictor", ["seasonal_naive", "crane_dsp", "ahpa"])
+def test_simulate_decides_each_step_without_later_data(predictor):
+    p = AutoscalingPolicy(
+        startup_delay_s=600, warmup_s=900, scale_down_stabilization_s=3600, predictor=predictor
+    )
     usage = _weekly_usage()
     base = simulate_service(usage, INVENTORY, "web", p, quantile=0.9).counts
     k = 300
@@ -268,7 +274,7 @@ def test_simulate_decides_each_step_without_later_data():
     changed = usage.assign(y=np.where(usage["ds"] >= cut, usage["y"] * 5 + 50, usage["y"]))
     after = simulate_service(changed, INVENTORY, "web", p, quantile=0.9).counts
     # every decision up to step k (reactive sees t-1, forecasts were issued before t) is unchanged
-    for col in ("point", "forecast", "issued_at", "reactive", "predictive", "hybrid"):
+    for col in ("point", "forecast", "issued_at", "reactive", "predictive", "hybrid", "crane_dsp", "ahpa"):
         pd.testing.assert_series_equal(after[col].iloc[: k + 1], base[col].iloc[: k + 1])
     assert not after["reactive"].iloc[k + 1 :].equals(base["reactive"].iloc[k + 1 :])
     assert (base["issued_at"][base["issued_at"] >= 0] <= base.index[base["issued_at"] >= 0] - 1).all()

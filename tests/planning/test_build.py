@@ -179,9 +179,9 @@ def test_autoscaling_replays_history_walk_forward_and_schedules_the_expected_dem
     # the replay: 30 days of a constant 8 cores = 4 instances; the first week has no forecast and
     # the warm-up takes one hourly step, so 721 - 169 = 552 steps are scored for every policy
     r = t.autoscaling.set_index("policy")
-    assert list(r.index) == ["reactive", "predictive", "hybrid"]
+    assert list(r.index) == ["reactive", "predictive", "hybrid", "crane_dsp", "ahpa"]
     assert (r["steps"] == 552).all() and (r["under_provisioned_minutes"] == 0).all()
-    assert (r["instance_hours"] == 4 * 552).all() and r["winner"].tolist() == [True, False, False]
+    assert (r["instance_hours"] == 4 * 552).all() and r["winner"].tolist() == [True] + [False] * 4
     # the redundancy of [planning] applies to the schedule: n+1 adds one instance
     assert (
         build_plan(_inputs(), _cfg(redundancy="n+1")).scaling_schedule["instances_recommended"] == 8

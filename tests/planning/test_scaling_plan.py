@@ -73,8 +73,9 @@ def test_replay_services_scores_each_pool_walk_forward_and_picks_one_winner():
     s = scores.set_index("policy")
     assert s.loc["reactive", "under_provisioned_minutes"] == 14 * 2 * 60  # each morning's jump, 2 h late
     assert s.loc["predictive", "under_provisioned_minutes"] == 0  # a repeating week: forecast exact
-    # predictive wins: no under-provisioning at a lower cost than the hybrid (which also holds reactive)
-    assert s["winner"].tolist() == [False, True, False]
+    # predictive wins: no under-provisioning at a lower cost than the hybrid and the peers (which
+    # also hold reactive)
+    assert s["winner"].tolist() == [False, True, False, False, False]
     assert (s["binding_resource"] == "cpu").all()
 
 
