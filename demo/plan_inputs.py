@@ -24,9 +24,11 @@ def demo_plan_inputs(data: DemoData, horizon_days: int = 14) -> PlanInputs:
     """``PlanInputs`` for the demo company (see the module docstring)."""
     m = data.metrics
     uid = m["service"].astype(str) + ":" + m["metric"].astype(str)
-    obs = pd.DataFrame(
-        {"unique_id": uid.to_numpy(), "ds": m["ts"].to_numpy(), "y": m["value"].to_numpy(float)}
-    )
+    obs = (
+        pd.DataFrame({"unique_id": uid.to_numpy(), "ds": m["ts"].to_numpy(), "y": m["value"].to_numpy(float)})
+        .groupby(["unique_id", "ds"], as_index=False)["y"]
+        .sum()
+    )  # one series per service and metric: regions summed (a (unique_id, ds) key, as the warehouse has)
     series = (
         pd.DataFrame({"unique_id": uid, "service": m["service"].astype(str), "metric": m["metric"].astype(str),
                       "region": m["region"].astype(str), "unit": m["unit"].astype(str)})
