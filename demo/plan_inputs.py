@@ -37,7 +37,8 @@ def demo_plan_inputs(data: DemoData, horizon_days: int = 14) -> PlanInputs:
     series["kind"] = np.where(series["metric"] == "rps", "rate", "gauge")
     series[["frequency", "source"]] = ["h", "demo"]
     cutoff = obs["ds"].max().floor("h")
-    hourly = obs[obs["ds"] > cutoff - pd.Timedelta(days=7)].assign(ds=lambda f: f["ds"].dt.floor("h"))
+    hourly = obs.assign(ds=obs["ds"].dt.floor("h"))
+    hourly = hourly[hourly["ds"] > cutoff - pd.Timedelta(days=7)]  # 168 hours: the copies do not overlap
     week = hourly.groupby(["unique_id", "ds"], as_index=False)["y"].max()
     reps = -(-horizon_days // 7)
     fc = pd.concat([week.assign(ds=week["ds"] + pd.Timedelta(days=7 * k)) for k in range(1, reps + 1)])
