@@ -85,3 +85,21 @@ def test_summary_prints_on_one_page(exported, tmp_path):
     pdf, printed = _convert(_only_sheet(xlsx, tmp_path / "summary_only.xlsx", "Summary"), tmp_path)
     assert "error" not in printed.lower(), printed
     assert len(_PAGE.findall(pdf.read_bytes())) == 1
+
+
+def test_summary_with_long_range_charts_still_prints_on_one_page(tmp_path):
+    """The long-range charts join the Summary's fans: the page still fits (LibreOffice counts)."""
+    from dataclasses import replace
+
+    from reporting_bundle import make_bundle
+    from test_reporting_longrange import _long_range, _purchase
+
+    from capplan.reporting import export_bundle
+
+    bundle = replace(make_bundle(), purchase_plan=_purchase(), long_range=_long_range())
+    xlsx = export_bundle(bundle, tmp_path / "export", formats=("xlsx",))["xlsx"]
+    with zipfile.ZipFile(xlsx) as z:
+        drawings = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
+    pdf, printed = _convert(_only_sheet(xlsx, tmp_path / "summary_only.xlsx", "Summary"), tmp_path)
+    assert len(drawings) >= 4 and "error" not in printed.lower(), printed
+    assert len(_PAGE.findall(pdf.read_bytes())) == 1
