@@ -88,12 +88,12 @@ def pipeline_flow(
     retrain, out.decision = _decide(cfg, opt, say)
     fp = resume.fingerprints(cfg)
     trained = with_models(cfg, opt.models)
-    key = resume.keys(trained, fp, opt, None)["train"]
+    key = resume.train_key(trained, fp, opt.as_of)
     if retrain and _resumed(cfg, opt, out, "train", key, tracking.champion_info(cfg)[0]) is None:
         say("train")
         out.training = train_flow(trained, quiet=opt.quiet, as_of=opt.as_of)
         resume.record(cfg, "train", key, out.training.run_id)
-    key = resume.keys(cfg, fp, opt, tracking.champion_info(cfg)[0])["forecast"]
+    key = resume.forecast_key(cfg, fp, opt.as_of, tracking.champion_info(cfg)[0])
     done = _resumed(cfg, opt, out, "forecast", key)
     say("forecast")
     out.publication = forecast_flow(cfg, out=opt.forecast_csv, as_of=opt.as_of, forecast_id=done)

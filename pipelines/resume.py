@@ -16,15 +16,14 @@ def fingerprints(cfg: Config) -> dict[str, str]:
         return {"data": store.data_fingerprint(con), "inputs": store.tables_fingerprint(con, PLAN_INPUTS)}
 
 
-def keys(cfg: Config, fp: dict[str, str], opt, champion: str | None) -> dict[str, str]:
-    """The train and forecast keys (the plan's and export's depend on what the forecast left)."""
+def train_key(cfg: Config, fp: dict[str, str], as_of) -> str:
+    """``cfg`` with the models this training uses (the forecast section decides the run)."""
+    return stage_key("train", data=fp["data"], forecast=cfg.forecast.model_dump(mode="json"), as_of=as_of)
+
+
+def forecast_key(cfg: Config, fp: dict[str, str], as_of, champion: str | None) -> str:
     forecast = cfg.forecast.model_dump(mode="json")
-    return {
-        "train": stage_key("train", data=fp["data"], forecast=forecast, as_of=opt.as_of),
-        "forecast": stage_key(
-            "forecast", data=fp["data"], forecast=forecast, as_of=opt.as_of, champion=champion
-        ),
-    }
+    return stage_key("forecast", data=fp["data"], forecast=forecast, as_of=as_of, champion=champion)
 
 
 def plan_key(cfg: Config, fp: dict[str, str], forecast_id: str) -> str:

@@ -25,7 +25,14 @@ import pandas as pd
 
 from capplan.core.config import AutoscalingPolicy
 
-from .autoscale import SCALED_RESOURCES, SIM_POLICIES, score_pool, service_sizing, simulate_service
+from .autoscale import (
+    SCALED_RESOURCES,
+    SCORE_COLUMNS,
+    SIM_POLICIES,
+    score_pool,
+    service_sizing,
+    simulate_service,
+)
 
 FRONTIER_COLUMNS = (
     "policy",
@@ -33,12 +40,7 @@ FRONTIER_COLUMNS = (
     "quantile",
     "forecast_margin",
     "reactive_utilization",
-    "under_provisioned_minutes",
-    "peak_shortfall",
-    "instance_hours",
-    "cost",
-    "mean_utilization",
-    "scaling_actions",
+    *SCORE_COLUMNS[SCORE_COLUMNS.index("under_provisioned_minutes") :],
     "efficient",
 )
 TARGETS = (0.5, 0.6, 0.7, 0.8)

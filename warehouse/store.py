@@ -272,30 +272,34 @@ def _champion_rows(con, name: str, run_id: str, have: set[str]) -> pd.DataFrame:
     ).df()
 
 
-def history(con, uids: list[str], since: pd.Timestamp, until: pd.Timestamp) -> pd.DataFrame:
-    """Observations of ``uids`` in ``[since, until]`` (a plan never looks past its cutoff)."""
+@contextmanager
+def _uids(con, uids: list[str]):
+    """``uids`` as the temporary table ``_uids`` for a join, for the duration of the block."""
     con.register("_uids", pd.DataFrame({"unique_id": uids}))
     try:
+        yield
+    finally:
+        con.unregister("_uids")
+
+
+def history(con, uids: list[str], since: pd.Timestamp, until: pd.Timestamp) -> pd.DataFrame:
+    """Observations of ``uids`` in ``[since, until]`` (a plan never looks past its cutoff)."""
+    with _uids(con, uids):
         return con.execute(
             "SELECT o.unique_id, o.ds, o.y FROM observations o JOIN _uids USING (unique_id) "
             "WHERE o.ds >= ? AND o.ds <= ? ORDER BY 1, 2",
             [since, until],
         ).df()
-    finally:
-        con.unregister("_uids")
 
 
 def daily_peaks(con, uids: list[str], since: pd.Timestamp, until: pd.Timestamp) -> pd.DataFrame:
     """Each day's peak ``y`` of ``uids`` in ``[since, until]``: ``unique_id, ds`` (the day), ``y``."""
-    con.register("_uids", pd.DataFrame({"unique_id": uids}))
-    try:
+    with _uids(con, uids):
         return con.execute(
             "SELECT o.unique_id, date_trunc('day', o.ds)::TIMESTAMP AS ds, max(o.y) AS y FROM observations o "
             "JOIN _uids USING (unique_id) WHERE o.ds >= ? AND o.ds <= ? GROUP BY 1, 2 ORDER BY 1, 2",
             [since, until],
         ).df()
-    finally:
-        con.unregister("_uids")
 
 
 def plan_inputs(con) -> PlanInputs:
