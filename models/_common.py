@@ -53,26 +53,71 @@ class History:
 
 
 def split_history(df: pd.DataFrame, freq: str) -> list[History]:
-    """The long frame as one History per series; raises ModelError on gaps, NaN or bad shape."""
+    """The long frame as one History per series; raises ModelError on gaps, NaN or bad shape.
+
+    One sort and one pass over the columns (no per-series pandas work); the first offending series
+    in ``unique_id`` order is named, a NaN before a grid error, as a per-series check would.
+    """
     missing = [c for c in (ID, DS, Y) if c not in df.columns]
     if missing:
         raise ModelError(f"training frame lacks column(s) {missing}; expected unique_id, ds, y")
     if df.empty:
         raise ModelError("training frame is empty")
-    out = []
-    for uid, g in df.sort_values([ID, DS]).groupby(ID, sort=True):
-        ds = pd.DatetimeIndex(g[DS])
-        y = g[Y].to_numpy(dtype="float64")
-        if not np.isfinite(y).all():
+    if df[ID].isna().any():
+        df = df[df[ID].notna()]
+        if df.empty:
+            return []
+    codes, uids = pd.factorize(df[ID], sort=True)
+    ds = pd.DatetimeIndex(df[DS])
+    y = df[Y].to_numpy(dtype="float64")
+    if ds.hasnans:  # NaT sorts last, as sort_values puts it
+        df = df.sort_values([ID, DS])
+        codes, uids = pd.factorize(df[ID], sort=True)
+        ds, y = pd.DatetimeIndex(df[DS]), df[Y].to_numpy(dtype="float64")
+    elif not _sorted(codes, ds.asi8):
+        order = np.argsort(codes, kind="stable")  # fast on blocks of rows per series
+        if not _sorted(codes[order], ds.asi8[order]):
+            order = np.lexsort((ds.asi8, codes))
+        codes, ds, y = codes[order], ds[order], y[order]
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    ids = uids[codes[starts]]
+    ends = np.r_[starts[1:], len(codes)]
+    bad_y = np.add.reduceat(~np.isfinite(y), starts) > 0
+    step = fixed_step(freq, ds.dtype)
+    if step is None:
+        off_grid = [not _on_grid(ds[a:b], freq) for a, b in zip(starts, ends, strict=True)]
+    else:
+        jumps = np.r_[True, (ds[1:] - ds[:-1]) != step]  # True at each series' first row
+        jumps[starts] = False
+        off_grid = np.add.reduceat(jumps, starts) > 0
+    for k in np.flatnonzero(bad_y | np.asarray(off_grid, dtype=bool))[:1]:
+        uid, a, b = ids[k], starts[k], ends[k]
+        if bad_y[k]:
             raise ModelError(f"series {uid!r}: y has NaN or infinite values")
-        grid = pd.date_range(ds[0], periods=len(ds), freq=freq)
-        if not ds.equals(grid):
-            bad = ds[np.argmax(ds != grid)]
-            raise ModelError(
-                f"series {uid!r}: ds is not on the '{freq}' grid without gaps (first off at {bad})"
-            )
-        out.append(History(str(uid), ds, y))
-    return out
+        grid = pd.date_range(ds[a], periods=b - a, freq=freq)
+        bad = ds[a:b][np.argmax(ds[a:b] != grid)]
+        raise ModelError(f"series {uid!r}: ds is not on the '{freq}' grid without gaps (first off at {bad})")
+    return [History(str(u), ds[a:b], y[a:b]) for u, a, b in zip(ids, starts, ends, strict=True)]
+
+
+def _sorted(codes: np.ndarray, ticks: np.ndarray) -> bool:
+    """Whether rows are already in ``(unique_id, ds)`` order (the usual case: no sort needed)."""
+    dc = np.diff(codes)
+    return bool(((dc > 0) | ((dc == 0) & (np.diff(ticks) > 0))).all())
+
+
+def _on_grid(ds: pd.DatetimeIndex, freq: str) -> bool:
+    return ds.equals(pd.date_range(ds[0], periods=len(ds), freq=freq))
+
+
+def fixed_step(freq: str, dtype) -> pd.Timedelta | None:
+    """The grid step of ``freq`` when it is a fixed duration for tz-naive ``dtype``, else None."""
+    if not (isinstance(dtype, np.dtype) and dtype.kind == "M"):
+        return None
+    try:
+        return pd.Timedelta(pd.tseries.frequencies.to_offset(freq))
+    except (TypeError, ValueError):
+        return None
 
 
 def internal_quantiles(qs: Sequence[float]) -> tuple[float, ...]:
@@ -135,20 +180,34 @@ def forecast_frame(
     keep = [qs.index(q) for q in sorted({float(q) for q in spec.quantiles})]
     parts = []
     for hist in hists:
-        v = np.sort(np.asarray(values[hist.uid], dtype="float64"), axis=1)
+        v = np.asarray(values[hist.uid], dtype="float64")
         if v.shape != (h, len(qs)):
             raise ModelError(
                 f"{model}: series {hist.uid!r} got {v.shape} forecast values, expected {(h, len(qs))}"
             )
         if not np.isfinite(v).all():
             raise ModelError(f"{model}: forecast for series {hist.uid!r} has NaN or infinite values")
-        if hist.y.min() >= 0:
-            v = np.maximum(v, 0.0)
-        frame = pd.DataFrame(v[:, keep], columns=[quantile_col(qs[i]) for i in keep])
-        frame.insert(0, DS, future_index(hist.last, h, spec.freq).astype(hist.ds.dtype))
-        frame.insert(0, ID, hist.uid)
-        parts.append(frame)
-    return pd.concat(parts, ignore_index=True)
+        parts.append(v)
+    v = np.sort(np.concatenate(parts), axis=1)[:, keep]
+    nonneg = np.repeat([hist.y.min() >= 0 for hist in hists], h)
+    v[nonneg] = np.maximum(v[nonneg], 0.0)
+    frame = pd.DataFrame(v, columns=[quantile_col(qs[i]) for i in keep])
+    frame.insert(0, DS, _future_ds(hists, h, spec.freq))
+    frame.insert(0, ID, np.repeat(np.array([hist.uid for hist in hists], dtype=object), h))
+    return frame
+
+
+def _future_ds(hists: Sequence[History], h: int, freq: str) -> pd.DatetimeIndex:
+    """Every series' :func:`future_index` in the dtype of its ``ds``, concatenated."""
+    dtypes = {hist.ds.dtype for hist in hists}
+    step = fixed_step(freq, hists[0].ds.dtype) if len(dtypes) == 1 else None
+    if step is None:
+        parts = [future_index(hist.last, h, freq).astype(hist.ds.dtype) for hist in hists]
+        return parts[0].append(parts[1:])
+    unit = np.datetime_data(hists[0].ds.dtype)[0]
+    lasts = np.array([hist.ds.asi8[-1] for hist in hists], dtype="int64")
+    ticks = step.to_timedelta64().astype(f"m8[{unit}]").astype("int64") * np.arange(1, h + 1)
+    return pd.DatetimeIndex((lasts[:, None] + ticks).ravel().view(f"M8[{unit}]"))
 
 
 class Adapter:

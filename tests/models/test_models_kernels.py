@@ -83,6 +83,33 @@ def test_split_history_names_a_series_with_a_gap():
         split_history(df.reset_index(drop=True), "h")
 
 
+def test_split_history_sorts_rows_and_names_the_first_bad_series_in_id_order():
+    rng = np.random.default_rng(0)
+    parts = [hourly(f"s{i}:cpu", "2024-01-01", rng.normal(size=30) + i) for i in (2, 10, 1)]
+    df = pd.concat(parts, ignore_index=True).sample(frac=1.0, random_state=3)  # rows shuffled
+    hists = split_history(df, "h")
+    assert [x.uid for x in hists] == sorted(["s2:cpu", "s10:cpu", "s1:cpu"])  # "s10" < "s1:"
+    for x, part in zip(hists, [parts[1], parts[2], parts[0]], strict=True):
+        np.testing.assert_array_equal(x.y, part["y"].to_numpy())
+        assert x.ds.equals(pd.DatetimeIndex(part["ds"]))
+    bad = df.copy()
+    bad.loc[bad.unique_id == "s2:cpu", "y"] = np.nan  # a NaN in s2, a gap in s10: s10 comes first
+    bad = bad.drop(index=bad.index[bad.unique_id == "s10:cpu"][5])
+    with pytest.raises(ModelError, match=r"series 's10:cpu': ds is not on the 'h' grid"):
+        split_history(bad, "h")
+    with pytest.raises(ModelError, match=r"series 's2:cpu': y has NaN"):
+        split_history(bad[bad.unique_id != "s10:cpu"], "h")
+
+
+def test_forecast_frame_keeps_the_unit_of_ds_on_a_daily_grid():
+    spec = ModelSpec(freq="D", season_length=7, quantiles=QS)
+    ds = pd.date_range("2024-03-30", periods=3, freq="D").astype("datetime64[us]")
+    hist = History("d:cpu", ds, np.array([1.0, 2.0, 3.0]))
+    out = forecast_frame([hist], {"d:cpu": np.ones((2, 3))}, 2, spec, "stub")
+    assert out["ds"].dtype == "datetime64[us]"
+    assert out["ds"].tolist() == [pd.Timestamp("2024-04-02"), pd.Timestamp("2024-04-03")]
+
+
 def test_forecast_frame_repairs_crossings_clips_and_rejects_nan():
     spec = ModelSpec(freq="h", season_length=24, quantiles=QS)
     ds = pd.date_range("2024-01-01", periods=3, freq="h")
