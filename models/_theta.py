@@ -14,7 +14,9 @@ with linear trend, additive modes and no normalisation, which this replaced):
    the initial level, so that level is solved exactly; ``alpha`` is searched on a grid of
    :data:`ALPHA_GRID` for all series at once (an array ``(series, alphas)`` updated in one loop
    over time), then :data:`ZOOM_STAGES` times on :data:`ZOOM_POINTS` points spanning the best
-   cell's neighbours (the spacing shrinks 5x a stage: 0.05 -> 0.0004).
+   point's neighbours (spacing 0.05 -> 0.0167 -> 0.0056), and last at the vertex of the parabola
+   through the best point and its neighbours, kept only where its error is lower (21 + 7 + 7 + 2
+   alphas a series; alpha agrees with statsmodels' optimiser to about 1e-4).
 4. **Forecast** ``0.5 * SES level + 0.5 * L_{n-1+k} + season[(n - 1 + k) % m]``; fitted values the
    same with the one-step SES predictions. Residuals ``y - fitted`` give centred quantile offsets
    (``_common.centred_offsets``), widened by ``sqrt(1 + (k - 1) alpha^2)`` at step ``k``.
@@ -33,8 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 
 ALPHA_GRID = np.linspace(0.0, 1.0, 21)
-ZOOM_POINTS = 11
-ZOOM_STAGES = 3
+ZOOM_POINTS = 7
+ZOOM_STAGES = 2
 _FLUSH = 1e-150  # (1 - alpha)^t below this is set to 0 (denormals are slow; the term is nil)
 
 
@@ -71,21 +73,20 @@ def theta_fit(ys: Sequence[np.ndarray], m: int, qs: Sequence[float]) -> list[The
     """Fit every series of ``ys`` (float arrays, any lengths >= 2); one ThetaFit each, in order."""
     lengths = np.array([len(y) for y in ys])
     groups = {int(n): np.flatnonzero(lengths == n) for n in np.unique(lengths)}
-    parts = {n: _decompose(np.stack([ys[i] for i in idx]), m) for n, idx in groups.items()}
-    theta_lines = [None] * len(ys)
+    stacked = {n: np.stack([ys[i] for i in idx]) for n, idx in groups.items()}
+    parts, theta_lines = {}, [None] * len(ys)
     for n, idx in groups.items():
-        season, slope, intercept = parts[n]
-        trend = intercept[:, None] + slope[:, None] * np.arange(n)
-        w = 2.0 * (np.stack([ys[i] for i in idx]) - _tile(season, n)) - trend
+        season, slope, intercept = _decompose(stacked[n], m)
+        base = _tile(season, n) + 0.5 * (intercept[:, None] + slope[:, None] * np.arange(n))
+        parts[n] = (season, slope, intercept, base)  # base: fitted values less the SES half
+        w = 2.0 * (stacked[n] - base)  # = 2 z - L with z = y - season, L the drift line
         for row, i in enumerate(idx):
             theta_lines[i] = w[row]
     alpha, level, fitted_w = ses_fit(theta_lines)
     out: list[ThetaFit | None] = [None] * len(ys)
     for n, idx in groups.items():
-        season, slope, intercept = parts[n]
-        trend = intercept[:, None] + slope[:, None] * np.arange(n)
-        fitted = 0.5 * np.stack([fitted_w[i] for i in idx]) + 0.5 * trend + _tile(season, n)
-        resid = np.stack([ys[i] for i in idx]) - fitted
+        season, slope, intercept, base = parts[n]
+        resid = stacked[n] - base - 0.5 * np.stack([fitted_w[i] for i in idx])
         offsets = np.quantile(resid, list(qs), axis=1).T - np.quantile(resid, 0.5, axis=1)[:, None]
         for row, i in enumerate(idx):
             out[i] = ThetaFit(n, alpha[i], level[i], slope[row], intercept[row], season[row], offsets[row])
@@ -124,9 +125,13 @@ def _seasonal_offsets(y: np.ndarray, m: int) -> np.ndarray:
     filt = np.r_[0.5, np.ones(m - 1), 0.5] / m if m % 2 == 0 else np.full(m, 1.0 / m)
     half, width = m // 2, len(filt)
     trend = np.full((g, n), np.nan)
-    core = np.zeros((g, n - width + 1))
-    for j, wt in enumerate(filt):
-        core += wt * y[:, j : j + n - width + 1]
+    centre = y.mean(axis=1, keepdims=True)  # keeps the cumulative sums small
+    cs = np.zeros((g, n + 1))
+    np.cumsum(y - centre, axis=1, out=cs[:, 1:])
+    core = cs[:, width:] - cs[:, : n - width + 1]  # sums of `width` consecutive values
+    if m % 2 == 0:  # 2 x m: the two end values weigh a half
+        core -= 0.5 * ((y[:, : n - width + 1] - centre) + (y[:, width - 1 :] - centre))
+    core = core / m + centre
     trend[:, half : n - half] = core
     front, back = half, n - 1 - half
     front_last, back_first = min(front + m, back), max(front, back - m)
@@ -162,24 +167,41 @@ def ses_fit(xs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[np.n
         u[row, big - n[i] :] = xs[i] - shift[row]
     active = np.searchsorted(np.sort(big - n), np.arange(big), side="right")  # rows started by t
     lens = n[order]
+    rows = np.arange(len(xs))
     grid = np.broadcast_to(ALPHA_GRID, (len(xs), len(ALPHA_GRID)))
-    sse, l0 = _sse(u, active, lens, grid)
-    best = np.argmin(sse, axis=1)
-    alpha = grid[np.arange(len(xs)), best]
     step = ALPHA_GRID[1] - ALPHA_GRID[0]
     for _ in range(ZOOM_STAGES):
+        best = np.argmin(_sse(u, active, lens, grid)[0], axis=1)
+        alpha = grid[rows, best]
         lo, hi = np.clip(alpha - step, 0.0, 1.0), np.clip(alpha + step, 0.0, 1.0)
         grid = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, ZOOM_POINTS)
-        sse, l0 = _sse(u, active, lens, grid)
-        best = np.argmin(sse, axis=1)
-        alpha = grid[np.arange(len(xs)), best]
         step = 2.0 * step / (ZOOM_POINTS - 1)
+    sse = _sse(u, active, lens, grid)[0]
+    best = np.argmin(sse, axis=1)
+    final = np.stack([grid[rows, best], parabola_vertex(grid, sse, best)], axis=1)
+    sse, l0 = _sse(u, active, lens, final)
+    best = np.argmin(sse, axis=1)
+    alpha = final[rows, best]
     level0 = l0[np.arange(len(xs)), best]
     fitted, last = _ses_path(u, active, alpha, level0)
     back = np.empty(len(xs), dtype=int)
     back[order] = np.arange(len(xs))
     fits = [fitted[back[i], big - n[i] :] + shift[back[i]] for i in range(len(xs))]
     return alpha[back], (last + shift)[back], fits
+
+
+def parabola_vertex(grid: np.ndarray, sse: np.ndarray, best: np.ndarray) -> np.ndarray:
+    """Per row, the vertex of the parabola through the best grid point and its two neighbours
+    (the best point itself at a grid edge or where the three are not convex)."""
+    rows = np.arange(len(grid))
+    j = np.clip(best, 1, grid.shape[1] - 2)
+    x0, h = grid[rows, j], grid[rows, j + 1] - grid[rows, j]
+    fm, f0, fp = sse[rows, j - 1], sse[rows, j], sse[rows, j + 1]
+    curv = fm - 2.0 * f0 + fp
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vertex = np.clip(x0 + h * (fm - fp) / (2.0 * curv), x0 - h, x0 + h)
+    ok = (best == j) & (curv > 0) & np.isfinite(vertex)
+    return np.where(ok, np.clip(vertex, 0.0, 1.0), grid[rows, best])
 
 
 def _sse(u: np.ndarray, active: np.ndarray, lens: np.ndarray, alphas: np.ndarray):

@@ -114,13 +114,20 @@ def _ref_ses(w: np.ndarray) -> tuple[float, np.ndarray, float]:
     u = w - w[0]
     grid = list(_theta.ALPHA_GRID)
     step = grid[1] - grid[0]
-    for stage in range(_theta.ZOOM_STAGES + 1):
-        scored = [(_ref_sse(u, a), a) for a in grid]
-        (_, l0), alpha = min(scored, key=lambda s: s[0][0])  # first of equal minima, as argmin
-        if stage < _theta.ZOOM_STAGES:
-            lo, hi = max(alpha - step, 0.0), min(alpha + step, 1.0)
-            grid = list(lo + (hi - lo) * np.linspace(0, 1, _theta.ZOOM_POINTS))
-            step = 2 * step / (_theta.ZOOM_POINTS - 1)
+    for _ in range(_theta.ZOOM_STAGES):
+        alpha = min(grid, key=lambda a: _ref_sse(u, a)[0])  # the first of equal minima, as argmin
+        lo, hi = max(alpha - step, 0.0), min(alpha + step, 1.0)
+        grid = list(lo + (hi - lo) * np.linspace(0, 1, _theta.ZOOM_POINTS))
+        step = 2 * step / (_theta.ZOOM_POINTS - 1)
+    sse = [_ref_sse(u, a)[0] for a in grid]
+    j = int(np.argmin(sse))
+    candidates = [grid[j]]
+    if 0 < j < len(grid) - 1 and sse[j - 1] - 2 * sse[j] + sse[j + 1] > 0:
+        h = grid[j + 1] - grid[j]
+        vertex = grid[j] + h * (sse[j - 1] - sse[j + 1]) / (2 * (sse[j - 1] - 2 * sse[j] + sse[j + 1]))
+        candidates.append(min(max(vertex, grid[j] - h, 0.0), grid[j] + h, 1.0))
+    scored = [(_ref_sse(u, a), a) for a in candidates]
+    (_, l0), alpha = min(scored, key=lambda s: s[0][0])
     level, fitted = l0, []
     for x in u:
         fitted.append(level)
