@@ -166,6 +166,30 @@ def test_vectorised_fit_equals_a_per_series_reference_loop():
         np.testing.assert_allclose(theta_forecast(fit, 60), _ref_forecast(y, 24, 60, QS), rtol=0, atol=1e-9)
 
 
+@pytest.mark.filterwarnings("ignore:`extrapolate_trend='freq'`:FutureWarning")  # inside Darts
+def test_same_model_as_darts_four_theta():
+    # the model this replaced: FourTheta(theta=2), additive, linear trend, no normalisation
+    import pandas as pd
+    from darts import TimeSeries
+    from darts.models import FourTheta
+    from darts.utils.utils import ModelMode, SeasonalityMode, TrendMode
+
+    rng = np.random.default_rng(8)
+    ys = [30 + np.cumsum(rng.normal(0, 0.5, n)) + 5 * np.sin(np.arange(n) * np.pi / 12) for n in (400, 250)]
+    for y, fit in zip(ys, theta_fit(ys, 24, QS), strict=True):
+        darts = FourTheta(
+            theta=2,
+            seasonality_period=24,
+            season_mode=SeasonalityMode.ADDITIVE,
+            model_mode=ModelMode.ADDITIVE,
+            trend_mode=TrendMode.LINEAR,
+            normalization=False,
+        ).fit(TimeSeries.from_times_and_values(pd.date_range("2024-01-01", periods=len(y), freq="h"), y))
+        assert fit.alpha == pytest.approx(darts.model.params["smoothing_level"], abs=2e-3)
+        point = darts.predict(48).values()[:, 0]
+        np.testing.assert_allclose(theta_forecast(fit, 48)[:, 1], point, rtol=1e-3)
+
+
 # ---- the adapter --------------------------------------------------------------------------------
 def test_adapter_notes_short_series_and_forecasts_it_without_season():
     rng = np.random.default_rng(2)
