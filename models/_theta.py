@@ -37,6 +37,7 @@ import numpy as np
 ALPHA_GRID = np.linspace(0.0, 1.0, 21)
 ZOOM_POINTS = 7
 ZOOM_STAGES = 2
+CHUNK = 2000
 _FLUSH = 1e-150  # (1 - alpha)^t below this is set to 0 (denormals are slow; the term is nil)
 
 
@@ -70,7 +71,12 @@ def theta_forecast(fit: ThetaFit, h: int) -> np.ndarray:
 
 
 def theta_fit(ys: Sequence[np.ndarray], m: int, qs: Sequence[float]) -> list[ThetaFit]:
-    """Fit every series of ``ys`` (float arrays, any lengths >= 2); one ThetaFit each, in order."""
+    """Fit every series of ``ys`` (float arrays, any lengths >= 2); one ThetaFit each, in order.
+
+    Works on :data:`CHUNK` series at a time (memory stays near ten ``(CHUNK, n)`` float arrays).
+    """
+    if len(ys) > CHUNK:
+        return [f for i in range(0, len(ys), CHUNK) for f in theta_fit(ys[i : i + CHUNK], m, qs)]
     lengths = np.array([len(y) for y in ys])
     groups = {int(n): np.flatnonzero(lengths == n) for n in np.unique(lengths)}
     stacked = {n: np.stack([ys[i] for i in idx]) for n, idx in groups.items()}

@@ -100,6 +100,15 @@ def test_quantiles_ordered_and_finite_on_wild_series():
         assert (np.diff(v, axis=1) >= 0).all()
 
 
+def test_chunks_give_the_same_fits(monkeypatch):
+    rng = np.random.default_rng(6)
+    ys = [rng.normal(0, 1, n).cumsum() for n in (120, 60, 120, 90, 30)]
+    whole = theta_fit(ys, 24, QS)
+    monkeypatch.setattr(_theta, "CHUNK", 2)
+    for a, b in zip(theta_fit(ys, 24, QS), whole, strict=True):
+        np.testing.assert_array_equal(theta_forecast(a, 10), theta_forecast(b, 10))
+
+
 # ---- agreement with a plain per-series reference ----------------------------------------------
 def _ref_sse(u: np.ndarray, alpha: float) -> tuple[float, float]:
     a, b, sdd, sbd, sbb = 0.0, 1.0, 0.0, 0.0, 0.0
