@@ -17,6 +17,10 @@
   :func:`symmetric_quantiles` (0.01 and 0.05 join 0.99 and 0.95) and the extra levels are dropped.
 * Quantiles come from :func:`capplan.models._darts.predict_chunked` (deterministic, chunked by
   ``output_chunk_length``, median fed back, spread widened by ``sqrt(chunk + 1)``).
+* ``point_only = True`` (``lightgbm``): one model of the median instead of one per quantile. Its
+  own band is the seasonal-naive residual band around the point (``native_intervals`` is
+  False): the engine replaces it by split-conformal intervals from the model's own backtest
+  residuals per series, which is what gets published and scored.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ class GlobalDarts(Adapter):
 
     # Training windows per series (the most recent ones); None uses every window.
     max_samples_per_ts: int | None = None
+    point_only = False  # one model of the median; intervals come from backtest residuals
 
     def __init__(self, spec):
         super().__init__(spec)
@@ -61,7 +66,7 @@ class GlobalDarts(Adapter):
 
     @property
     def model_quantiles(self) -> tuple[float, ...]:
-        return symmetric_quantiles(self.quantiles)
+        return (0.5,) if self.point_only else symmetric_quantiles(self.quantiles)
 
     def _layout(self, hists: list[History]) -> None:
         """Set ``self.ocl`` and ``self.min_length`` (and model windows) from the histories."""
@@ -127,7 +132,8 @@ class GlobalDarts(Adapter):
 
     def _predict(self, hists: list[History], h: int, cov) -> dict[str, Values]:
         qs, m, mq = self.quantiles, self.spec.season_length, self.model_quantiles
-        pick = [mq.index(round(q, 10)) for q in qs]
+        point_only = getattr(self, "point_only", False)  # False for a model pickled before it existed
+        pick = [0] * len(qs) if point_only else [mq.index(round(q, 10)) for q in qs]
         live = {x.uid for x in self._eligible}
         out = {x.uid: seasonal_naive_kernel(x.y, h, m, qs)[0] for x in hists if x.uid not in live}
         if not self._eligible:
@@ -135,10 +141,20 @@ class GlobalDarts(Adapter):
         covs = self._predict_covariates(self._eligible, h, cov)
         with quiet():
             arrays = predict_chunked(
-                self._model, self._series(self._eligible), h, self.ocl, mq.index(0.5), **covs
+                self._model,
+                self._series(self._eligible),
+                h,
+                self.ocl,
+                mq.index(0.5),
+                quantiles=not point_only,
+                **covs,
             )
         for x, values in zip(self._eligible, arrays, strict=True):
             trend = self._trend_values(x, x.n, x.n + h)[:, None]
             z = values[:, pick] * self._scale[x.uid] + trend
-            out[x.uid] = np.exp(np.minimum(z, 700.0)) if x.uid in self._logged() else z
+            z = np.exp(np.minimum(z, 700.0)) if x.uid in self._logged() else z
+            if point_only:  # the seasonal-naive band around the point, until calibration replaces it
+                band, _ = seasonal_naive_kernel(x.y, h, m, qs)
+                z = z + band - band[:, [qs.index(0.5)]]
+            out[x.uid] = z
         return out
