@@ -9,6 +9,10 @@
 * Optional per-series detrending (``detrend = True``, used by ``lightgbm``, whose trees cannot
   extrapolate): :func:`capplan.models._common.seasonal_trend` is subtracted before scaling and
   added back to every quantile after predict, so a rising series keeps rising.
+* Optional seasonal differencing (``difference = True``, point models only; used by ``lightgbm``):
+  the scaled series becomes ``z_t - z_{t-m}`` (``m = season_length``) before the fit; after
+  predict the levels are rebuilt step by step, ``z_{n+k} = z_{n+k-m} + d_{n+k}``, later steps on
+  earlier predicted ones. A series needs ``m`` more steps of history.
 * Optional log target (``log_target = True``, with ``detrend``; used by ``lightgbm``): a series
   whose history is strictly positive is modelled as ``log(y)`` (a multiplicative series becomes
   additive; the trend is then a growth rate); its scale is 1 and every quantile is
@@ -53,6 +57,7 @@ class GlobalDarts(Adapter):
     # Training windows per series (the most recent ones); None uses every window.
     max_samples_per_ts: int | None = None
     point_only = False  # one model of the median; intervals come from backtest residuals
+    difference = False  # model y_t - y_{t-m} (point models only)
 
     def __init__(self, spec):
         super().__init__(spec)
@@ -94,16 +99,21 @@ class GlobalDarts(Adapter):
         """Series modelled as log(y); none for a model pickled before ``log_target`` existed."""
         return getattr(self, "_log", set())
 
+    def _lag(self) -> int:
+        """The seasonal difference's lag (0: no differencing)."""
+        return int(self.spec.season_length) if getattr(self, "difference", False) else 0
+
     def _series(self, hists: list[History]) -> list:
-        return [
-            to_timeseries(
-                x.ds,
-                (self._target(x) - self._trend_values(x, 0, x.n)) / self._scale[x.uid],
-                self.spec.freq,
-                self.dtype,
-            )
-            for x in hists
-        ]
+        d = self._lag()
+        out = []
+        for x in hists:
+            z = (self._target(x) - self._trend_values(x, 0, x.n)) / self._scale[x.uid]
+            if d:
+                z, ds = z[d:] - z[:-d], x.ds[d:]
+            else:
+                ds = x.ds
+            out.append(to_timeseries(ds, z, self.spec.freq, self.dtype))
+        return out
 
     def _fit(self, hists: list[History], cov) -> None:
         self._model, self._eligible = None, []
@@ -149,8 +159,15 @@ class GlobalDarts(Adapter):
                 quantiles=not point_only,
                 **covs,
             )
+        d = self._lag()
         for x, values in zip(self._eligible, arrays, strict=True):
             trend = self._trend_values(x, x.n, x.n + h)[:, None]
+            if d:  # undo the seasonal difference step by step (later steps build on earlier ones)
+                z_hist = (self._target(x) - self._trend_values(x, 0, x.n)) / self._scale[x.uid]
+                level = np.concatenate([z_hist[-d:], np.zeros(h)])
+                for k in range(h):
+                    level[d + k] = level[k] + values[k, 0]
+                values = np.repeat(level[d:, None], values.shape[1], axis=1)
             z = values[:, pick] * self._scale[x.uid] + trend
             z = np.exp(np.minimum(z, 700.0)) if x.uid in self._logged() else z
             if point_only:  # the seasonal-naive band around the point, until calibration replaces it

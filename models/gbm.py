@@ -17,8 +17,12 @@
   scaled per series and column by their mean absolute value. They are cut at each series' last
   training timestamp in both fit and predict, then carried forward, so values after the origin
   are never read: predicting with the full KPI frame or one truncated at the origin is the same.
-* Each series is detrended (linear, seasonality-blind; see :mod:`capplan.models._global`) and
-  scaled by its mean absolute value before the global fit; both are undone after predict.
+* Each series is scaled by its mean absolute value and the model learns its *seasonal
+  difference* ``y_t - y_{t-m}`` (``difference``; see :mod:`capplan.models._global`): a forecast is
+  seasonal naive plus what the trees learned about how this season differs from the last, so
+  level shifts and growth carry over without a fitted trend. On M4 Hourly (414 series, h 48, fit
+  and predict alone) this took the model from MASE 1.079 (linear detrending) to 0.873.
+  ``lightgbm_log`` and ``lightgbm_quantile`` keep linear detrending.
 * Training uses each series' most recent ``window_seasons`` (30) seasons of windows (720 hourly
   samples a series): on M4 Hourly's 414 series that changes nothing (their histories are about as
   long), and on a long window it bounds the rows (and memory) a global fit needs.
@@ -69,7 +73,8 @@ class LightGBM(GlobalDarts):
     complexity = 2
     native_intervals = False
     point_only = True
-    detrend = True
+    difference = True
+    detrend = False
 
     def __init__(
         self,
@@ -101,7 +106,7 @@ class LightGBM(GlobalDarts):
         dist = target_distances(m, self.ocl, self.spec.seasonalities, median_n)
         self.lags = sorted(-(d - self.ocl + 1) for d in dist)
         self.past_lags = sorted({-1, -m}) if m > 1 else [-1]
-        self.min_length = -self.lags[0] + 2 * self.ocl
+        self.min_length = -self.lags[0] + 2 * self.ocl + self._lag()
         self.max_samples_per_ts = self.window_seasons * m if self.window_seasons else None
 
     def _make_model(self):
@@ -202,6 +207,8 @@ class LightGBMLog(LightGBM):
 
     name = "lightgbm_log"
     log_target = True
+    difference = False
+    detrend = True
 
 
 class LightGBMQuantile(LightGBM):
@@ -212,3 +219,5 @@ class LightGBMQuantile(LightGBM):
     name = "lightgbm_quantile"
     native_intervals = True
     point_only = False
+    difference = False
+    detrend = True
