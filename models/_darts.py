@@ -108,13 +108,17 @@ def check_future_cover(rows: pd.DataFrame | None, hist: History, end: pd.Timesta
         raise ModelError(f"future covariates for series {hist.uid!r} must reach {end}; found {found}")
 
 
-def predict_chunked(model, series: list, h: int, ocl: int, median_col: int, **covs) -> list[np.ndarray]:
-    """``(h, Q)`` quantile arrays per series by chunked median feedback (module docstring)."""
+def predict_chunked(
+    model, series: list, h: int, ocl: int, median_col: int, quantiles: bool = True, **covs
+) -> list[np.ndarray]:
+    """``(h, Q)`` quantile arrays per series by chunked median feedback (module docstring);
+    ``quantiles=False`` for a point model (one column, the point forecast fed back)."""
     parts: list[list[np.ndarray]] = [[] for _ in series]
     current = list(series)
+    extra = {"predict_likelihood_parameters": True} if quantiles else {}
     for j, start in enumerate(range(0, h, ocl)):
         n = min(ocl, h - start)
-        preds = model.predict(n=n, series=current, predict_likelihood_parameters=True, verbose=False, **covs)
+        preds = model.predict(n=n, series=current, verbose=False, **extra, **covs)
         for i, pred in enumerate(preds):
             v = pred.values(copy=True).astype("float64")
             med = v[:, median_col : median_col + 1]

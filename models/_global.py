@@ -9,6 +9,10 @@
 * Optional per-series detrending (``detrend = True``, used by ``lightgbm``, whose trees cannot
   extrapolate): :func:`capplan.models._common.seasonal_trend` is subtracted before scaling and
   added back to every quantile after predict, so a rising series keeps rising.
+* Optional seasonal differencing (``difference = True``, point models only; used by ``lightgbm``):
+  the scaled series becomes ``z_t - z_{t-m}`` (``m = season_length``) before the fit; after
+  predict the levels are rebuilt step by step, ``z_{n+k} = z_{n+k-m} + d_{n+k}``, later steps on
+  earlier predicted ones. A series needs ``m`` more steps of history.
 * Optional log target (``log_target = True``, with ``detrend``; used by ``lightgbm``): a series
   whose history is strictly positive is modelled as ``log(y)`` (a multiplicative series becomes
   additive; the trend is then a growth rate); its scale is 1 and every quantile is
@@ -17,6 +21,10 @@
   :func:`symmetric_quantiles` (0.01 and 0.05 join 0.99 and 0.95) and the extra levels are dropped.
 * Quantiles come from :func:`capplan.models._darts.predict_chunked` (deterministic, chunked by
   ``output_chunk_length``, median fed back, spread widened by ``sqrt(chunk + 1)``).
+* ``point_only = True`` (``lightgbm``): one model of the median instead of one per quantile. Its
+  own band is the seasonal-naive residual band around the point (``native_intervals`` is
+  False): the engine replaces it by split-conformal intervals from the model's own backtest
+  residuals per series, which is what gets published and scored.
 """
 
 from __future__ import annotations
@@ -48,6 +56,8 @@ class GlobalDarts(Adapter):
 
     # Training windows per series (the most recent ones); None uses every window.
     max_samples_per_ts: int | None = None
+    point_only = False  # one model of the median; intervals come from backtest residuals
+    difference = False  # model y_t - y_{t-m} (point models only)
 
     def __init__(self, spec):
         super().__init__(spec)
@@ -61,7 +71,7 @@ class GlobalDarts(Adapter):
 
     @property
     def model_quantiles(self) -> tuple[float, ...]:
-        return symmetric_quantiles(self.quantiles)
+        return (0.5,) if self.point_only else symmetric_quantiles(self.quantiles)
 
     def _layout(self, hists: list[History]) -> None:
         """Set ``self.ocl`` and ``self.min_length`` (and model windows) from the histories."""
@@ -89,16 +99,21 @@ class GlobalDarts(Adapter):
         """Series modelled as log(y); none for a model pickled before ``log_target`` existed."""
         return getattr(self, "_log", set())
 
+    def _lag(self) -> int:
+        """The seasonal difference's lag (0: no differencing)."""
+        return int(self.spec.season_length) if getattr(self, "difference", False) else 0
+
     def _series(self, hists: list[History]) -> list:
-        return [
-            to_timeseries(
-                x.ds,
-                (self._target(x) - self._trend_values(x, 0, x.n)) / self._scale[x.uid],
-                self.spec.freq,
-                self.dtype,
-            )
-            for x in hists
-        ]
+        d = self._lag()
+        out = []
+        for x in hists:
+            z = (self._target(x) - self._trend_values(x, 0, x.n)) / self._scale[x.uid]
+            if d:
+                z, ds = z[d:] - z[:-d], x.ds[d:]
+            else:
+                ds = x.ds
+            out.append(to_timeseries(ds, z, self.spec.freq, self.dtype))
+        return out
 
     def _fit(self, hists: list[History], cov) -> None:
         self._model, self._eligible = None, []
@@ -127,7 +142,8 @@ class GlobalDarts(Adapter):
 
     def _predict(self, hists: list[History], h: int, cov) -> dict[str, Values]:
         qs, m, mq = self.quantiles, self.spec.season_length, self.model_quantiles
-        pick = [mq.index(round(q, 10)) for q in qs]
+        point_only = getattr(self, "point_only", False)  # False for a model pickled before it existed
+        pick = [0] * len(qs) if point_only else [mq.index(round(q, 10)) for q in qs]
         live = {x.uid for x in self._eligible}
         out = {x.uid: seasonal_naive_kernel(x.y, h, m, qs)[0] for x in hists if x.uid not in live}
         if not self._eligible:
@@ -135,10 +151,27 @@ class GlobalDarts(Adapter):
         covs = self._predict_covariates(self._eligible, h, cov)
         with quiet():
             arrays = predict_chunked(
-                self._model, self._series(self._eligible), h, self.ocl, mq.index(0.5), **covs
+                self._model,
+                self._series(self._eligible),
+                h,
+                self.ocl,
+                mq.index(0.5),
+                quantiles=not point_only,
+                **covs,
             )
+        d = self._lag()
         for x, values in zip(self._eligible, arrays, strict=True):
             trend = self._trend_values(x, x.n, x.n + h)[:, None]
+            if d:  # undo the seasonal difference step by step (later steps build on earlier ones)
+                z_hist = (self._target(x) - self._trend_values(x, 0, x.n)) / self._scale[x.uid]
+                level = np.concatenate([z_hist[-d:], np.zeros(h)])
+                for k in range(h):
+                    level[d + k] = level[k] + values[k, 0]
+                values = np.repeat(level[d:, None], values.shape[1], axis=1)
             z = values[:, pick] * self._scale[x.uid] + trend
-            out[x.uid] = np.exp(np.minimum(z, 700.0)) if x.uid in self._logged() else z
+            z = np.exp(np.minimum(z, 700.0)) if x.uid in self._logged() else z
+            if point_only:  # the seasonal-naive band around the point, until calibration replaces it
+                band, _ = seasonal_naive_kernel(x.y, h, m, qs)
+                z = z + band - band[:, [qs.index(0.5)]]
+            out[x.uid] = z
         return out

@@ -13,7 +13,7 @@ from capplan.core.errors import ModelError
 
 from .base import Forecaster, ModelSpec
 from .ensemble import EnsembleForecaster
-from .gbm import LightGBM, LightGBMLog
+from .gbm import LightGBM, LightGBMLog, LightGBMQuantile
 from .naive import SeasonalNaive
 from .neural import NHiTS
 from .profile import SeasonalProfile
@@ -28,6 +28,7 @@ _CLASSES: dict[str, type] = {
     "theta": Theta,
     "lightgbm": LightGBM,
     "lightgbm_log": LightGBMLog,
+    "lightgbm_quantile": LightGBMQuantile,
     "nhits": NHiTS,
     "ensemble": EnsembleForecaster,
 }

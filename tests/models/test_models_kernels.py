@@ -181,7 +181,8 @@ def test_registry_names_complexities_and_unknown_name():
     spec = ModelSpec(freq="h", season_length=24)
     names = available_models()
     assert names == (
-        "seasonal_naive", "seasonal_profile", "ets", "theta", "lightgbm", "lightgbm_log", "nhits", "ensemble"
+        "seasonal_naive", "seasonal_profile", "ets", "theta", "lightgbm", "lightgbm_log", "lightgbm_quantile", "nhits",
+        "ensemble",
     )  # fmt: skip
     built = {n: build_model(n, spec) for n in names}
     assert {n: m.complexity for n, m in built.items()} == {
@@ -191,6 +192,7 @@ def test_registry_names_complexities_and_unknown_name():
         "theta": 1,
         "lightgbm": 2,
         "lightgbm_log": 2,
+        "lightgbm_quantile": 2,
         "nhits": 3,
         "ensemble": 4,
     }

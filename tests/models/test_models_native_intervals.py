@@ -13,8 +13,9 @@ EXPECTED = {
     "seasonal_profile": False,
     "ets": True,
     "theta": False,
-    "lightgbm": True,
-    "lightgbm_log": True,
+    "lightgbm": False,
+    "lightgbm_log": False,
+    "lightgbm_quantile": True,
     "nhits": True,
     "ensemble": False,
 }
