@@ -151,6 +151,5 @@ def train_flow(
         champion_set = tracking.ChampionSet(slim, data.series, trained_at, run_id, about)
         version, previous = publish_training(cfg, run_id, champion_set, (champions, backtests, metrics))
     leaderboard = leaderboard_of(metrics)
-    summary = TrainSummary(run_id, exp_id, version, previous, champions, leaderboard, notes)
-    summary.failed = [note for _u, _e, note in failed]
-    return summary
+    failures = [note for _uids, _err, note in failed]
+    return TrainSummary(run_id, exp_id, version, previous, champions, leaderboard, notes, failures)
