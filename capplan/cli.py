@@ -100,7 +100,9 @@ def _model_commands(add) -> None:
     sp = add(
         "train",
         "Backtest every configured model on every series, choose a champion per series, log to MLflow "
-        "and register the champions (alias 'champion').",
+        "and register the champions (alias 'champion'). Series are trained in batches of [orchestration] "
+        "batch_size (one task each; global models fitted per batch), one after another or on Dask "
+        "([orchestration] task_runner = 'dask', dask_workers, dask_address).",
         cmd_train,
     )
     sp.add_argument(
@@ -112,7 +114,8 @@ def _model_commands(add) -> None:
         type=int,
         metavar="WORKERS",
         default=None,
-        help="backtest the models in parallel on a local Dask cluster of WORKERS processes (needs PREFECT_API_URL)",
+        help="train the series batches in parallel on a local Dask cluster of WORKERS processes "
+        "(needs PREFECT_API_URL; set [orchestration] batch_size for at least WORKERS batches)",
     )
     sp.add_argument("--quiet", action="store_true", help="no progress lines")
     sp = add(

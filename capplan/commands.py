@@ -145,14 +145,10 @@ def cmd_train(args) -> int:
         f"Training on {cfg.warehouse_path}: models {', '.join(cfg.forecast.models)}, "
         f"{cfg.forecast.backtest.folds} backtest folds, horizon {cfg.forecast.horizon}"
     )
-    from capplan.pipelines.runners import uses_dask
+    from capplan.pipelines.runners import on_runner
 
-    if args.dask or uses_dask(cfg):
-        from capplan.pipelines.train import dask_train_flow
-
-        s = dask_train_flow(cfg, workers=args.dask, quiet=args.quiet, as_of=_as_of(args.as_of))
-    else:
-        s = train_flow(cfg, quiet=args.quiet, as_of=_as_of(args.as_of))
+    run, parallel = on_runner(train_flow, cfg, args.dask)
+    s = run(cfg, quiet=args.quiet, as_of=_as_of(args.as_of), parallel=parallel)
     print(
         "\nBacktest leaderboard (mean over series; MASE, sMAPE lower is better; rel: geometric mean of "
         "per-series ratios to seasonal naive; coverage near nominal):"
@@ -172,6 +168,8 @@ def cmd_train(args) -> int:
     print("\nChampions: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     for uid, note in list(s.notes.items())[:10]:
         print(f"  note: {uid}: {note}")
+    for line in s.failed:
+        print(f"  warning: {line}")
     prev = f" (previous v{s.previous_version} kept as 'fallback')" if s.previous_version else ""
     print(
         f"\nMLflow run {s.run_id}; champions registered as version {s.model_version} with alias 'champion'{prev}."
@@ -190,8 +188,10 @@ def cmd_forecast(args) -> int:
     if args.out:
         _writable_folder(Path(args.out).parent, "--out")
     from capplan.pipelines.forecast import forecast_flow
+    from capplan.pipelines.runners import on_runner
 
-    pub = forecast_flow(cfg, horizon=horizon, out=args.out, as_of=_as_of(args.as_of))
+    run, parallel = on_runner(forecast_flow, cfg)
+    pub = run(cfg, horizon=horizon, out=args.out, as_of=_as_of(args.as_of), parallel=parallel)
     f = pub.forecasts
     refit = f"; {pub.refitted} series re-fitted on newer data" if pub.refitted else ""
     print(

@@ -16,6 +16,7 @@ from typing import Annotated, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .alerts_config import AlertsConfig
+from .batches import DEFAULT_BATCH_SIZE
 from .contracts import DEFAULT_QUANTILES, METRIC_KINDS, quantile_col
 from .durations import (
     MAX_DURATION_DAYS,
@@ -406,6 +407,11 @@ class OrchestrationConfig(_Model):
     )
     dask_workers: int = Field(2, ge=1, le=512, description="workers of a local Dask cluster")
     dask_address: str | None = Field(None, description="scheduler of an existing cluster, tcp://host:8786")
+    batch_size: int | None = Field(
+        DEFAULT_BATCH_SIZE,
+        ge=0,
+        description="series per task in training and forecasting (0: all series in one batch)",
+    )
 
 
 DEFAULT_SCHEDULES = {"refresh": ScheduleConfig(cron="0 3 * * *")}

@@ -139,3 +139,12 @@ class Covariates:
         if self.past is None:
             return self
         return Covariates(future=self.future, past=self.past[self.past["ds"] <= cutoff])
+
+    def select(self, uids) -> Covariates:
+        """The rows of the series ``uids`` only (a batch's covariates)."""
+        keep = set(uids)
+        future, past = self.future, self.past
+        return Covariates(
+            future=None if future is None else future[future["unique_id"].isin(keep)].reset_index(drop=True),
+            past=None if past is None else past[past["unique_id"].isin(keep)].reset_index(drop=True),
+        )

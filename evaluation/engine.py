@@ -419,28 +419,50 @@ def _steps(result, horizon: int | str | None, cov) -> int:
     return h
 
 
-def forecast_champions(champions, groups, horizon: int | str | None) -> tuple[pd.DataFrame, int]:
-    """Each frequency group's champions (``(GroupResult, Covariates)`` pairs), re-fitted on the
-    matching training group (``freq``, ``df``, ``cov``: the data now, or as of a date) where it ends
-    elsewhere than what they were fitted on (the choice of champion is kept), then forecast from
-    each series' last observation with a ``cutoff`` column. Returns the forecasts and the number
-    of re-fitted series."""
+def forecast_inputs(champions, groups) -> list[tuple]:
+    """One ``(result, cov, group)`` per fitted batch of ``champions`` (``(GroupResult, Covariates)``
+    pairs), ``group`` being the matching training group (by ``freq``) cut to the batch's series
+    with ``group.subset`` (None: no data at that frequency): what one forecast task gets."""
     by_freq = {g.freq: g for g in groups}
-    parts, refitted = [], 0
+    out = []
     for result, cov in champions:
         group = by_freq.get(result.spec.freq)
-        if group is not None and needs_refit(result, group.df):
-            result, cov = refit_group(result, group.df, group.cov), group.cov
-            refitted += result.champions["unique_id"].nunique()
-        if result.champions.empty:
-            continue
-        fc = forecast_group(result, _steps(result, horizon, cov), cov)
-        first = fc.groupby("unique_id", observed=True)["ds"].transform("min")
-        fc["cutoff"] = first - pd.tseries.frequencies.to_offset(result.spec.freq)
-        parts.append(fc)
-    if not parts:
+        if group is not None:
+            group = group.subset(result.champions["unique_id"])
+        out.append((result, cov, group))
+    return out
+
+
+def forecast_batch(result, cov, group, horizon: int | str | None) -> tuple[pd.DataFrame | None, int]:
+    """One batch's champions re-fitted on ``group`` (the data now, or as of a date) where it ends
+    elsewhere than what they were fitted on (the choice of champion is kept), then forecast from
+    each series' last observation with a ``cutoff`` column; None when no series has data. Returns
+    the forecasts and the number of re-fitted series."""
+    refitted = 0
+    if group is not None and needs_refit(result, group.df):
+        result, cov = refit_group(result, group.df, group.cov), group.cov
+        refitted = result.champions["unique_id"].nunique()
+    if result.champions.empty:
+        return None, refitted
+    fc = forecast_group(result, _steps(result, horizon, cov), cov)
+    first = fc.groupby("unique_id", observed=True)["ds"].transform("min")
+    fc["cutoff"] = first - pd.tseries.frequencies.to_offset(result.spec.freq)
+    return fc, refitted
+
+
+def merge_forecasts(parts: Sequence[tuple[pd.DataFrame | None, int]]) -> tuple[pd.DataFrame, int]:
+    """The batches' forecasts as one frame (in batch order) and the re-fitted series in all."""
+    frames = [fc for fc, _ in parts if fc is not None]
+    if not frames:
         raise CapplanError("no series to forecast: none of the champions' series has data")
-    return pd.concat(parts, ignore_index=True), refitted
+    return pd.concat(frames, ignore_index=True), sum(n for _, n in parts)
+
+
+def forecast_champions(champions, groups, horizon: int | str | None) -> tuple[pd.DataFrame, int]:
+    """:func:`forecast_batch` over every batch of ``champions`` in turn, merged (the flow runs
+    the same batches as tasks)."""
+    parts = [forecast_batch(r, c, g, horizon) for r, c, g in forecast_inputs(champions, groups)]
+    return merge_forecasts(parts)
 
 
 def with_models(cfg, models):

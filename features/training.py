@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from capplan.core.batches import series_batches
 from capplan.core.bundles import TrainingInputs
 from capplan.core.config import Config, horizon_steps
 from capplan.core.contracts import Covariates, ModelSpec, seasonalities
@@ -27,6 +28,24 @@ class Group:
     spec: ModelSpec
     horizon: int
     cov: Covariates | None
+
+    def subset(self, uids) -> Group:
+        """The same group restricted to the series ``uids`` (rows and covariates)."""
+        keep = set(uids)
+        df = self.df[self.df["unique_id"].isin(keep)].reset_index(drop=True)
+        return Group(
+            self.freq, df, self.spec, self.horizon, None if self.cov is None else self.cov.select(keep)
+        )
+
+
+def batch_groups(groups: list[Group], batch_size: int | None) -> list[Group]:
+    """Each frequency group cut into series batches (:func:`capplan.core.batches.series_batches`),
+    in order: the tasks of training and forecasting. One batch keeps the group as it is."""
+    out = []
+    for group in groups:
+        batches = series_batches(group.df["unique_id"].unique(), batch_size)
+        out.extend([group] if len(batches) <= 1 else [group.subset(b) for b in batches])
+    return out
 
 
 @dataclass

@@ -58,17 +58,30 @@ def read_forecast_data(cfg: Config, as_of: pd.Timestamp | None, horizon: int | s
     return training_data(inputs, cfg, horizon)
 
 
-@task(name="publish-forecast", cache_policy=NONE)
-def publish(cfg: Config, horizon: int | str | None, data) -> Publication:
+@task(name="forecast-batch", cache_policy=NONE)
+def forecast_batch(inputs: tuple, horizon: int | str | None):
+    """One series batch's champions (re-fitted on newer data where needed) forecast."""
+    from capplan.evaluation.engine import forecast_batch as run
+
+    return run(*inputs, horizon)
+
+
+def publish(cfg: Config, horizon: int | str | None, data, parallel: bool = False) -> Publication:
     """A new vintage (its own ``forecast_id``) from the registered champions and ``data`` (the
-    warehouse now, or as of a date); earlier vintages stay as they are."""
-    from capplan.evaluation.engine import forecast_champions
+    warehouse now, or as of a date), one task per series batch of the champions (submitted to
+    the flow's task runner when ``parallel``); earlier vintages stay as they are. Any batch
+    failing fails the vintage: nothing is stored."""
+    from capplan.core.batches import run_batches
+    from capplan.evaluation.engine import forecast_inputs, merge_forecasts
     from capplan.warehouse import store, warehouse
 
     from . import tracking
 
     champions, version = tracking.load_champions(cfg)
-    forecasts, refitted = forecast_champions(champions.groups, data.groups, horizon)
+    parts = run_batches(forecast_batch, forecast_inputs(champions.groups, data.groups), parallel, horizon)
+    if errors := [p for p in parts if isinstance(p, Exception)]:
+        raise errors[0]
+    forecasts, refitted = merge_forecasts(parts)
     created = pd.Timestamp.now(tz="UTC").tz_localize(None)
     forecast_id = uuid.uuid4().hex[:16]
     stored = forecasts.assign(forecast_id=forecast_id, run_id=champions.run_id, created_at=created)
@@ -95,13 +108,15 @@ def forecast_flow(
     out: str | None = None,
     as_of: pd.Timestamp | None = None,
     forecast_id: str | None = None,
+    parallel: bool = False,
 ) -> Publication:
     """Publish a new vintage; ``as_of`` forecasts from the data as it was then (a past vintage);
-    ``forecast_id``: no new vintage, that stored one (a resumed run)."""
+    ``forecast_id``: no new vintage, that stored one (a resumed run); ``parallel``: the batches
+    on the flow's task runner."""
     pub = (
         stored(cfg, forecast_id)
         if forecast_id
-        else publish(cfg, horizon, read_forecast_data(cfg, as_of, horizon))
+        else publish(cfg, horizon, read_forecast_data(cfg, as_of, horizon), parallel)
     )
     if out:
         from capplan.reporting import write_safe_csv

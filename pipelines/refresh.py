@@ -77,6 +77,7 @@ def pipeline_flow(
     from .forecast import forecast_flow, score_flow
     from .ingest import ingest_flow
     from .plan import plan_flow
+    from .runners import on_runner
     from .train import train_flow, with_models
 
     opt = options or RefreshOptions()
@@ -91,12 +92,14 @@ def pipeline_flow(
     key = resume.train_key(trained, fp, opt.as_of)
     if retrain and _resumed(cfg, opt, out, "train", key, tracking.champion_info(cfg)[0]) is None:
         say("train")
-        out.training = train_flow(trained, quiet=opt.quiet, as_of=opt.as_of)
+        run, parallel = on_runner(train_flow, trained)
+        out.training = run(trained, quiet=opt.quiet, as_of=opt.as_of, parallel=parallel)
         resume.record(cfg, "train", key, out.training.run_id)
     key = resume.forecast_key(cfg, fp, opt.as_of, tracking.champion_info(cfg)[0])
     done = _resumed(cfg, opt, out, "forecast", key)
     say("forecast")
-    out.publication = forecast_flow(cfg, out=opt.forecast_csv, as_of=opt.as_of, forecast_id=done)
+    run, parallel = on_runner(forecast_flow, cfg)
+    out.publication = run(cfg, out=opt.forecast_csv, as_of=opt.as_of, forecast_id=done, parallel=parallel)
     if not done:
         resume.record(cfg, "forecast", key, out.publication.forecast_id)
     if last >= STEPS.index("score"):

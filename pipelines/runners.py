@@ -32,3 +32,12 @@ def dask_runner(cfg: Config, workers: int | None = None):
 
 def uses_dask(cfg: Config) -> bool:
     return cfg.orchestration.task_runner == "dask" or cfg.orchestration.dask_address is not None
+
+
+def on_runner(flow, cfg: Config, workers: int | None = None):
+    """``flow`` on the configured task runner and whether its batches are submitted to it: Dask
+    (``workers`` or ``[orchestration]``) with every batch submitted, or as it is (threads: the
+    batches one after another in the flow's process)."""
+    if workers or uses_dask(cfg):
+        return flow.with_options(task_runner=dask_runner(cfg, workers)), True
+    return flow, False

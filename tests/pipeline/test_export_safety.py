@@ -37,7 +37,7 @@ def test_hostile_service_names_are_neutralised_in_forecast_csv(tmp_path, monkeyp
     assert report.status == "loaded" and report.rows_loaded == 9
 
     def fake_publish(
-        cfg_, horizon, data=None
+        cfg_, horizon, data=None, parallel=False
     ):  # the champions' forecast, without training: one step per series
         uids = [f"{s}:cpu" for s in HOSTILE]
         q = {c: 1.0 for c in ("p10", "p50", "p90", "p95", "p99")}

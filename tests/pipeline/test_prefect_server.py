@@ -86,3 +86,44 @@ def test_ingest_and_dask_training_are_recorded_by_the_server(prefect_server, tmp
     assert states == {"COMPLETED"}, names
     assert len(runs) == 2
     assert "Champions:" in r.stdout
+
+
+def _batched_company(folder: Path, dask: bool) -> str:
+    cfg = write_company(folder, models=("seasonal_naive", "lightgbm"))
+    runner = 'task_runner = "dask"\ndask_workers = 2\n' if dask else ""
+    cfg.write_text(cfg.read_text() + f"\n[orchestration]\n{runner}batch_size = 3\n")
+    return str(cfg)
+
+
+def _published(folder: Path) -> tuple:
+    import duckdb
+
+    con = duckdb.connect(str(folder / "wh.duckdb"), read_only=True)
+    try:
+        fc = con.execute("SELECT * EXCLUDE (forecast_id, run_id, created_at) FROM forecasts").df()
+        ch = con.execute("SELECT unique_id, champion, reason FROM champions").df()
+    finally:
+        con.close()
+    return fc.sort_values(["unique_id", "ds"], ignore_index=True), ch.sort_values(
+        "unique_id", ignore_index=True
+    )
+
+
+def test_a_local_dask_cluster_gives_the_sequential_champions_and_forecasts(prefect_server, tmp_path):
+    """Series batches (3 + 1 series, LightGBM fitted per batch) on 2 Dask workers against the same
+    batches one after another: identical champions and forecasts."""
+    import pandas as pd
+
+    url, env = prefect_server
+    env = {**env, "PREFECT_API_URL": url}
+    out = {}
+    for dask in (False, True):
+        folder = tmp_path / ("dask" if dask else "sequential")
+        cfg = _batched_company(folder, dask)
+        for args in (["ingest", "--quiet", "--engine", "vectorized"], ["train", "--quiet"], ["forecast"]):
+            r = _capplan([*args, "--config", cfg], env)
+            assert r.returncode == 0, r.stderr[-3000:]
+        out[dask] = _published(folder)
+    pd.testing.assert_frame_equal(out[False][1], out[True][1])
+    pd.testing.assert_frame_equal(out[False][0], out[True][0])
+    assert out[True][0]["unique_id"].nunique() == 4

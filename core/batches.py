@@ -1,0 +1,53 @@
+"""Series batches: the one partition of series that every stage's tasks share.
+
+``series_batches(uids, batch_size)`` sorts the distinct ids and cuts them into consecutive
+chunks of ``batch_size`` (the last one shorter); ``0`` or ``None`` means one batch. It depends on
+nothing but the ids and the size, never on the number of workers or the task runner, so training
+and forecasting see the same batches whether they run one after another in the flow's process,
+in threads or on a Dask cluster, and their results are identical. Every id is in exactly one batch.
+
+Global models (LightGBM) are fitted per batch: a batch of a few thousand series is plenty of
+training data for one model, and it bounds the memory of each task. :func:`run_batches` maps a
+task over the batches (in turn, or submitted to a task runner) and keeps one batch's failure
+from stopping the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+DEFAULT_BATCH_SIZE = 2000  # series per batch ([orchestration] batch_size)
+
+
+def series_batches(uids: Iterable[str], batch_size: int | None = DEFAULT_BATCH_SIZE) -> list[list[str]]:
+    """Sorted distinct ``uids`` in consecutive chunks of ``batch_size`` (0 or None: one batch)."""
+    ids = sorted({str(u) for u in uids})
+    if not ids:
+        return []
+    if not batch_size or batch_size >= len(ids):
+        return [ids]
+    return [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
+
+
+def run_batches(task, batches: list, parallel: bool, *args) -> list:
+    """``task(batch, *args)`` for each batch, in order: called one after another in the flow's
+    process, or all submitted to the flow's task runner (``parallel``). A batch that raised gives
+    its exception in place of a result, so the others go on."""
+    if not parallel:
+        return [_attempt(task, b, *args) for b in batches]
+    futures = [task.submit(b, *args) for b in batches]
+    return [_attempt(f.result) for f in futures]
+
+
+def _attempt(fn, *args):
+    try:
+        return fn(*args)
+    except Exception as err:  # noqa: BLE001 (recorded per batch by the caller)
+        return err
+
+
+def batch_failure(group, err: BaseException) -> tuple[list[str], BaseException, str]:
+    """A failed batch's series, its error and the note each of them gets."""
+    uids = sorted(group.df["unique_id"].unique())
+    note = f"training batch of {len(uids)} series ({uids[0]}..{uids[-1]}) failed, no champion this run: {err}"
+    return uids, err, note

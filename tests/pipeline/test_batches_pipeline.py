@@ -1,0 +1,99 @@
+"""Training and forecasting by series batch: the same champions and forecasts whether the batches
+run one after another or on Prefect's thread pool, and one failing batch leaves the others."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from synthetic import write_company  # noqa: E402
+
+from capplan.cli import main  # noqa: E402
+from capplan.core.config import load_config  # noqa: E402
+
+MODELS = ("seasonal_naive", "seasonal_profile")  # LightGBM: the slow Dask test
+
+
+@pytest.fixture(scope="module")
+def company(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("batches")
+    path = write_company(folder, models=MODELS)
+    assert main(["ingest", "--config", str(path), "--quiet", "--engine", "vectorized"]) == 0
+    cfg = load_config(path)
+    orch = cfg.orchestration.model_copy(update={"batch_size": 3})  # 4 series: batches of 3 and 1
+    backtest = cfg.forecast.backtest.model_copy(update={"folds": 1})
+    fc = cfg.forecast.model_copy(update={"horizon": "1D", "train_window": "14D", "backtest": backtest})
+    return cfg.model_copy(update={"orchestration": orch, "forecast": fc})
+
+
+def _train_and_forecast(cfg, parallel: bool):
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    from capplan.pipelines.forecast import forecast_flow
+    from capplan.pipelines.train import train_flow
+
+    runner = {"task_runner": ThreadPoolTaskRunner(max_workers=3)} if parallel else {}
+    summary = train_flow.with_options(**runner)(cfg, quiet=True, parallel=parallel)
+    pub = forecast_flow.with_options(**runner)(cfg, parallel=parallel)
+    champions = summary.champions.sort_values("unique_id", ignore_index=True)
+    return summary, champions, pub.forecasts.sort_values(["unique_id", "ds"], ignore_index=True)
+
+
+def test_threads_give_exactly_the_sequential_champions_and_forecasts(company):
+    from capplan.pipelines import tracking
+
+    seq, seq_champions, seq_fc = _train_and_forecast(company, parallel=False)
+    par, par_champions, par_fc = _train_and_forecast(company, parallel=True)
+    assert seq.failed == [] and par.failed == []
+    pd.testing.assert_frame_equal(seq_champions, par_champions)
+    pd.testing.assert_frame_equal(seq.leaderboard, par.leaderboard)
+    pd.testing.assert_frame_equal(seq_fc, par_fc)
+    assert seq_fc["unique_id"].nunique() == 4
+    champions, _version = tracking.load_champions(company)  # the registry holds one result per batch
+    assert [sorted(r.champions["unique_id"]) for r, _cov in champions.groups] == [
+        ["api:cpu", "api:rps", "web:cpu"],
+        ["web:rps"],
+    ]
+
+
+def test_a_failing_batch_is_noted_and_the_others_are_trained_and_forecast(company, monkeypatch):
+    import capplan.evaluation as evaluation
+    from capplan.pipelines.forecast import forecast_flow
+    from capplan.pipelines.train import train_flow
+
+    real = evaluation.train_group
+
+    def flaky(df, *args, **kwargs):
+        if "web:rps" in set(df["unique_id"]):
+            raise RuntimeError("injected model failure")
+        return real(df, *args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "train_group", flaky)
+    summary = train_flow(company, quiet=True)
+    assert summary.failed == [
+        "training batch of 1 series (web:rps..web:rps) failed, no champion this run: injected model failure"
+    ]
+    assert sorted(summary.champions["unique_id"]) == ["api:cpu", "api:rps", "web:cpu"]
+    assert summary.notes["web:rps"] == summary.failed[0]
+    pub = forecast_flow(company)
+    assert sorted(pub.forecasts["unique_id"].unique()) == ["api:cpu", "api:rps", "web:cpu"]
+
+
+def test_every_batch_failing_fails_the_training(company, monkeypatch):
+    import capplan.evaluation as evaluation
+    from capplan.pipelines import tracking
+    from capplan.pipelines.train import train_flow
+
+    before = tracking.champion_info(company)
+
+    def down(*_args, **_kwargs):
+        raise RuntimeError("all down")
+
+    monkeypatch.setattr(evaluation, "train_group", down)
+    with pytest.raises(RuntimeError, match="all down"):
+        train_flow(company, quiet=True)
+    assert tracking.champion_info(company) == before  # nothing published
