@@ -37,8 +37,8 @@ from .grid import (
     key_order,
     place_on_grid,
 )
-from .readers import PARSE_ERRORS, check_input_file, read_raw
-from .validation import Engine, check_frame
+from .readers import PARSE_ERRORS, check_input_file, read_raw_chunks
+from .validation import Checked, Engine, check_frame, choose_engine
 from .write import (
     new_series_gaps,
     refresh_gaps,
@@ -152,8 +152,7 @@ def ingest_file(
             return BatchReport(source.name, str(path), "rejected", message=last[2], batch_id=last[3])
         return BatchReport(source.name, str(path), "unchanged", message="same content already loaded")
     try:
-        raw = read_raw(path, source)
-        checked = check_frame(raw, source, cfg, series_units=_series_units(con), engine=engine)
+        rows_in, checked = read_checked(path, source, cfg, _series_units(con), engine=engine)
     except InputError as err:
         report = BatchReport(source.name, str(path), "rejected", message=str(err))
         _record_rejection(con, report, source, key)
@@ -167,7 +166,7 @@ def ingest_file(
         )
         _record_rejection(con, report, source, key)
         return report
-    report = _report(source, path, raw, checked)
+    report = _report(source, path, rows_in, checked)
     con.execute("BEGIN TRANSACTION")
     try:
         if source.kind == "metrics":
@@ -184,12 +183,12 @@ def ingest_file(
     return report
 
 
-def _report(source: SourceConfig, path: Path, raw: pd.DataFrame, checked) -> BatchReport:
+def _report(source: SourceConfig, path: Path, rows_in: int, checked: Checked) -> BatchReport:
     report = BatchReport(
         source.name,
         str(path),
         "loaded",
-        rows_in=len(raw),
+        rows_in=rows_in,
         rows_loaded=len(checked.good),
         rows_quarantined=len(checked.bad),
         batch_id=uuid.uuid4().hex[:16],
@@ -198,6 +197,63 @@ def _report(source: SourceConfig, path: Path, raw: pd.DataFrame, checked) -> Bat
     )
     assert report.rows_in == report.rows_loaded + report.rows_quarantined
     return report
+
+
+# Per good metric row, what loading needs: the key, the value and the series' names (categoricals).
+_LOAD_COLUMNS = ("unique_id", "ds", "y", "service", "metric", "region", "unit")
+
+
+def read_checked(
+    path: Path, source: SourceConfig, cfg: Config, series_units: dict[str, str], *, engine: Engine = "auto"
+) -> tuple[int, Checked]:
+    """Read and check ``path`` in chunks of ``[ingest] chunk_rows``: (rows in, the whole file's Checked).
+
+    Each chunk is typed and checked on its own; its bad rows are kept for quarantine and its good
+    rows only as the columns loading needs. The engine is chosen once, for the whole file's rows,
+    and a series' first unit in the file is expected in every later chunk, so the good and bad
+    rows are those of checking the file as one batch.
+    """
+    total, chunks = read_raw_chunks(path, source, cfg.ingest.chunk_rows)
+    use = choose_engine(engine, total)
+    units = dict(series_units)
+    rows_in, goods, bads = 0, [], []
+    for raw in chunks:
+        checked = check_frame(raw, source, cfg, series_units=units, engine=use)
+        rows_in += len(raw)
+        del raw
+        good = checked.good
+        if source.kind == "metrics":
+            good = good[list(_LOAD_COLUMNS)]
+            units.update(checked.units or {})
+        goods.append(good)
+        bads.append(checked.bad)
+    if len(goods) == 1:
+        return rows_in, Checked(good=goods[0], bad=bads[0], engine=use)
+    bad = pd.concat(bads, ignore_index=True)
+    return rows_in, Checked(good=_concat_chunks(goods), bad=bad, engine=use)
+
+
+def _concat_chunks(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Stack the chunks' good rows column by column (each chunk's column freed once copied);
+    categoricals are unioned, never widened to text."""
+    out = {}
+    for col in list(frames[0].columns):
+        parts = [f.pop(col) for f in frames]
+        if all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
+            out[col] = _union_labels(parts)
+        else:
+            out[col] = pd.concat(parts, ignore_index=True)
+        del parts
+    return pd.DataFrame(out, copy=False)
+
+
+def _union_labels(parts: list[pd.Series]) -> pd.Series:
+    """One categorical of the parts' rows over the union of their categories (as text)."""
+    cats = pd.Index(pd.unique(np.concatenate([p.cat.categories.astype(str) for p in parts])), dtype="str")
+    codes = [
+        np.append(cats.get_indexer(p.cat.categories.astype(str)), -1)[p.cat.codes.to_numpy()] for p in parts
+    ]
+    return pd.Series(pd.Categorical.from_codes(np.concatenate(codes), categories=cats), name=parts[0].name)
 
 
 def _last_batch(con, source: str, path: str) -> tuple | None:
