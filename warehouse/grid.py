@@ -26,6 +26,7 @@ KNOWN_FREQUENCIES: tuple[tuple[str, int], ...] = (
     ("7D", 604800),  # weekly as a fixed 7-day step: pandas cannot floor to "W"
 )
 _SECONDS = dict(KNOWN_FREQUENCIES)
+_BLOCK_ROWS = 1 << 21  # per-series kernels run over blocks of about this many rows
 
 
 def frequency_seconds(freq: str) -> int:
@@ -59,9 +60,6 @@ def infer_frequencies(frame: pd.DataFrame) -> dict[str, str]:
     return {uids[k]: f for k, f in sorted_frequencies(codes, ds).items()}
 
 
-_BLOCK_ROWS = 1 << 21  # per-series kernels run over blocks of about this many rows
-
-
 def series_blocks(codes: np.ndarray, rows: int = _BLOCK_ROWS) -> list[tuple[int, int]]:
     """Row ranges ``[start, end)`` of about ``rows`` rows that never split a series (``codes`` sorted).
 
@@ -86,9 +84,13 @@ def key_order(codes: np.ndarray, ds: np.ndarray) -> np.ndarray:
 
 
 def is_key_sorted(codes: np.ndarray, ds: np.ndarray) -> bool:
-    """Whether rows are already in (code, ds) order."""
-    dc, dt = np.diff(codes), np.diff(ds)
-    return bool(((dc > 0) | ((dc == 0) & (dt >= np.timedelta64(0)))).all())
+    """Whether rows are already in (code, ds) order (checked over blocks of rows: small temporaries)."""
+    for start in range(0, max(len(codes) - 1, 0), _BLOCK_ROWS):
+        end = start + _BLOCK_ROWS + 1  # one row of overlap: the pair across a block boundary
+        dc, dt = np.diff(codes[start:end]), np.diff(ds[start:end])
+        if not ((dc > 0) | ((dc == 0) & (dt >= np.timedelta64(0)))).all():
+            return False
+    return True
 
 
 def finest_frequencies(frame: pd.DataFrame) -> dict[str, str]:

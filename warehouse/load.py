@@ -199,61 +199,66 @@ def _report(source: SourceConfig, path: Path, rows_in: int, checked: Checked) ->
     return report
 
 
-# Per good metric row, what loading needs: the key, the value and the series' names (categoricals).
-_LOAD_COLUMNS = ("unique_id", "ds", "y", "service", "metric", "region", "unit")
-
-
 def read_checked(
     path: Path, source: SourceConfig, cfg: Config, series_units: dict[str, str], *, engine: Engine = "auto"
 ) -> tuple[int, Checked]:
     """Read and check ``path`` in chunks of ``[ingest] chunk_rows``: (rows in, the whole file's Checked).
 
     Each chunk is typed and checked on its own; its bad rows are kept for quarantine and its good
-    rows only as the columns loading needs. The engine is chosen once, for the whole file's rows,
-    and a series' first unit in the file is expected in every later chunk, so the good and bad
-    rows are those of checking the file as one batch.
+    metric rows only as the columns loading needs, copied into arrays sized for the whole file
+    (no second copy when the chunks are joined). The engine is chosen once, for the whole file's
+    rows, and a series' first unit in the file is expected in every later chunk, so the good and
+    bad rows are those of checking the file as one batch.
     """
     total, chunks = read_raw_chunks(path, source, cfg.ingest.chunk_rows)
     use = choose_engine(engine, total)
     units = dict(series_units)
-    rows_in, goods, bads = 0, [], []
+    rows_in, goods, bads = 0, _GoodRows(total) if source.kind == "metrics" else [], []
     for raw in chunks:
         checked = check_frame(raw, source, cfg, series_units=units, engine=use)
         rows_in += len(raw)
         del raw
-        good = checked.good
-        if source.kind == "metrics":
-            good = good[list(_LOAD_COLUMNS)]
-            units.update(checked.units or {})
-        goods.append(good)
+        goods.append(checked.good)
         bads.append(checked.bad)
-    if len(goods) == 1:
-        return rows_in, Checked(good=goods[0], bad=bads[0], engine=use)
-    bad = pd.concat(bads, ignore_index=True)
-    return rows_in, Checked(good=_concat_chunks(goods), bad=bad, engine=use)
+        units.update(checked.units or {})
+        del checked
+    good = goods.frame() if isinstance(goods, _GoodRows) else pd.concat(goods, ignore_index=True)
+    bad = bads[0] if len(bads) == 1 else pd.concat(bads, ignore_index=True)
+    return rows_in, Checked(good=good, bad=bad, engine=use)
 
 
-def _concat_chunks(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """Stack the chunks' good rows column by column (each chunk's column freed once copied);
-    categoricals are unioned, never widened to text."""
-    out = {}
-    for col in list(frames[0].columns):
-        parts = [f.pop(col) for f in frames]
-        if all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
-            out[col] = _union_labels(parts)
-        else:
-            out[col] = pd.concat(parts, ignore_index=True)
-        del parts
-    return pd.DataFrame(out, copy=False)
+class _GoodRows:
+    """Good metric rows of a file's chunks, in arrays allocated once for ``capacity`` rows.
 
+    Keeps what loading needs: ``ds``, ``y`` and the names as codes over categories that grow
+    chunk by chunk (a name keeps its code); :meth:`frame` gives them as one frame.
+    """
 
-def _union_labels(parts: list[pd.Series]) -> pd.Series:
-    """One categorical of the parts' rows over the union of their categories (as text)."""
-    cats = pd.Index(pd.unique(np.concatenate([p.cat.categories.astype(str) for p in parts])), dtype="str")
-    codes = [
-        np.append(cats.get_indexer(p.cat.categories.astype(str)), -1)[p.cat.codes.to_numpy()] for p in parts
-    ]
-    return pd.Series(pd.Categorical.from_codes(np.concatenate(codes), categories=cats), name=parts[0].name)
+    LABELS = ("unique_id", "service", "metric", "region", "unit")
+
+    def __init__(self, capacity: int) -> None:
+        self.n = 0
+        self.ds = np.empty(capacity, dtype="datetime64[ns]")
+        self.y = np.empty(capacity, dtype="float64")
+        self.codes = {c: np.empty(capacity, dtype=np.int32) for c in self.LABELS}
+        self.names: dict[str, dict[str, int]] = {c: {} for c in self.LABELS}
+
+    def append(self, good: pd.DataFrame) -> None:
+        rows = slice(self.n, self.n + len(good))
+        self.ds[rows] = good["ds"].to_numpy(dtype="datetime64[ns]")
+        self.y[rows] = good["y"].to_numpy(dtype="float64")
+        for c in self.LABELS:
+            cat, names = good[c].astype("category"), self.names[c]
+            code_of = [names.setdefault(str(v), len(names)) for v in cat.cat.categories]
+            self.codes[c][rows] = np.array([*code_of, -1], dtype=np.int32)[cat.cat.codes.to_numpy()]
+        self.n += len(good)
+
+    def frame(self) -> pd.DataFrame:
+        n, out = self.n, {"unique_id": None, "ds": self.ds[: self.n], "y": self.y[: self.n]}
+        for c in self.LABELS:
+            cats = pd.Index(list(self.names[c]), dtype="str")
+            out[c] = pd.Categorical.from_codes(self.codes.pop(c)[:n], categories=cats)
+        return pd.DataFrame(out, copy=False)
 
 
 def _last_batch(con, source: str, path: str) -> tuple | None:
