@@ -304,10 +304,11 @@ class _TimedConnection:
 # Python stages of ingest_file: (label, module, function); cumulative time from cProfile.
 _STAGES = (
     ("hash file (sha256)", "load", "file_hash"),
-    ("read Parquet -> raw frame", "readers", "read_raw"),
+    ("read Parquet record batches -> raw chunks", "readers", "chunks"),
     ("type columns (parse ts, text, numbers)", "validation", "typed_frame"),
     ("derive unique_id / expected unit", "validation", "_prepare_metrics"),
     ("check_frame total (typed + derive + checks + split)", "validation", "check_frame"),
+    ("read + check, chunk by chunk (read_checked total)", "load", "read_checked"),
     ("dedupe by key (last wins)", "load", "_dedupe_last"),
     ("infer frequencies", "grid", "infer_frequencies"),
     ("place on grid", "grid", "place_on_grid"),

@@ -40,36 +40,86 @@ TARGET_S, TARGET_GB = 30 * 60, 12.0
 
 def panel(n_series: int, days: int, seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``n_series`` hourly series (services x 3 metrics) and an inventory sized at ~60% of peak."""
-    rng = np.random.default_rng(seed)
-    n_services = math.ceil(n_series / len(METRICS))
-    end = pd.Timestamp("2026-11-01")
-    ds = pd.date_range(end - pd.Timedelta(days=days), end, freq="h", inclusive="left")
-    t = np.arange(len(ds))
-    daily = 1 + 0.4 * np.sin(2 * np.pi * (t % 24) / 24)
-    weekly = 1 + 0.1 * np.sin(2 * np.pi * (t % 168) / 168)
     parts, inventory = [], []
-    for s in range(n_services):
-        base = rng.uniform(50, 500) * daily * weekly * (1 + rng.uniform(0, 0.002) * t / 24)
-        rps = base * rng.normal(1, 0.04, len(t))
-        for metric, unit, factor in METRICS:
-            if len(parts) == n_series:
-                break
-            y = np.maximum(rps * factor, 0)
-            parts.append(
-                pd.DataFrame({"ts": ds, "service": f"svc{s:05d}", "metric": metric, "value": y, "unit": unit})
-            )
-            cap = float(np.percentile(y, 99)) / 0.6 / 4
-            inventory.append(
-                {"service": f"svc{s:05d}", "resource": metric, "capacity_per_instance": cap, "unit": unit,
-                 "instances": 4, "target_utilization": 0.7, "max_instances": 200, "cost_per_instance_hour": 0.1}
-            )  # fmt: skip
+    for part, inv in _panel_parts(n_series, days, seed):
+        parts.append(part.to_pandas())
+        inventory.extend(inv)
     return pd.concat(parts, ignore_index=True), pd.DataFrame(inventory)
 
 
+def _panel_parts(n_series: int, days: int, seed: int = 7, services_per_part: int = 50):
+    """The panel as pyarrow tables of ``services_per_part`` services each, with their inventory rows.
+
+    Names and units are dictionary-encoded (Parquet writes them as dictionaries): one part holds
+    ``services_per_part x 3`` series, so writing any size needs the memory of one part only.
+    """
+    import pyarrow as pa
+
+    rng = np.random.default_rng(seed)
+    n_services = math.ceil(n_series / len(METRICS))
+    end = pd.Timestamp("2026-11-01")
+    ds = pd.date_range(end - pd.Timedelta(days=days), end, freq="h", inclusive="left").to_numpy()
+    t = np.arange(len(ds))
+    daily = 1 + 0.4 * np.sin(2 * np.pi * (t % 24) / 24)
+    weekly = 1 + 0.1 * np.sin(2 * np.pi * (t % 168) / 168)
+    done = 0
+    for first in range(0, n_services, services_per_part):
+        names, values, inventory = [], [], []
+        for s in range(first, min(first + services_per_part, n_services)):
+            base = rng.uniform(50, 500) * daily * weekly * (1 + rng.uniform(0, 0.002) * t / 24)
+            rps = base * rng.normal(1, 0.04, len(t))
+            for k, (metric, unit, factor) in enumerate(METRICS):
+                if done == n_series:
+                    break
+                done += 1
+                y = np.maximum(rps * factor, 0)
+                names.append((f"svc{s:05d}", k))
+                values.append(y)
+                cap = float(np.percentile(y, 99)) / 0.6 / 4
+                inventory.append(
+                    {"service": f"svc{s:05d}", "resource": metric, "capacity_per_instance": cap, "unit": unit,
+                     "instances": 4, "target_utilization": 0.7, "max_instances": 200, "cost_per_instance_hour": 0.1}
+                )  # fmt: skip
+        if not names:
+            break
+        n = len(t)
+        services = sorted({svc for svc, _ in names})
+        svc_code = {svc: i for i, svc in enumerate(services)}
+        svc_idx = np.repeat(np.array([svc_code[svc] for svc, _ in names], dtype=np.int32), n)
+        met_idx = np.repeat(np.array([k for _, k in names], dtype=np.int32), n)
+        table = pa.table(
+            {
+                "ts": pa.array(np.tile(ds, len(names))),
+                "service": pa.DictionaryArray.from_arrays(svc_idx, pa.array(services)),
+                "metric": pa.DictionaryArray.from_arrays(met_idx, pa.array([m for m, _, _ in METRICS])),
+                "value": pa.array(np.concatenate(values)),
+                "unit": pa.DictionaryArray.from_arrays(met_idx, pa.array([u for _, u, _ in METRICS])),
+            }
+        )
+        yield table, inventory
+
+
+def write_panel(folder: Path, n_series: int, days: int) -> tuple[Path, Path]:
+    """Write the panel to ``metrics.parquet`` (one row group per part) and ``inventory.csv``."""
+    import pyarrow.parquet as pq
+
+    metrics_path, inventory = folder / "metrics.parquet", []
+    writer = None
+    try:
+        for table, inv in _panel_parts(n_series, days):
+            if writer is None:
+                writer = pq.ParquetWriter(metrics_path, table.schema)
+            writer.write_table(table)
+            inventory.extend(inv)
+    finally:
+        if writer is not None:
+            writer.close()
+    pd.DataFrame(inventory).to_csv(folder / "inventory.csv", index=False)
+    return metrics_path, folder / "inventory.csv"
+
+
 def write_case(folder: Path, n_series: int, days: int, models: list[str]) -> Path:
-    metrics, inventory = panel(n_series, days)
-    metrics.to_parquet(folder / "metrics.parquet", index=False)
-    inventory.to_csv(folder / "inventory.csv", index=False)
+    write_panel(folder, n_series, days)
     quoted = ", ".join(f'"{m}"' for m in models)
     cfg = folder / "capplan.toml"
     cfg.write_text(
@@ -101,11 +151,11 @@ def run_step(step: str, cfg: Path) -> dict:
     return {"step": step, "wall_s": wall, "cpu_s": cpu, "peak_mb": after.ru_maxrss / 1024}
 
 
-def measure(n_series: int, days: int, models: list[str]) -> list[dict]:
+def measure(n_series: int, days: int, models: list[str], steps: tuple[str, ...] = STEPS) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = write_case(Path(tmp), n_series, days, models)
         rows = []
-        for step in STEPS:
+        for step in steps:
             row = run_step(step, cfg)
             rows.append({"series": n_series, **row})
             print(
@@ -126,12 +176,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--models", default="seasonal_naive,lightgbm")
     ap.add_argument("--quick", action="store_true", help="100 and 300 series, 60 days")
+    ap.add_argument("--steps", default=",".join(STEPS), help="a prefix of ingest,train,forecast,plan")
     args = ap.parse_args(argv)
     sizes = [100, 300] if args.quick else [int(s) for s in args.sizes.split(",")]
     days = 60 if args.quick else args.days
     models = args.models.split(",")
     print(f"scale: sizes {sizes}, {days} days hourly, models {', '.join(models)}", flush=True)
-    rows = [r for n in sizes for r in measure(n, days, models)]
+    steps = tuple(args.steps.split(","))
+    if steps != STEPS[: len(steps)]:
+        raise SystemExit(f"--steps must be a prefix of {','.join(STEPS)}, found {args.steps}")
+    rows = [r for n in sizes for r in measure(n, days, models, steps)]
     frame = pd.DataFrame(rows)
     total = frame.groupby("series").agg(
         wall_s=("wall_s", "sum"), cpu_s=("cpu_s", "sum"), peak_mb=("peak_mb", "max")

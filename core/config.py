@@ -108,6 +108,12 @@ class IngestConfig(_Model):
     max_file_mb: float = Field(
         DEFAULT_MAX_FILE_MB, gt=0, le=1_000_000, description="inputs larger than this are rejected unread"
     )
+    chunk_rows: int = Field(
+        2_000_000,
+        ge=1,
+        le=100_000_000,
+        description="rows read and checked at a time (Parquet is read one chunk at a time); memory, not results",
+    )
 
     @field_validator("frequencies")
     @classmethod

@@ -13,6 +13,7 @@ from capplan.core.batches import series_batches
 from capplan.core.bundles import TrainingInputs
 from capplan.core.config import Config, horizon_steps
 from capplan.core.contracts import Covariates, ModelSpec, seasonalities
+from capplan.core.durations import parse_duration
 from capplan.core.errors import CapplanError
 
 from .covariates import event_features, kpi_features
@@ -56,6 +57,23 @@ class TrainingData:
     fingerprint: str
     window: tuple[pd.Timestamp, pd.Timestamp]
     notes: dict[str, str] = field(default_factory=dict)
+
+
+def read_window(cfg: Config) -> pd.Timedelta | None:
+    """How much recent history of each series training needs to read: ``[forecast] train_window``
+    when it is a duration and gaps are filled by ``interpolate``, ``zero`` or ``error``; None (read
+    all) for a window in steps (its length depends on each series' frequency), no window, or
+    ``seasonal`` filling (it looks a season back before the window's start).
+
+    ``store.training_inputs(con, as_of, read_window(cfg))`` then gives :func:`training_data` the
+    same training frames as reading everything.
+    """
+    fc = cfg.forecast
+    w = fc.train_window
+    if w is None or isinstance(w, int) or str(w).strip().isdigit() or fc.fill == "seasonal":
+        return None
+    n, unit = parse_duration(str(w))
+    return pd.Timedelta(weeks=n) if unit == "W" else pd.Timedelta(n, unit=unit)
 
 
 def _window(df: pd.DataFrame, freq: str, window: int | str | None) -> pd.DataFrame:

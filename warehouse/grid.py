@@ -26,6 +26,7 @@ KNOWN_FREQUENCIES: tuple[tuple[str, int], ...] = (
     ("7D", 604800),  # weekly as a fixed 7-day step: pandas cannot floor to "W"
 )
 _SECONDS = dict(KNOWN_FREQUENCIES)
+_BLOCK_ROWS = 1 << 21  # per-series kernels run over blocks of about this many rows
 
 
 def frequency_seconds(freq: str) -> int:
@@ -43,14 +44,36 @@ def snap_frequency(seconds: float) -> str:
 
 def infer_frequencies(frame: pd.DataFrame) -> dict[str, str]:
     """unique_id -> frequency for every series with at least two distinct timestamps."""
-    codes, uids = pd.factorize(frame["unique_id"])
+    uid = frame["unique_id"]
+    if isinstance(uid.dtype, pd.CategoricalDtype):  # the codes as they are: no per-row int64 copy
+        codes, uids = uid.cat.codes.to_numpy(), uid.cat.categories
+    else:
+        codes, uids = pd.factorize(uid)
     ds = frame["ds"].to_numpy(dtype="datetime64[ns]")
     keep = (codes >= 0) & ~np.isnat(ds)
-    codes, ds = codes[keep], ds[keep]
+    if not keep.all():
+        codes, ds = codes[keep], ds[keep]
+    del keep
     if not is_key_sorted(codes, ds):
         order = key_order(codes, ds)
         codes, ds = codes[order], ds[order]
     return {uids[k]: f for k, f in sorted_frequencies(codes, ds).items()}
+
+
+def series_blocks(codes: np.ndarray, rows: int = _BLOCK_ROWS) -> list[tuple[int, int]]:
+    """Row ranges ``[start, end)`` of about ``rows`` rows that never split a series (``codes`` sorted).
+
+    A per-series kernel applied block by block gives what it gives on all rows at once, with
+    temporaries the size of one block.
+    """
+    out, start, n = [], 0, len(codes)
+    while start < n:
+        end = min(start + rows, n)
+        if end < n:
+            end = start + int(np.searchsorted(codes[start:], codes[end - 1], side="right"))
+        out.append((start, end))
+        start = end
+    return out
 
 
 def key_order(codes: np.ndarray, ds: np.ndarray) -> np.ndarray:
@@ -61,32 +84,47 @@ def key_order(codes: np.ndarray, ds: np.ndarray) -> np.ndarray:
 
 
 def is_key_sorted(codes: np.ndarray, ds: np.ndarray) -> bool:
-    """Whether rows are already in (code, ds) order."""
-    dc, dt = np.diff(codes), np.diff(ds)
-    return bool(((dc > 0) | ((dc == 0) & (dt >= np.timedelta64(0)))).all())
+    """Whether rows are already in (code, ds) order (checked over blocks of rows: small temporaries)."""
+    for start in range(0, max(len(codes) - 1, 0), _BLOCK_ROWS):
+        end = start + _BLOCK_ROWS + 1  # one row of overlap: the pair across a block boundary
+        dc, dt = np.diff(codes[start:end]), np.diff(ds[start:end])
+        if not ((dc > 0) | ((dc == 0) & (dt >= np.timedelta64(0)))).all():
+            return False
+    return True
 
 
 def finest_frequencies(frame: pd.DataFrame) -> dict[str, str]:
     """unique_id -> the snapped SMALLEST spacing, for frames sorted by (unique_id, ds) (categorical id)."""
     codes = frame["unique_id"].cat.codes.to_numpy()
     ds = frame["ds"].to_numpy(dtype="datetime64[ns]")
-    ok = (codes[1:] == codes[:-1]) & (np.diff(ds) > np.timedelta64(0))
-    if not ok.any():
-        return {}
-    secs = (np.diff(ds)[ok] / np.timedelta64(1, "s")).astype("float64")
-    low = pd.Series(secs).groupby(codes[1:][ok], sort=True).min()
     names = frame["unique_id"].cat.categories
-    return {names[int(k)]: snap_frequency(s) for k, s in low.items()}
+    out = {}
+    for start, end in series_blocks(codes):
+        c, d = codes[start:end], ds[start:end]
+        step = np.diff(d)
+        ok = (c[1:] == c[:-1]) & (step > np.timedelta64(0))
+        if not ok.any():
+            continue
+        secs = (step[ok] / np.timedelta64(1, "s")).astype("float64")
+        low = pd.Series(secs).groupby(c[1:][ok], sort=True).min()
+        out.update({names[int(k)]: snap_frequency(s) for k, s in low.items()})
+    return out
 
 
 def sorted_frequencies(codes: np.ndarray, ds: np.ndarray) -> dict[int, str]:
-    """Code -> snapped median spacing, for rows sorted by (code, ds) (kernel of ``infer_frequencies``)."""
-    same = codes[1:] == codes[:-1]
-    step = np.diff(ds)
-    ok = same & (step > np.timedelta64(0))
-    secs = pd.TimedeltaIndex(step[ok]).total_seconds()
-    med = pd.Series(np.asarray(secs)).groupby(codes[1:][ok], sort=True).median()
-    return {int(k): snap_frequency(s) for k, s in med.items()}
+    """Code -> snapped median spacing, for rows sorted by (code, ds) (kernel of ``infer_frequencies``).
+
+    Run block by block (:func:`series_blocks`): the temporaries are those of one block.
+    """
+    out: dict[int, str] = {}
+    for start, end in series_blocks(codes):
+        c, d = codes[start:end], ds[start:end]
+        step = np.diff(d)
+        ok = (c[1:] == c[:-1]) & (step > np.timedelta64(0))
+        secs = pd.TimedeltaIndex(step[ok]).total_seconds()
+        med = pd.Series(np.asarray(secs)).groupby(c[1:][ok], sort=True).median()
+        out.update({int(k): snap_frequency(s) for k, s in med.items()})
+    return out
 
 
 def _grid_unit(freq: str) -> str:
@@ -138,13 +176,20 @@ def find_gaps_sorted(obs: pd.DataFrame, step_seconds: dict[str, int]) -> pd.Data
         [step_seconds.get(u, np.nan) for u in obs["unique_id"].cat.categories], dtype="float64"
     )
     step_of = pd.to_timedelta(seconds, unit="s").to_numpy(dtype="timedelta64[ns]")
+    names = obs["unique_id"].cat.categories
+    blocks = series_blocks(codes) or [(0, 0)]
+    parts = [_gaps_block(codes[a:b], ds[a:b], step_of, names) for a, b in blocks]
+    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
+
+def _gaps_block(codes: np.ndarray, ds: np.ndarray, step_of: np.ndarray, names: pd.Index) -> pd.DataFrame:
     step = step_of[codes[1:]]
     diff = ds[1:] - ds[:-1]
     gap = (codes[1:] == codes[:-1]) & (diff > step)
     prev, cur, step, diff = ds[:-1][gap], ds[1:][gap], step[gap], diff[gap]
     return pd.DataFrame(
         {
-            "unique_id": obs["unique_id"].cat.categories[codes[1:][gap]].astype(object),
+            "unique_id": names[codes[1:][gap]].astype(object),
             "gap_start": prev + step,
             "gap_end": cur - step,
             "missing_steps": np.round(diff / step).astype("int64") - 1,

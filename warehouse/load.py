@@ -37,8 +37,8 @@ from .grid import (
     key_order,
     place_on_grid,
 )
-from .readers import PARSE_ERRORS, check_input_file, read_raw
-from .validation import Engine, check_frame
+from .readers import PARSE_ERRORS, check_input_file, read_raw_chunks
+from .validation import Checked, Engine, check_frame, choose_engine
 from .write import (
     new_series_gaps,
     refresh_gaps,
@@ -152,8 +152,7 @@ def ingest_file(
             return BatchReport(source.name, str(path), "rejected", message=last[2], batch_id=last[3])
         return BatchReport(source.name, str(path), "unchanged", message="same content already loaded")
     try:
-        raw = read_raw(path, source)
-        checked = check_frame(raw, source, cfg, series_units=_series_units(con), engine=engine)
+        rows_in, checked = read_checked(path, source, cfg, _series_units(con), engine=engine)
     except InputError as err:
         report = BatchReport(source.name, str(path), "rejected", message=str(err))
         _record_rejection(con, report, source, key)
@@ -167,7 +166,7 @@ def ingest_file(
         )
         _record_rejection(con, report, source, key)
         return report
-    report = _report(source, path, raw, checked)
+    report = _report(source, path, rows_in, checked)
     con.execute("BEGIN TRANSACTION")
     try:
         if source.kind == "metrics":
@@ -184,12 +183,12 @@ def ingest_file(
     return report
 
 
-def _report(source: SourceConfig, path: Path, raw: pd.DataFrame, checked) -> BatchReport:
+def _report(source: SourceConfig, path: Path, rows_in: int, checked: Checked) -> BatchReport:
     report = BatchReport(
         source.name,
         str(path),
         "loaded",
-        rows_in=len(raw),
+        rows_in=rows_in,
         rows_loaded=len(checked.good),
         rows_quarantined=len(checked.bad),
         batch_id=uuid.uuid4().hex[:16],
@@ -198,6 +197,68 @@ def _report(source: SourceConfig, path: Path, raw: pd.DataFrame, checked) -> Bat
     )
     assert report.rows_in == report.rows_loaded + report.rows_quarantined
     return report
+
+
+def read_checked(
+    path: Path, source: SourceConfig, cfg: Config, series_units: dict[str, str], *, engine: Engine = "auto"
+) -> tuple[int, Checked]:
+    """Read and check ``path`` in chunks of ``[ingest] chunk_rows``: (rows in, the whole file's Checked).
+
+    Each chunk is typed and checked on its own; its bad rows are kept for quarantine and its good
+    metric rows only as the columns loading needs, copied into arrays sized for the whole file
+    (no second copy when the chunks are joined). The engine is chosen once, for the whole file's
+    rows, and a series' first unit in the file is expected in every later chunk, so the good and
+    bad rows are those of checking the file as one batch.
+    """
+    total, chunks = read_raw_chunks(path, source, cfg.ingest.chunk_rows)
+    use = choose_engine(engine, total)
+    units = dict(series_units)
+    rows_in, goods, bads = 0, _GoodRows(total) if source.kind == "metrics" else [], []
+    for raw in chunks:
+        checked = check_frame(raw, source, cfg, series_units=units, engine=use)
+        rows_in += len(raw)
+        del raw
+        goods.append(checked.good)
+        bads.append(checked.bad)
+        units.update(checked.units or {})
+        del checked
+    good = goods.frame() if isinstance(goods, _GoodRows) else pd.concat(goods, ignore_index=True)
+    bad = bads[0] if len(bads) == 1 else pd.concat(bads, ignore_index=True)
+    return rows_in, Checked(good=good, bad=bad, engine=use)
+
+
+class _GoodRows:
+    """Good metric rows of a file's chunks, in arrays allocated once for ``capacity`` rows.
+
+    Keeps what loading needs: ``ds``, ``y`` and the names as codes over categories that grow
+    chunk by chunk (a name keeps its code); :meth:`frame` gives them as one frame.
+    """
+
+    LABELS = ("unique_id", "service", "metric", "region", "unit")
+
+    def __init__(self, capacity: int) -> None:
+        self.n = 0
+        self.ds = np.empty(capacity, dtype="datetime64[ns]")
+        self.y = np.empty(capacity, dtype="float64")
+        self.codes = {c: np.empty(capacity, dtype=np.int32) for c in self.LABELS}
+        self.names: dict[str, dict[str, int]] = {c: {} for c in self.LABELS}
+
+    def append(self, good: pd.DataFrame) -> None:
+        rows = slice(self.n, self.n + len(good))
+        self.ds[rows] = good["ds"].to_numpy(dtype="datetime64[ns]")
+        self.y[rows] = good["y"].to_numpy(dtype="float64")
+        for c in self.LABELS:
+            cat, names = good[c].astype("category"), self.names[c]
+            code_of = [names.setdefault(str(v), len(names)) for v in cat.cat.categories]
+            self.codes[c][rows] = np.array([*code_of, -1], dtype=np.int32)[cat.cat.codes.to_numpy()]
+        self.n += len(good)
+
+    def frame(self) -> pd.DataFrame:
+        n, out = self.n, {"unique_id": None, "ds": self.ds[: self.n], "y": self.y[: self.n]}
+        for c in self.LABELS:
+            cats = pd.Index(list(self.names[c]), dtype="str")
+            out[c] = pd.Categorical.from_codes(self.codes.pop(c)[:n], categories=cats)
+        return pd.DataFrame(out, copy=False)
 
 
 def _last_batch(con, source: str, path: str) -> tuple | None:

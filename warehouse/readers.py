@@ -15,6 +15,7 @@ import json
 import os
 import stat
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +67,48 @@ def read_raw(path: Path, source: SourceConfig) -> pd.DataFrame:
     if frame.empty:
         raise InputError(path, "file holds no data rows", expected="at least one row", found="none")
     return _conform(frame, path, source.kind)
+
+
+def read_raw_chunks(path: Path, source: SourceConfig, chunk_rows: int) -> tuple[int, Iterator[pd.DataFrame]]:
+    """The rows of :func:`read_raw` in frames of at most ``chunk_rows`` rows, and their total.
+
+    A Parquet file is read one record batch at a time, so the raw rows of the whole file are never
+    in memory at once; ``_line`` (the 1-based row) counts across chunks. Other formats are read
+    whole and then sliced. A file the reader cannot read raises :class:`InputError` while iterating.
+    """
+    if source.format == "parquet":
+        return _parquet_chunks(path, source, chunk_rows)
+    frame = read_raw(path, source)
+    starts = range(0, len(frame), chunk_rows)
+    return len(frame), (frame.iloc[i : i + chunk_rows].reset_index(drop=True) for i in starts)
+
+
+def _parquet_chunks(path: Path, source: SourceConfig, chunk_rows: int) -> tuple[int, Iterator[pd.DataFrame]]:
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path, read_dictionary=_parquet_labels(path, source) or None)
+        total = parquet.metadata.num_rows
+    except Exception as err:  # pyarrow raises many types for a corrupt file
+        raise InputError(path, f"cannot read Parquet: {err}") from None
+    if total == 0:
+        raise InputError(path, "file holds no data rows", expected="at least one row", found="none")
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        batches, start = parquet.iter_batches(batch_size=chunk_rows), 0
+        while True:
+            try:
+                batch = next(batches, None)
+                frame = None if batch is None else batch.to_pandas()
+            except Exception as err:  # a corrupt row group further into the file
+                raise InputError(path, f"cannot read Parquet: {err}") from None
+            if frame is None:
+                return
+            frame["_line"] = np.arange(start + 1, start + len(frame) + 1)
+            start += len(frame)
+            yield _conform(frame, path, source.kind)
+
+    return total, chunks()
 
 
 def _conform(frame: pd.DataFrame, path: Path, kind: str) -> pd.DataFrame:
@@ -189,14 +232,19 @@ def _read_python_csv(path: Path) -> pd.DataFrame:
 LABELS: dict[str, tuple[str, ...]] = {"metrics": ("service", "metric", "unit", "region")}
 
 
-def _read_parquet(path: Path, source: SourceConfig) -> pd.DataFrame:
+def _parquet_labels(path: Path, source: SourceConfig) -> list[str]:
+    """The label columns of ``source.kind`` stored as text in the Parquet file (read as dictionaries)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    schema = pq.read_schema(path)
+    text = {f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)}
+    return [c for c in LABELS.get(source.kind, ()) if c in text]
+
+
+def _read_parquet(path: Path, source: SourceConfig) -> pd.DataFrame:
     try:
-        schema = pq.read_schema(path)
-        text = {f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)}
-        labels = [c for c in LABELS.get(source.kind, ()) if c in text]
+        labels = _parquet_labels(path, source)
         frame = pd.read_parquet(path, read_dictionary=labels or None)
     except Exception as err:  # pyarrow raises many types for a corrupt file
         raise InputError(path, f"cannot read Parquet: {err}") from None

@@ -158,17 +158,50 @@ def data_fingerprint(con) -> str:
     return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
 
 
+def _rows(con, sql: str, params: list) -> pd.DataFrame:
+    """A large result as a frame through Arrow: the same columns and dtypes as ``.df()``, with
+    about half its peak memory and time (measured on 8.76M observations: 0.72 GB against 1.35 GB)."""
+    return con.sql(sql, params=params).to_arrow_table().to_pandas()
+
+
 def observations(con, until: pd.Timestamp | None = None) -> pd.DataFrame:
-    if until is None:
-        return con.execute("SELECT * FROM observations").df()
-    return con.execute("SELECT * FROM observations WHERE ds <= ?", [until]).df()
+    until = pd.Timestamp.max if until is None else until
+    return _rows(con, "SELECT unique_id, ds, y FROM observations WHERE ds <= ?", [until])
 
 
-def training_inputs(con, as_of: pd.Timestamp | None = None) -> TrainingInputs:
+def recent_observations(con, window: pd.Timedelta, until: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Per series, its observations in the last ``window`` before its newest one (up to ``until``),
+    and those of the last week up to its newest observation before that window: the left neighbour
+    that gap filling needs at the window's start, with every sample of its planning-grid bin (a
+    week is the longest grid step).
+
+    Filtered in SQL: a year of hourly history with a 120-day training window reads about a third
+    of the rows.
+    """
+    until = pd.Timestamp.max if until is None else until
+    return _rows(
+        con,
+        """WITH newest AS (
+               SELECT unique_id, max(ds) - to_microseconds(?) AS cut FROM observations WHERE ds <= ? GROUP BY 1
+           ), anchor AS (
+               SELECT o.unique_id, max(o.ds) AS since FROM observations o JOIN newest n USING (unique_id)
+               WHERE o.ds <= n.cut GROUP BY 1
+           )
+           SELECT o.unique_id, o.ds, o.y FROM observations o JOIN newest n USING (unique_id)
+           LEFT JOIN anchor a USING (unique_id)
+           WHERE o.ds >= coalesce(a.since - INTERVAL 7 DAY, n.cut) AND o.ds <= ?""",
+        [int(window / pd.Timedelta(1, "us")), until, until],
+    )
+
+
+def training_inputs(
+    con, as_of: pd.Timestamp | None = None, window: pd.Timedelta | None = None
+) -> TrainingInputs:
     """Training's inputs as if it were ``as_of``: observations and KPIs after it are not read
-    (events are a calendar, known ahead, and stay)."""
+    (events are a calendar, known ahead, and stay). With ``window`` (see
+    ``features.training.read_window``), only each series' recent observations are read."""
     series = read(con, "series")
-    obs = observations(con, as_of)
+    obs = observations(con, as_of) if window is None else recent_observations(con, window, as_of)
     kpis = read(con, "kpis")
     if as_of is not None and len(kpis):
         kpis = kpis[kpis["ds"] <= as_of]

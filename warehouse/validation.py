@@ -31,6 +31,12 @@ from capplan.core.config import Config, SourceConfig
 from .checks import Check, checks_for
 
 Engine = Literal["auto", "gx", "vectorized"]
+GX_MAX_ROWS = 500_000  # engine "auto": Great Expectations for batches up to this many rows
+
+
+def choose_engine(engine: Engine, rows: int, gx_max_rows: int = GX_MAX_ROWS) -> str:
+    """The engine a batch of ``rows`` rows is checked with (``auto`` decides by its size)."""
+    return engine if engine != "auto" else ("gx" if rows <= gx_max_rows else "vectorized")
 
 
 @dataclass
@@ -38,6 +44,7 @@ class Checked:
     good: pd.DataFrame  # typed rows that passed every check
     bad: pd.DataFrame  # line, raw, check, reason
     engine: str
+    units: dict[str, str] | None = None  # metrics: each series' expected unit (stored, else first seen)
 
 
 # --- parsing -----------------------------------------------------------------------------------
@@ -293,14 +300,14 @@ def check_frame(
     *,
     series_units: dict[str, str] | None = None,
     engine: Engine = "auto",
-    gx_max_rows: int = 500_000,
+    gx_max_rows: int = GX_MAX_ROWS,
 ) -> Checked:
     """Type and check ``raw``; split into good typed rows and quarantined rows with reasons."""
     typed = typed_frame(raw, source, cfg)
     if source.kind == "metrics":
         typed = _prepare_metrics(typed, series_units or {}, cfg)
     checks = checks_for(source.kind)
-    use = engine if engine != "auto" else ("gx" if len(typed) <= gx_max_rows else "vectorized")
+    use = choose_engine(engine, len(typed), gx_max_rows)
     masks = _gx_masks(typed, checks, source.kind) if use == "gx" else [c.mask(typed) for c in checks]
     failed_any = np.zeros(len(typed), dtype=bool)
     first = np.full(len(typed), -1, dtype=np.int64)
@@ -311,7 +318,18 @@ def check_frame(
     bad_idx = np.flatnonzero(failed_any)
     bad = _quarantine_rows(raw, typed, checks, bad_idx, first[bad_idx], source)
     good = typed.iloc[np.flatnonzero(~failed_any)] if len(bad_idx) else typed
-    return Checked(good=good, bad=bad, engine=use)
+    units = _units_of_series(typed) if source.kind == "metrics" else None
+    return Checked(good=good, bad=bad, engine=use, units=units)
+
+
+def _units_of_series(typed: pd.DataFrame) -> dict[str, str]:
+    """unique_id -> the unit its rows were checked against (one per series of the batch).
+
+    A batch checked in chunks passes it on as ``series_units`` of the next chunk, so a series'
+    first unit in the file is expected in every chunk, as in one batch.
+    """
+    pairs = typed[["unique_id", "expected_unit"]].dropna().drop_duplicates("unique_id")
+    return dict(zip(pairs["unique_id"].astype(str), pairs["expected_unit"].astype(str), strict=True))
 
 
 def _gx_masks(typed: pd.DataFrame, checks: list[Check], kind: str) -> list[np.ndarray]:
