@@ -33,7 +33,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS_DIR, format_table, machine_info, verdict, write_json  # noqa: E402
 
-STEPS = ("ingest", "train", "forecast", "plan")
+STEPS = ("ingest", "train", "forecast", "plan", "export")
 METRICS = (("cpu", "cores", 0.02), ("memory", "GiB", 0.05), ("rps", "req/s", 1.0))
 TARGET_S, TARGET_GB = 30 * 60, 12.0
 
@@ -118,15 +118,22 @@ def write_panel(folder: Path, n_series: int, days: int) -> tuple[Path, Path]:
     return metrics_path, folder / "inventory.csv"
 
 
-def write_case(folder: Path, n_series: int, days: int, models: list[str]) -> Path:
+def write_case(folder: Path, n_series: int, days: int, models: list[str], window: str | None = None) -> Path:
+    """The panel and a config: horizon 48 h, 2 folds, and otherwise capplan's defaults (the default
+    model set and training window unless ``models`` / ``window`` say otherwise)."""
     write_panel(folder, n_series, days)
-    quoted = ", ".join(f'"{m}"' for m in models)
+    extra = "".join(
+        [
+            f"models = [{', '.join(repr(m) for m in models)}]\n" if models else "",
+            f'train_window = "{window}"\n' if window else "",
+        ]
+    ).replace("'", '"')
     cfg = folder / "capplan.toml"
     cfg.write_text(
         '[warehouse]\npath = "wh.duckdb"\n'
         '[[sources]]\nname = "metrics"\nkind = "metrics"\npath = "metrics.parquet"\nformat = "parquet"\n'
         '[[sources]]\nname = "inventory"\nkind = "inventory"\npath = "inventory.csv"\n'
-        f'[forecast]\nhorizon = 48\nfrequency = "h"\nmodels = [{quoted}]\ntrain_window = "60D"\n'
+        f'[forecast]\nhorizon = 48\nfrequency = "h"\n{extra}'
         "[forecast.backtest]\nfolds = 2\n"
         '[mlflow]\ntracking_uri = "sqlite:///mlruns/mlflow.db"\nartifact_location = "mlruns/artifacts"\n'
         'experiment = "scale"\n[export]\nout_dir = "exports"\n'
@@ -134,29 +141,42 @@ def write_case(folder: Path, n_series: int, days: int, models: list[str]) -> Pat
     return cfg
 
 
-def run_step(step: str, cfg: Path) -> dict:
-    """One CLI step in a fresh process: wall, CPU and peak memory of that process tree."""
+def run_step(step: str, cfg: Path, dask: int = 0) -> dict:
+    """One CLI step in a fresh process: wall and CPU seconds of that process tree (children's
+    rusage) and its peak memory (``/usr/bin/time``'s maximum resident set of the step's process;
+    Dask workers, separate processes, are in the CPU seconds but not in the peak)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     args = [str(Path(sys.executable).parent / "capplan"), step, "--config", str(cfg)]
     args += ["--quiet"] if step in ("ingest", "train") else []
+    args += ["--dask", str(dask)] if dask and step == "train" else []
+    rss = cfg.parent / f"{step}.rss"
+    timer = ["/usr/bin/time", "-f", "%M", "-o", str(rss)] if Path("/usr/bin/time").exists() else []
     r = subprocess.run(
-        args, capture_output=True, text=True, env={**os.environ, "PREFECT_LOGGING_LEVEL": "CRITICAL"}
+        timer + args, capture_output=True, text=True, env={**os.environ, "PREFECT_LOGGING_LEVEL": "CRITICAL"}
     )
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode not in (0, 1):
-        raise SystemExit(f"{step} failed ({r.returncode}):\n{r.stderr[-2000:]}")
+        raise SystemExit(f"{step} failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"step": step, "wall_s": wall, "cpu_s": cpu, "peak_mb": after.ru_maxrss / 1024}
+    peak = float(rss.read_text().split()[-1]) / 1024 if rss.exists() else after.ru_maxrss / 1024
+    return {"step": step, "wall_s": wall, "cpu_s": cpu, "peak_mb": peak, "output": r.stdout[-4000:]}
 
 
-def measure(n_series: int, days: int, models: list[str], steps: tuple[str, ...] = STEPS) -> list[dict]:
+def measure(
+    n_series: int,
+    days: int,
+    models: list[str],
+    steps: tuple[str, ...] = STEPS,
+    window: str | None = None,
+    dask: int = 0,
+) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = write_case(Path(tmp), n_series, days, models)
+        cfg = write_case(Path(tmp), n_series, days, models, window)
         rows = []
         for step in steps:
-            row = run_step(step, cfg)
+            row = run_step(step, cfg, dask)
             rows.append({"series": n_series, **row})
             print(
                 f"  {n_series:>6} series  {step:8} {row['wall_s']:8.1f} s wall  {row['cpu_s']:8.1f} s CPU",
@@ -174,18 +194,27 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,3000,10000")
     ap.add_argument("--days", type=int, default=365)
-    ap.add_argument("--models", default="seasonal_naive,lightgbm")
-    ap.add_argument("--quick", action="store_true", help="100 and 300 series, 60 days")
-    ap.add_argument("--steps", default=",".join(STEPS), help="a prefix of ingest,train,forecast,plan")
+    ap.add_argument("--models", default="", help="comma-separated (default: capplan's default set)")
+    ap.add_argument("--quick", action="store_true", help="100 and 300 series, 60 days, 60-day window")
+    ap.add_argument("--steps", default=",".join(STEPS), help=f"a prefix of {','.join(STEPS)}")
+    ap.add_argument(
+        "--dask",
+        type=int,
+        default=0,
+        help="train on a local Dask cluster of N workers (needs PREFECT_API_URL: a running Prefect server)",
+    )
     args = ap.parse_args(argv)
     sizes = [100, 300] if args.quick else [int(s) for s in args.sizes.split(",")]
     days = 60 if args.quick else args.days
-    models = args.models.split(",")
-    print(f"scale: sizes {sizes}, {days} days hourly, models {', '.join(models)}", flush=True)
+    models = [m for m in args.models.split(",") if m]
+    window = "60D" if args.quick else None
+    runner = f"local Dask, {args.dask} workers" if args.dask else "threads (default)"
+    named = ", ".join(models) or "the default set"
+    print(f"scale: sizes {sizes}, {days} days hourly, models {named}, task runner {runner}", flush=True)
     steps = tuple(args.steps.split(","))
     if steps != STEPS[: len(steps)]:
         raise SystemExit(f"--steps must be a prefix of {','.join(STEPS)}, found {args.steps}")
-    rows = [r for n in sizes for r in measure(n, days, models, steps)]
+    rows = [r for n in sizes for r in measure(n, days, models, steps, window, args.dask)]
     frame = pd.DataFrame(rows)
     total = frame.groupby("series").agg(
         wall_s=("wall_s", "sum"), cpu_s=("cpu_s", "sum"), peak_mb=("peak_mb", "max")
@@ -205,10 +234,14 @@ def main(argv: list[str] | None = None) -> int:
         f"(target {TARGET_S // 60} min: {verdict(projected <= TARGET_S)}); peak memory "
         f"{total['peak_mb'].max() / 1024:.1f} GB at {biggest} (target {TARGET_GB:g} GB at 10,000)"
     )
+    per_step = frame.pivot_table(index="series", columns="step", values="wall_s", aggfunc="sum")[list(steps)]
+    print(format_table(["series", *steps], [[n, *(f"{v:.1f}" for v in r)] for n, r in per_step.iterrows()]))
+    name = f"scale_dask{args.dask}.json" if args.dask else "scale.json"
     write_json(
-        RESULTS_DIR / "scale.json",
-        {"machine": machine_info(), "models": models, "days": days, "steps": rows, "slope": k},
-    )
+        RESULTS_DIR / name,
+        {"machine": machine_info(), "models": models or "default", "days": days, "runner": runner,
+         "steps": rows, "slope": k},
+    )  # fmt: skip
     return 0
 
 

@@ -76,6 +76,16 @@ def read_window(cfg: Config) -> pd.Timedelta | None:
     return pd.Timedelta(weeks=n) if unit == "W" else pd.Timedelta(n, unit=unit)
 
 
+def scoring_since(forecasts: pd.DataFrame, cfg: Config) -> pd.Timestamp | None:
+    """The oldest observation scoring reads: the training window (:func:`read_window`) before the
+    earliest forecast origin, so a vintage's MASE is scaled on the history its champions were
+    trained on, as their backtests were; None (read all) when the window is not a duration."""
+    window = read_window(cfg)
+    if window is None or forecasts.empty:
+        return None
+    return pd.Timestamp(forecasts["cutoff"].min()) - window
+
+
 def _window(df: pd.DataFrame, freq: str, window: int | str | None) -> pd.DataFrame:
     if window is None:
         return df

@@ -20,7 +20,6 @@ from pathlib import Path
 import pandas as pd
 
 from capplan.core.config import Config
-from capplan.core.contracts import quantile_cols
 
 from ._env import configure
 
@@ -41,20 +40,13 @@ class Publication:
     refitted: int = 0  # series whose champions were re-fitted on newer data
 
 
-def user_view(forecasts: pd.DataFrame, series: pd.DataFrame, quantiles) -> pd.DataFrame:
-    """service, metric, region, unit, ts, model, p10, p50, ... (what planners read)."""
-    cat = series[["unique_id", "service", "metric", "region", "unit"]]
-    out = forecasts.merge(cat, on="unique_id", how="left").rename(columns={"ds": "ts"})
-    return out[["service", "metric", "region", "unit", "ts", "model", *quantile_cols(quantiles)]]
-
-
 @task(name="read-forecast-data", cache_policy=NONE, retries=2, retry_delay_seconds=1)
 def read_forecast_data(cfg: Config, as_of: pd.Timestamp | None, horizon: int | str | None):
-    from capplan.features.training import training_data
+    from capplan.features.training import read_window, training_data
     from capplan.warehouse import store, warehouse
 
     with warehouse(cfg.warehouse_path, read_only=True) as con:
-        inputs = store.training_inputs(con, as_of)
+        inputs = store.training_inputs(con, as_of, read_window(cfg))
     return training_data(inputs, cfg, horizon)
 
 
@@ -119,12 +111,12 @@ def forecast_flow(
         else publish(cfg, horizon, read_forecast_data(cfg, as_of, horizon), parallel)
     )
     if out:
-        from capplan.reporting import write_safe_csv
+        from capplan.reporting.csv import forecast_view, write_safe_csv
         from capplan.warehouse import store, warehouse
 
         with warehouse(cfg.warehouse_path, read_only=True) as con:
             series = store.read(con, "series")
-        pub.csv = write_safe_csv(user_view(pub.forecasts, series, cfg.forecast.quantiles), Path(out))
+        pub.csv = write_safe_csv(forecast_view(pub.forecasts, series, cfg.forecast.quantiles), Path(out))
     return pub
 
 
@@ -132,7 +124,7 @@ def forecast_flow(
 def score_flow(cfg: Config) -> pd.DataFrame:
     """Score every stored vintage against the actuals; returns the health (degradation) table."""
     from capplan.evaluation import score_vintages
-    from capplan.features.training import planning_actuals
+    from capplan.features.training import planning_actuals, scoring_since
     from capplan.warehouse import store, warehouse
 
     from . import tracking
@@ -140,7 +132,9 @@ def score_flow(cfg: Config) -> pd.DataFrame:
     with warehouse(cfg.warehouse_path, lock_timeout_s=cfg.warehouse.lock_timeout_s) as con:
         store.latest_forecast_id(con)  # a clear error when nothing was published yet
         fc = store.forecasts(con)
-        act, freq_of = planning_actuals(store.observations(con), store.read(con, "series"), cfg)
+        act, freq_of = planning_actuals(
+            store.observations(con, since=scoring_since(fc, cfg)), store.read(con, "series"), cfg
+        )
         acc, health = score_vintages(
             fc, act, freq_of, store.backtest_reference(con), cfg.forecast.degradation_threshold
         )

@@ -42,11 +42,11 @@ def _progress(quiet: bool):
 
 @task(name="read-training-data", cache_policy=NONE, retries=2, retry_delay_seconds=1)
 def read_training_data(cfg: Config, as_of: pd.Timestamp | None = None):
-    from capplan.features.training import training_data
+    from capplan.features.training import read_window, training_data
     from capplan.warehouse import store, warehouse
 
     with warehouse(cfg.warehouse_path, read_only=True) as con:
-        inputs = store.training_inputs(con, as_of)
+        inputs = store.training_inputs(con, as_of, read_window(cfg))
     return training_data(inputs, cfg)
 
 

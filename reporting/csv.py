@@ -12,6 +12,16 @@ import pandas as pd
 
 from .specs import TABLES, PlanBundle, present, tables
 
+
+def forecast_view(forecasts: pd.DataFrame, series: pd.DataFrame, quantiles) -> pd.DataFrame:
+    """Forecasts as planners read them: service, metric, region, unit, ts, model, p10, p50, ..."""
+    from capplan.core.contracts import quantile_cols
+
+    cat = series[["unique_id", "service", "metric", "region", "unit"]]
+    out = forecasts.merge(cat, on="unique_id", how="left").rename(columns={"ds": "ts"})
+    return out[["service", "metric", "region", "unit", "ts", "model", *quantile_cols(quantiles)]]
+
+
 CSV_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
 

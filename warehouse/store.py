@@ -164,9 +164,10 @@ def _rows(con, sql: str, params: list) -> pd.DataFrame:
     return con.sql(sql, params=params).to_arrow_table().to_pandas()
 
 
-def observations(con, until: pd.Timestamp | None = None) -> pd.DataFrame:
+def observations(con, until: pd.Timestamp | None = None, since: pd.Timestamp | None = None) -> pd.DataFrame:
     until = pd.Timestamp.max if until is None else until
-    return _rows(con, "SELECT unique_id, ds, y FROM observations WHERE ds <= ?", [until])
+    since = pd.Timestamp.min if since is None else since
+    return _rows(con, "SELECT unique_id, ds, y FROM observations WHERE ds <= ? AND ds >= ?", [until, since])
 
 
 def recent_observations(con, window: pd.Timedelta, until: pd.Timestamp | None = None) -> pd.DataFrame:
