@@ -2,8 +2,12 @@
 
 ``train_group(df, spec, params, cov)`` takes one frequency group (series sharing a grid) and does split, generate,
 score: rolling-origin backtests of every configured model (one fit per fold for all series),
-an ensemble of the best models, metrics, a champion per series, then final fits of the
-champions on full history. ``forecast_group`` turns the fitted champions into quantile
+the ensemble, metrics, a champion per series, then final fits of the champions on full history
+(an ensemble champion's members are fitted on its series). The ensemble (:mod:`.ensemble`) is,
+per series, the weighted mean of the best ``ensemble_size`` models by mean backtest MASE, each
+weighted by ``1 / MASE**4`` of its backtest on that series (0 where worse than seasonal naive,
+unless all are); its backtest weights each fold on the other folds only, its published forecast
+on all folds (``GroupResult.ensemble_weights``; an older pickle without them: the median). ``forecast_group`` turns the fitted champions into quantile
 forecasts. Short series only get the seasonal naive model (noted). Every model's published
 intervals are calibrated on its own backtest residuals: split-conformal around the point for
 models without native intervals, quantile recalibration for the others; the

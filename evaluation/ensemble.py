@@ -1,6 +1,6 @@
 """The ensemble weighted by backtest skill per series: pure functions over backtest frames.
 
-The rule, per series: each member's weight is ``1 / MASE**POWER`` of its backtest on that
+The rule, per series: each member's weight is ``1 / MASE**4`` (:data:`POWER`) of its backtest on that
 series, normalised to sum 1; a member whose MASE is not finite there (it failed, or left no
 backtest rows) gets 0, and so does a member worse than seasonal naive there, unless every member
 is (a series without a finite seasonal naive MASE excludes no one). Members with MASE 0 share the
@@ -30,7 +30,9 @@ from .backtest import POINT, repair_quantiles
 from .metrics import SCALE_MAE, seasonal_scale
 
 BASELINE = "seasonal_naive"
-POWER = 2.0  # inverse MASE squared (M4 Hourly, 3 folds: see the README's Forecasting section)
+# 1/MASE**4: on M4 Hourly (3 folds) the ensemble's leave-one-fold-out backtest MASE was 0.835, 0.800,
+# 0.785, 0.788 and 0.796 with powers 1, 2, 4, 8 and 16 (README, Performance)
+POWER = 4.0
 WEIGHT = "weight"
 
 

@@ -68,7 +68,7 @@ def _weights(frame: pd.DataFrame) -> dict:
     return {tuple(r[k] for k in keys): r["weight"] for r in frame.to_dict("records")}
 
 
-def test_skill_weights_inverse_mase_squared_and_worse_than_seasonal_naive_excluded():
+def test_skill_weights_inverse_mase_to_the_fourth_and_worse_than_seasonal_naive_excluded():
     mase = pd.DataFrame(
         [
             ("a", "m1", 0.5), ("a", "m2", 1.0), ("a", "seasonal_naive", 2.0),
@@ -81,9 +81,9 @@ def test_skill_weights_inverse_mase_squared_and_worse_than_seasonal_naive_exclud
     got = _weights(skill_weights(mase, ["m1", "m2"]))
     assert got == pytest.approx(
         {
-            ("a", "m1"): 0.8, ("a", "m2"): 0.2,  # 1/0.25 : 1/1 = 4 : 1
+            ("a", "m1"): 16 / 17, ("a", "m2"): 1 / 17,  # 1/0.5**4 : 1/1**4 = 16 : 1
             ("b", "m1"): 1.0,
-            ("c", "m1"): 0.8, ("c", "m2"): 0.2,  # 1/9 : 1/36
+            ("c", "m1"): 16 / 17, ("c", "m2"): 1 / 17,  # 1/81 : 1/1296
             ("d", "m1"): 1.0, ("d", "m2"): 0.0,
         }
     )  # fmt: skip
@@ -95,20 +95,22 @@ def test_fold_and_published_weights_and_the_weighted_backtest_are_exact():
     a = errors[(errors["unique_id"] == "a") & (errors["model"] == "m1")]
     assert a["err"].tolist() == [2.0, 2.0, 6.0]  # |error| x 2 steps, scale 1
     used = _weights(fold_weights(errors, ["m1", "m2"]))
-    # series a: m1's MASE on the other folds is 2, 2, 1 and m2's 2: equal, equal, then 1 : 1/4
+    # series a: m1's MASE on the other folds is 2, 2, 1 and m2's 2: equal, equal, then 1 : 1/16
     assert used[("a", _ts(13), "m1")] == pytest.approx(0.5)
     assert used[("a", _ts(15), "m2")] == pytest.approx(0.5)
-    assert used[("a", _ts(17), "m1")] == pytest.approx(0.8)
-    assert used[("a", _ts(17), "m2")] == pytest.approx(0.2)
+    assert used[("a", _ts(17), "m1")] == pytest.approx(16 / 17)
+    assert used[("a", _ts(17), "m2")] == pytest.approx(1 / 17)
     assert used[("b", _ts(13), "m2")] == pytest.approx(1.0)  # m1 (2) worse than seasonal naive (1.5)
     assert ("b", _ts(13), "m1") not in used
     published = _weights(published_weights(errors, ["m1", "m2"]))
-    # a: m1 MASE 5/3, m2 2 -> 9/25 : 1/4
-    assert published == pytest.approx({("a", "m1"): 0.36 / 0.61, ("a", "m2"): 0.25 / 0.61, ("b", "m2"): 1.0})
+    # a: m1 MASE 5/3, m2 2 -> 81/625 : 1/16
+    assert published == pytest.approx(
+        {("a", "m1"): 0.1296 / 0.1921, ("a", "m2"): 0.0625 / 0.1921, ("b", "m2"): 1.0}
+    )
     ens = ensemble_backtest(bt, fold_weights(errors, ["m1", "m2"]), QCOLS).set_index(["unique_id", "ds"])
     err = ens["p50"] - ens["y"]
     assert err[("a", _ts(14))] == pytest.approx(0.5 * 1 + 0.5 * -2)
-    assert err[("a", _ts(19))] == pytest.approx(0.8 * 3 + 0.2 * -2)
+    assert err[("a", _ts(19))] == pytest.approx(16 / 17 * 3 + 1 / 17 * -2)
     assert err[("b", _ts(16))] == pytest.approx(-1.0)
     assert (ens["p90"] - ens["p50"]).to_numpy() == pytest.approx(1.0)  # every quantile weighted alike
     assert set(ens["model"]) == {"ensemble"} and len(ens) == 12
