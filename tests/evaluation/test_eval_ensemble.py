@@ -239,5 +239,24 @@ def test_train_group_keeps_weights_per_series_and_backtests_the_ensemble_out_of_
     ens = bt[bt["model"] == "ensemble"].merge(again, on=["unique_id", "cutoff", "ds"])
     assert len(ens) == 3 * 3 * 24
     assert ens["p50_x"].to_numpy() == pytest.approx(ens["p50_y"].to_numpy())
-    won = result.champions["champion"] == "ensemble"
-    assert result.champions.loc[won, "reason"].str.contains("; weights ").all()
+
+
+def test_the_reason_of_an_ensemble_champion_ends_with_its_weights():
+    from capplan.evaluation.engine import _with_weights
+
+    champions = pd.DataFrame(
+        {
+            "unique_id": ["a", "b"],
+            "champion": ["ensemble", "m1"],
+            "reason": ["ensemble: MASE 0.5", "m1: MASE 0.7"],
+        }
+    )
+    weights = pd.DataFrame(
+        {
+            "unique_id": ["a", "a", "a", "b"],
+            "model": ["m1", "m2", "m3", "m1"],
+            "weight": [0.25, 0.75, 0.0, 1.0],
+        }
+    )
+    got = _with_weights(champions, weights)["reason"].tolist()
+    assert got == ["ensemble: MASE 0.5; weights m2 0.75, m1 0.25", "m1: MASE 0.7"]
