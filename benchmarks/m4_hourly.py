@@ -18,8 +18,9 @@ What runs, all in this process:
 * **per model**: ``build_model(name, spec).fit(train).predict(48)`` for each model on all series,
   scored twice: with the adapter's own intervals (``raw``) and as the engine serves it (``served``:
   the same forecast through ``forecast_group``, i.e. with the split-conformal intervals the engine
-  calibrated on its backtests for models without native intervals). ``ensemble`` is the median of the
-  members the engine chose, from those per-model fits.
+  calibrated on its backtests for models without native intervals). ``ensemble`` is the weighted mean
+  of the members the engine chose, with its per-series weights (1/MASE^4 of each member's backtest on
+  the series), from those per-model fits.
 * **peers**: Darts models fitted per series directly with Darts (no capplan code), same split.
   ``darts_theta`` (``Theta(2, seasonality_period=24)``, multiplicative classical decomposition as
   M4's Theta benchmark; point only) by default. On request: ``darts_four_theta`` (``FourTheta(2,
@@ -304,7 +305,7 @@ def served(result, forecasts: dict[str, pd.DataFrame], name: str, conformal: boo
     """``forecast_group`` with every series champion-ed by ``name``, fed the given per-model forecasts.
 
     With ``conformal`` the engine's backtest-calibrated intervals apply (as the engine serves them);
-    without, the adapters' own intervals (``ensemble``: the median of its members' raw quantiles).
+    without, the adapters' own intervals (``ensemble``: the weighted mean of its members' raw quantiles).
     """
     from capplan.evaluation.engine import forecast_group
 
@@ -407,6 +408,15 @@ def backtest_summary(result) -> pd.DataFrame:
     m["bt_rel_mase"] = relative_scores(result.metrics, "mase").set_index("model")["rel_mase"]
     m["champion_of"] = result.champions["champion"].value_counts().reindex(m.index).fillna(0).astype(int)
     return m.sort_values("bt_mase")
+
+
+def ensemble_weights(result) -> dict[str, float]:
+    """Member -> its mean weight over series (0 where excluded) in the published ensemble."""
+    w = getattr(result, "ensemble_weights", None)
+    if w is None or w.empty:
+        return {}
+    full = w.pivot(index="unique_id", columns="model", values="weight").fillna(0.0)
+    return {m: round(float(v), 3) for m, v in full.mean().sort_values(ascending=False).items()}
 
 
 def report(ctx: dict) -> tuple[list[list], list[dict]]:
@@ -521,6 +531,9 @@ def main(argv: list[str] | None = None) -> int:
         f"  engine: {engine['wall_s']:.1f} s wall, {engine['cpu_s']:.1f} s CPU; ensemble members {result.ensemble_members}"
     )
     print(bt.round(3).to_string())
+    weights = ensemble_weights(result)
+    if weights:
+        print(f"  ensemble weights, mean over series: {weights}")
 
     per_model = run_models(train, spec, [m for m in models if m != "ensemble"])
     forecasts = {m: r["forecast"] for m, r in per_model.items()}
@@ -613,6 +626,7 @@ def main(argv: list[str] | None = None) -> int:
         "engine": {
             **{k: v for k, v in engine.items()},
             "ensemble_members": result.ensemble_members,
+            "ensemble_weights_mean": ensemble_weights(result),
             "backtest_summary": bt.reset_index().to_dict("records"),
         },
         "scores": ctx["scores"],

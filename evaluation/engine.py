@@ -2,8 +2,12 @@
 
 ``train_group(df, spec, params, cov)`` takes one frequency group (series sharing a grid) and does split, generate,
 score: rolling-origin backtests of every configured model (one fit per fold for all series),
-an ensemble of the best models, metrics, a champion per series, then final fits of the
-champions on full history. ``forecast_group`` turns the fitted champions into quantile
+the ensemble, metrics, a champion per series, then final fits of the champions on full history
+(an ensemble champion's members are fitted on its series). The ensemble (:mod:`.ensemble`) is,
+per series, the weighted mean of the best ``ensemble_size`` models by mean backtest MASE, each
+weighted by ``1 / MASE**4`` of its backtest on that series (0 where worse than seasonal naive,
+unless all are); its backtest weights each fold on the other folds only, its published forecast
+on all folds (``GroupResult.ensemble_weights``; an older pickle without them: the median). ``forecast_group`` turns the fitted champions into quantile
 forecasts. Short series only get the seasonal naive model (noted). Every model's published
 intervals are calibrated on its own backtest residuals: split-conformal around the point for
 models without native intervals, quantile recalibration for the others; the
@@ -21,11 +25,20 @@ import pandas as pd
 
 from capplan.core.config import horizon_steps
 from capplan.core.contracts import quantile_cols
-from capplan.core.errors import CapplanError
+from capplan.core.errors import CapplanError, SeriesError
 from capplan.models import Covariates, ModelSpec, available_models, build_model, has_native_intervals
 
 from .backtest import apply_conformal, backtest, calibration_offsets, cross_calibrate, repair_quantiles
 from .champion import choose_champions
+from .ensemble import (
+    describe,
+    ensemble_backtest,
+    fold_errors,
+    fold_weights,
+    published_weights,
+    series_mase,
+    weighted_mean,
+)
 from .metrics import evaluate, interval_nominals
 
 BASELINE = "seasonal_naive"
@@ -49,6 +62,7 @@ class GroupResult:
     notes: dict[str, str] = field(default_factory=dict)  # unique_id -> note
     cutoffs: pd.Series | None = None  # unique_id -> last ds the fitted champions saw
     calibration: dict[str, str] = field(default_factory=dict)  # model -> "conformal" | "quantile"
+    ensemble_weights: pd.DataFrame | None = None  # unique_id, model, weight (None: an older pickle, median)
 
 
 def _say(progress: Progress | None, text: str) -> None:
@@ -62,27 +76,22 @@ def horizon_buckets(h: int, season: int) -> list[tuple[int, int]]:
     return [(a, min(a + width - 1, h)) for a in range(1, h + 1, width)]
 
 
-def ensemble_backtest(
-    backtests: dict[str, pd.DataFrame], members: Sequence[str], qcols: list[str]
-) -> pd.DataFrame:
-    """The median ensemble's backtest from its members' backtests (same folds, no refit)."""
-    stacked = pd.concat([backtests[m] for m in members], ignore_index=True)
-    keys = ["unique_id", "cutoff", "ds"]
-    agg = (
-        stacked.groupby(keys, observed=True)
-        .agg({"y": "first", **dict.fromkeys(qcols, "median")})
-        .reset_index()
-    )
-    agg["model"] = "ensemble"
-    counts = stacked.groupby(keys, observed=True).size().rename("_k").reset_index()
-    agg = agg.merge(counts, on=keys)
-    agg = agg[agg["_k"] == len(members)].drop(columns="_k")  # only where every member forecast
-    return repair_quantiles(agg[["unique_id", "model", "cutoff", "ds", "y", *qcols]], qcols)
-
-
 def _pick_members(metrics: pd.DataFrame, k: int) -> list[str]:
     mean = metrics[metrics["model"] != BASELINE].groupby("model")["mase"].mean().dropna().sort_values()
     return list(mean.index[:k])
+
+
+def _ensemble(raw: dict[str, pd.DataFrame], long_df: pd.DataFrame, season: int, params, qcols):
+    """Adds the ensemble's backtest to ``raw`` (each fold weighted by the other folds' skill) and
+    returns its members (the best ``ensemble_size`` by mean backtest MASE) and published weights."""
+    if "ensemble" not in params.models or len(raw) <= 2:
+        return [], None
+    errors = fold_errors(raw, long_df, season)
+    members = _pick_members(series_mase(errors), params.ensemble_size)
+    if len(members) < 2:
+        return [], None
+    raw["ensemble"] = ensemble_backtest(raw, fold_weights(errors, members), qcols)
+    return members, published_weights(errors, members)
 
 
 def calibration_method(name: str) -> str:
@@ -247,11 +256,7 @@ def finish_group(
     season, h = spec.season_length, params.horizon
     qcols = quantile_cols(spec.quantiles)
     raw, long_df = dict(runs.backtests), runs.long_df
-    members: list[str] = []
-    if "ensemble" in params.models and len(raw) > 2:
-        members = _pick_members(_score(raw, long_df, season, spec.quantiles), params.ensemble_size)
-        if len(members) >= 2:
-            raw["ensemble"] = ensemble_backtest(raw, members, qcols)
+    members, weights = _ensemble(raw, long_df, season, params, qcols)
     methods, conformal, backtests = _calibrate(raw, spec.quantiles, season)
     metrics = _score(backtests, long_df, season, spec.quantiles)
     bt_all = (
@@ -270,11 +275,12 @@ def finish_group(
         if len(bt_all)
         else pd.DataFrame()
     )
-    champions = _champions(metrics, runs.short, spec)
+    champions = _with_weights(_champions(metrics, runs.short, spec), weights)
     result = GroupResult(
         spec, h, bt_all, metrics, by_h, champions, members, conformal, timings=runs.timings, notes=runs.notes
     )
     result.calibration = methods
+    result.ensemble_weights = weights
     if params.fit_final:
         fit_champions(result, df, cov, params.progress)
     return result
@@ -321,6 +327,17 @@ def _champions(metrics: pd.DataFrame, short: Sequence[str], spec: ModelSpec) -> 
         if parts
         else pd.DataFrame(columns=["unique_id", "champion", "reason"])
     )
+
+
+def _with_weights(champions: pd.DataFrame, weights: pd.DataFrame | None) -> pd.DataFrame:
+    """The ensemble champions' reasons end with the series' weights (``; weights lightgbm 0.71, ...``)."""
+    won = champions["champion"] == "ensemble"
+    if weights is None or not won.any():
+        return champions
+    text = champions.loc[won, "unique_id"].map(describe(weights, champions.loc[won, "unique_id"]))
+    out = champions.copy()
+    out.loc[won, "reason"] = out.loc[won, "reason"] + ("; " + text).fillna("")
+    return out
 
 
 def fit_champions(
@@ -389,6 +406,26 @@ def _calibrated(result: GroupResult, name: str, p: pd.DataFrame) -> pd.DataFrame
     return pd.concat([done, p[~has]], ignore_index=True)
 
 
+def _ensemble_forecast(result: GroupResult, raw: dict[str, pd.DataFrame], uids, qcols) -> pd.DataFrame:
+    """The weighted mean of the members' forecasts with the series' published weights (an older
+    pickle without weights: the members' median)."""
+    weights = getattr(result, "ensemble_weights", None)
+    if weights is None:
+        members = [raw[m][raw[m]["unique_id"].isin(uids)] for m in result.ensemble_members]
+        p = pd.concat(members).groupby(["unique_id", "ds"], observed=True)[qcols].median().reset_index()
+        return repair_quantiles(p, qcols)
+    weights = weights[weights["unique_id"].isin(set(uids)) & (weights["weight"] > 0)]
+    frames = [raw[m][raw[m]["unique_id"].isin(uids)].assign(model=m) for m in sorted(set(weights["model"]))]
+    p = weighted_mean(frames, weights, qcols) if frames else pd.DataFrame(columns=["unique_id"])
+    missing = sorted(set(map(str, uids)) - set(map(str, p["unique_id"])))
+    if missing:
+        raise SeriesError(
+            f"ensemble: no member forecast with a weight for series {', '.join(missing[:10])} "
+            f"(members {', '.join(result.ensemble_members)})"
+        )
+    return p
+
+
 def forecast_group(result: GroupResult, h: int, cov: Covariates | None = None) -> pd.DataFrame:
     """Champion forecasts: unique_id, ds, model, quantile columns (ordered, never NaN), every
     model's intervals calibrated on its own backtest residuals (the ensemble's on its own too)."""
@@ -397,9 +434,7 @@ def forecast_group(result: GroupResult, h: int, cov: Covariates | None = None) -
     parts = []
     for name, uids in result.champions.groupby("champion")["unique_id"]:
         if name == "ensemble":
-            members = [raw[m][raw[m]["unique_id"].isin(uids)] for m in result.ensemble_members]
-            p = pd.concat(members).groupby(["unique_id", "ds"], observed=True)[qcols].median().reset_index()
-            p = repair_quantiles(p, qcols)
+            p = _ensemble_forecast(result, raw, uids, qcols)
         else:
             p = raw[name][raw[name]["unique_id"].isin(uids)]
         parts.append(_calibrated(result, name, p).assign(model=name))

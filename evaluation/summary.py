@@ -116,7 +116,10 @@ def series_units(series: pd.DataFrame | None) -> dict:
 def hyperparameters(name: str, spec) -> dict:
     """A model's settings as MLflow params: its public scalar attributes and its ``params`` dict."""
     if name == "ensemble":
-        return {"members": "best by backtest MASE"}
+        return {
+            "members": "best by backtest MASE",
+            "weights": "1/MASE^4 per series, leave-one-fold-out backtest",
+        }
     model = build_model(name, spec)
     out = {}
     for key, value in {**vars(model), **(getattr(model, "params", None) or {})}.items():
