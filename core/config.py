@@ -361,6 +361,13 @@ class AutoscalingConfig(AutoscalingPolicy):
     """``[autoscaling]``: the default policy and ``[autoscaling.services.NAME]`` overrides."""
 
     services: dict[str, AutoscalingOverride] = Field(default_factory=dict)  # type: ignore[valid-type]
+    replay_days: int = Field(
+        28,
+        ge=1,
+        le=400,
+        description="the plan replays the policies on each service's last this many days (last month), "
+        "plus the week before that its first forecast looks back on",
+    )
 
     @model_validator(mode="after")
     def _services_valid(self) -> AutoscalingConfig:
@@ -373,7 +380,7 @@ class AutoscalingConfig(AutoscalingPolicy):
 
     def for_service(self, service: str) -> AutoscalingPolicy:
         """The policy of ``service``: its overrides on top of the defaults, validated again."""
-        base = self.model_dump(exclude={"services"})
+        base = self.model_dump(exclude={"services", "replay_days"})
         over = self.services.get(service)
         if over is not None:
             base.update({k: v for k, v in over.model_dump().items() if v is not None})

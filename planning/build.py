@@ -91,7 +91,8 @@ def champion_accuracy(inputs: PlanInputs) -> pd.DataFrame | None:
 def autoscaling(
     inputs: PlanInputs, cfg: Config, use: pd.DataFrame, sd: ScenarioDemand
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The ``[autoscaling]`` policies replayed walk-forward on each service's history, and the
+    """The ``[autoscaling]`` policies replayed walk-forward on each service's last ``replay_days`` of
+    history (plus the week the first seasonal-naive forecast looks back on), and the
     predictive schedule for the next :data:`SCHEDULE_HOURS` hours from the expected scenario's
     demand (:mod:`.scaling_plan`)."""
     q = quantile_col(cfg.planning.scaling_quantile)
@@ -102,7 +103,8 @@ def autoscaling(
             "run `capplan forecast` again with the current [forecast] quantiles"
         )
     inv = inputs.inventory
-    replay, skipped = replay_services(use, inv, cfg.autoscaling, quantile=cfg.planning.scaling_quantile)
+    recent = use[use["ds"] > use["ds"].max() - pd.Timedelta(days=cfg.autoscaling.replay_days + 7)]
+    replay, skipped = replay_services(recent, inv, cfg.autoscaling, quantile=cfg.planning.scaling_quantile)
     for line in skipped:  # stated in the plan's assumptions, not silently left out
         service, _, why = line.partition(": ")
         sd.notes.append({"key": f"autoscaling replay: {service}", "value": "not replayed", "note": why})
