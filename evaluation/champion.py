@@ -10,7 +10,11 @@ The rule, per series, on the ``primary`` metric (lower is better):
    and the tie goes to the lowest ``complexity``, then the lower value, then the model name.
 3. With no eligible model (none beats the baseline, the baseline's value is missing or not
    finite, e.g. MASE of a constant series) the baseline stays champion, and the reason says why.
-4. Interval quality (optional ``coverage``: a coverage column, its nominal level and a
+4. A *preferred* model (optional ``prefer``, the engine passes the ensemble) that is eligible
+   wins unless the best eligible model beats it by more than ``prefer_margin`` relative (5%): on
+   a few folds, one model picked per series is a noisy choice, and a combination of models is
+   the safer bet unless another model is clearly better.
+5. Interval quality (optional ``coverage``: a coverage column, its nominal level and a
    tolerance): a challenger whose backtest coverage is further than the tolerance from nominal
    is not eligible, however good its point forecast (missing coverage does not disqualify).
 
@@ -55,14 +59,27 @@ def _check(metrics: pd.DataFrame, complexity: dict[str, int], primary: str, base
         raise ValueError(f"no complexity given for models {unknown}; complexity has {sorted(complexity)}")
 
 
-def _winners(cand: pd.DataFrame, primary: str, min_improvement: float, tie_tolerance: float) -> pd.DataFrame:
-    """Per series the winning eligible challenger, with the lowest-value model it tied with."""
+def _winners(
+    cand: pd.DataFrame,
+    primary: str,
+    min_improvement: float,
+    tie_tolerance: float,
+    prefer: tuple[str, float] | None = None,
+) -> pd.DataFrame:
+    """Per series the winning eligible challenger, with the lowest-value model it tied with (or
+    that the preferred model was kept against)."""
     base = cand["_base"]
     ok = np.isfinite(cand[primary]) & np.isfinite(base) & (cand[primary] < base * (1.0 - min_improvement))
     ok &= cand["_cov_ok"]
     elig = cand[ok].copy()
     best = elig.groupby(ID, observed=True)[primary].transform("min")
-    elig = elig[elig[primary] <= best + tie_tolerance * best.abs()]
+    keep = elig[primary] <= best + tie_tolerance * best.abs()
+    if prefer is not None:
+        name, margin = prefer
+        preferred = (elig[MODEL] == name) & (elig[primary] <= best + margin * best.abs())
+        has = preferred.groupby(elig[ID], observed=True).transform("any")
+        keep = keep.where(~has, preferred)
+    elig = elig[keep]
     elig = elig.sort_values([ID, "_complexity", primary, MODEL], kind="stable")
     first = elig.groupby(ID, observed=True).head(1)
     lowest = cand[ok].sort_values([ID, primary, MODEL]).groupby(ID, observed=True).head(1)
@@ -96,10 +113,12 @@ def choose_champions(
     min_improvement: float = 0.01,
     tie_tolerance: float = 0.005,
     coverage: tuple[str, float, float] | None = None,
+    prefer: tuple[str, float] | None = None,
 ) -> pd.DataFrame:
     """One row per series: ``unique_id, champion, reason, <primary>, baseline_<primary>``, then the
     champion's other metric columns. ``coverage``: ``(column, nominal, tolerance)``, e.g.
-    ``("coverage_p10_p90", 0.8, 0.15)``. See the module docstring for the rule.
+    ``("coverage_p10_p90", 0.8, 0.15)``; ``prefer``: ``(model, margin)``, e.g. ``("ensemble",
+    0.05)``. See the module docstring for the rule.
 
     (Seven parameters: the metrics frame plus the rule's documented, defaulted knobs; each is a line of the rule.)
     """
@@ -112,7 +131,7 @@ def choose_champions(
     m = m.merge(base, on=ID, how="left")
     cand = m[m[MODEL] != baseline].copy()
     cand["_complexity"] = cand[MODEL].map(complexity)
-    win = _winners(cand, primary, min_improvement, tie_tolerance)
+    win = _winners(cand, primary, min_improvement, tie_tolerance, prefer)
 
     out = pd.DataFrame({ID: m[ID].drop_duplicates().to_numpy()})
     out = out.merge(base, on=ID, how="left")
@@ -120,7 +139,7 @@ def choose_champions(
     out = out.merge(_best_challenger(cand, primary), on=ID, how="left")
     won = out[MODEL].notna()
     out[CHAMPION] = out[MODEL].where(won, baseline)
-    out[REASON] = _reasons(out, won, primary, baseline, min_improvement, tie_tolerance)
+    out[REASON] = _reasons(out, won, primary, baseline, min_improvement, tie_tolerance, prefer)
     if coverage is not None:
         out[REASON] = _coverage_reasons(out, won, coverage)
 
@@ -138,6 +157,7 @@ def _reasons(
     baseline: str,
     min_improvement: float,
     tie_tolerance: float,
+    prefer: tuple[str, float] | None = None,
 ) -> pd.Series:
     name = primary.upper()
     b = out["_base"]
@@ -159,6 +179,17 @@ def _reasons(
         + _fmt(out["_best"])
         + "), chose the simpler"
     )
+    if prefer is not None:
+        kept_text = (
+            "; preferred: "
+            + out["_best_model"].fillna("")
+            + " ("
+            + _fmt(out["_best"])
+            + f") does not beat it by more than {prefer[1]:.0%}"
+        )
+        preferred = tie & (out[MODEL] == prefer[0])
+        win_text = win_text.where(~preferred, win_text + kept_text)
+        tie = tie & ~preferred
     win_text = win_text.where(~tie, win_text + tie_text)
     kept = f"{baseline} kept: "
     no_base = kept + f"no finite {name} for {baseline} to compare against"

@@ -293,6 +293,7 @@ def _score(backtests: dict[str, pd.DataFrame], df: pd.DataFrame, season: int, qu
     return evaluate(bt, df, season=season, quantiles=quantiles)
 
 
+ENSEMBLE_MARGIN = 0.05  # the ensemble stays champion unless another model beats it by more than 5%
 COVERAGE_TOLERANCE = 0.15  # a champion's widest central interval covers within 15 points of nominal
 
 
@@ -310,7 +311,14 @@ def _champions(metrics: pd.DataFrame, short: Sequence[str], spec: ModelSpec) -> 
     if len(metrics):
         complexity = {m: build_model(m, spec).complexity for m in metrics["model"].unique()}  # cheap: no fit
         parts.append(
-            choose_champions(metrics, complexity, primary="mase", baseline=BASELINE, coverage=_guard(spec))
+            choose_champions(
+                metrics,
+                complexity,
+                primary="mase",
+                baseline=BASELINE,
+                coverage=_guard(spec),
+                prefer=("ensemble", ENSEMBLE_MARGIN) if "ensemble" in complexity else None,
+            )
         )
     if short:
         parts.append(

@@ -79,3 +79,21 @@ def test_many_series_at_once_and_validation():
         choose_champions(pd.concat([frame, _metrics([("x", "prophet", 0.1)])]), COMPLEXITY)
     with pytest.raises(ValueError, match="one row per"):
         choose_champions(pd.concat([frame, frame]), COMPLEXITY)
+
+
+def test_preferred_model_wins_unless_clearly_beaten():
+    cx = {**COMPLEXITY, "ensemble": 4}
+    kept = _metrics([("a", "seasonal_naive", 1.0), ("a", "lightgbm", 0.80), ("a", "ensemble", 0.83)])
+    row = choose_champions(kept, cx, prefer=("ensemble", 0.05)).iloc[0]
+    assert row["champion"] == "ensemble"  # 0.83 <= 0.80 x 1.05
+    assert row["reason"] == (
+        "ensemble: MASE 0.83 vs seasonal_naive 1 (-17%); preferred: lightgbm (0.8) does not beat it by more than 5%"
+    )
+    beaten = _metrics([("a", "seasonal_naive", 1.0), ("a", "lightgbm", 0.70), ("a", "ensemble", 0.80)])
+    row = choose_champions(beaten, cx, prefer=("ensemble", 0.05)).iloc[0]
+    assert row["champion"] == "lightgbm" and row["reason"] == "lightgbm: MASE 0.7 vs seasonal_naive 1 (-30%)"
+    # without the preference the best model wins as before
+    assert choose_champions(kept, cx).iloc[0]["champion"] == "lightgbm"
+    # a preferred model that does not beat the baseline is not eligible
+    weak = _metrics([("a", "seasonal_naive", 1.0), ("a", "lightgbm", 0.97), ("a", "ensemble", 1.0)])
+    assert choose_champions(weak, cx, prefer=("ensemble", 0.05)).iloc[0]["champion"] == "lightgbm"
