@@ -17,6 +17,8 @@ from webhook_server import Webhook  # noqa: E402
 
 from capplan.cli import main  # noqa: E402
 
+pytestmark = pytest.mark.slow  # through `capplan plan` on a small company: about a minute; the message and the retries have unit tests in tests/reporting
+
 
 @pytest.fixture(scope="module")
 def company(tmp_path_factory):

@@ -18,6 +18,9 @@ from capplan.core.config import load_config  # noqa: E402
 MODELS = ("seasonal_naive", "seasonal_profile")  # LightGBM: the slow Dask test
 
 
+pytestmark = pytest.mark.slow  # train and forecast through Prefect on a small company: about a minute; the partition and per-batch fits have unit tests in tests/evaluation/test_eval_batches.py
+
+
 @pytest.fixture(scope="module")
 def company(tmp_path_factory):
     folder = tmp_path_factory.mktemp("batches")
