@@ -122,12 +122,8 @@ def write_case(folder: Path, n_series: int, days: int, models: list[str], window
     """The panel and a config: horizon 48 h, 2 folds, and otherwise capplan's defaults (the default
     model set and training window unless ``models`` / ``window`` say otherwise)."""
     write_panel(folder, n_series, days)
-    extra = "".join(
-        [
-            f"models = [{', '.join(repr(m) for m in models)}]\n" if models else "",
-            f'train_window = "{window}"\n' if window else "",
-        ]
-    ).replace("'", '"')
+    quoted = ", ".join(f'"{m}"' for m in models)
+    extra = (f"models = [{quoted}]\n" if models else "") + (f'train_window = "{window}"\n' if window else "")
     cfg = folder / "capplan.toml"
     cfg.write_text(
         '[warehouse]\npath = "wh.duckdb"\n'

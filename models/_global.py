@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from capplan.core.errors import ModelError
+
 from ._common import Adapter, History, Values, seasonal_trend
 from ._darts import predict_chunked, quiet, to_timeseries
 from .naive import seasonal_naive_kernel
@@ -100,14 +102,18 @@ class GlobalDarts(Adapter):
         return getattr(self, "_log", set())
 
     def _lag(self) -> int:
-        """The seasonal difference's lag (0: no differencing)."""
-        return int(self.spec.season_length) if getattr(self, "difference", False) else 0
+        """The seasonal difference's lag of this class (0: no differencing)."""
+        return int(self.spec.season_length) if self.difference else 0
+
+    def _scaled(self, x: History) -> np.ndarray:
+        """The history as the model sees it before differencing: target, less trend, over scale."""
+        return (self._target(x) - self._trend_values(x, 0, x.n)) / self._scale[x.uid]
 
     def _series(self, hists: list[History]) -> list:
-        d = self._lag()
+        d = self._fitted["lag"]
         out = []
         for x in hists:
-            z = (self._target(x) - self._trend_values(x, 0, x.n)) / self._scale[x.uid]
+            z = self._scaled(x)
             if d:
                 z, ds = z[d:] - z[:-d], x.ds[d:]
             else:
@@ -117,6 +123,8 @@ class GlobalDarts(Adapter):
 
     def _fit(self, hists: list[History], cov) -> None:
         self._model, self._eligible = None, []
+        # what predict must undo, kept on the instance: a pickle of an older capplan lacks it
+        self._fitted = {"point": self.point_only, "lag": self._lag()}
         if not hists:
             return
         self._layout(hists)
@@ -141,8 +149,15 @@ class GlobalDarts(Adapter):
             self._model.fit(self._series(self._eligible), **covs, **extra)
 
     def _predict(self, hists: list[History], h: int, cov) -> dict[str, Values]:
-        qs, m, mq = self.quantiles, self.spec.season_length, self.model_quantiles
-        point_only = getattr(self, "point_only", False)  # False for a model pickled before it existed
+        fitted = getattr(self, "_fitted", None)
+        if fitted is None:
+            raise ModelError(
+                f"{self.name} was fitted by an older capplan (a booster per quantile, Darts' calendar "
+                "encoders); retrain with `capplan train`"
+            )
+        point_only, d = fitted["point"], fitted["lag"]
+        qs, m = self.quantiles, self.spec.season_length
+        mq = (0.5,) if point_only else symmetric_quantiles(self.quantiles)
         pick = [0] * len(qs) if point_only else [mq.index(round(q, 10)) for q in qs]
         live = {x.uid for x in self._eligible}
         out = {x.uid: seasonal_naive_kernel(x.y, h, m, qs)[0] for x in hists if x.uid not in live}
@@ -159,15 +174,13 @@ class GlobalDarts(Adapter):
                 quantiles=not point_only,
                 **covs,
             )
-        d = self._lag()
         for x, values in zip(self._eligible, arrays, strict=True):
             trend = self._trend_values(x, x.n, x.n + h)[:, None]
             if d:  # undo the seasonal difference step by step (later steps build on earlier ones)
-                z_hist = (self._target(x) - self._trend_values(x, 0, x.n)) / self._scale[x.uid]
-                level = np.concatenate([z_hist[-d:], np.zeros(h)])
+                level = np.concatenate([self._scaled(x)[-d:], np.zeros(h)])
                 for k in range(h):
                     level[d + k] = level[k] + values[k, 0]
-                values = np.repeat(level[d:, None], values.shape[1], axis=1)
+                values = level[d:, None]
             z = values[:, pick] * self._scale[x.uid] + trend
             z = np.exp(np.minimum(z, 700.0)) if x.uid in self._logged() else z
             if point_only:  # the seasonal-naive band around the point, until calibration replaces it

@@ -48,3 +48,16 @@ def test_quantile_flavour_keeps_its_own_levels_and_no_differencing():
     assert model.difference is False and model.point_only is False and model.native_intervals is True
     fc = model.fit(_frame({"a": 0.0, "b": 0.1})).predict(24)
     assert (fc["p10"] <= fc["p50"]).all() and (fc["p50"] <= fc["p90"]).all()
+
+
+def test_a_lightgbm_pickled_by_an_older_capplan_asks_for_a_retrain():
+    import pickle
+
+    import pytest
+
+    from capplan.core.errors import ModelError
+
+    model = LightGBM(ModelSpec(freq="h", season_length=24), n_estimators=5).fit(_frame({"a": 0.1, "b": 0.0}))
+    del model.__dict__["_fitted"]  # a quantile model with Darts' encoders, pickled before this change
+    with pytest.raises(ModelError, match="fitted by an older capplan.*retrain"):
+        pickle.loads(pickle.dumps(model)).predict(24)
