@@ -34,11 +34,11 @@ class PlanResult:
 
 @task(name="build-plan", cache_policy=NONE)
 def build(cfg: Config) -> PlanResult:
-    from capplan.planning import build_plan
+    from capplan.planning import build_plan, history_days
     from capplan.warehouse import store, warehouse
 
     with warehouse(cfg.warehouse_path, read_only=True) as con:
-        inputs = store.plan_inputs(con)
+        inputs = store.plan_inputs(con, history_days(cfg))
     tables = build_plan(inputs, cfg)
     return PlanResult(tables, inputs.as_of, inputs.run_id, uuid.uuid4().hex[:16], inputs.forecast_id)
 

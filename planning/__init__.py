@@ -7,7 +7,7 @@ from .actions import build_actions
 from .alerts import build_alerts
 from .autoscale import replay_hpa, replay_predictive, simulate_service
 from .bottlenecks import find_bottlenecks
-from .build import build_plan
+from .build import build_plan, history_days
 from .compare import compare_plans
 from .cost import capacity_cost_frontier, headroom_cost, monthly_cost
 from .drivers import add_uplift, apply_kpi_scenario, fit_driver_model, learned_event_uplift
@@ -21,6 +21,7 @@ from .usl import fit_usl, fit_usl_frame, usl_capacity
 
 __all__ = [
     "build_plan",
+    "history_days",
     "compare_plans",
     "build_actions",
     "size_plan",

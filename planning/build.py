@@ -40,6 +40,13 @@ from .sizing import size_plan, split_plannable
 from .usl import fit_usl_frame
 
 
+def history_days(cfg: Config) -> int:
+    """Days of hourly history a plan reads when it has no events or KPIs to learn from: the
+    right-sizing window and the autoscaling replay (its days plus the season its first forecast
+    looks back on), and a day to spare."""
+    return max(cfg.planning.rightsizing_window_days, cfg.autoscaling.replay_days + 7) + 1
+
+
 def usage(history: pd.DataFrame, series: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     """Observed usage per ``service, resource, ds`` (regions summed): what right-sizing reads."""
     if history.empty:

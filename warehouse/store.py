@@ -336,8 +336,13 @@ def daily_peaks(con, uids: list[str], since: pd.Timestamp, until: pd.Timestamp) 
         ).df()
 
 
-def plan_inputs(con) -> PlanInputs:
-    """The newest forecast vintage and everything a plan is sized against."""
+def plan_inputs(con, recent_days: int | None = None) -> PlanInputs:
+    """The newest forecast vintage and everything a plan is sized against.
+
+    The hourly history reaches back :data:`HISTORY_DAYS` when there are events or KPIs to learn
+    from (last year's Black Friday, the driver models); without them only ``recent_days`` (what
+    right-sizing and the autoscaling replay read, ``planning.history_days``), which keeps a plan of
+    thousands of series from holding a year of hourly rows it never looks at."""
     forecast_id = latest_forecast_id(con)
     have = existing_tables(con)
     fc = forecasts(con, forecast_id)
@@ -347,15 +352,17 @@ def plan_inputs(con) -> PlanInputs:
         raise CapplanError("the warehouse has no inventory; add an [[sources]] entry of kind 'inventory'")
     as_of = fc["cutoff"].max()
     uids = list(fc["unique_id"].unique())
+    events, kpis = read(con, "events"), read(con, "kpis")
+    days = HISTORY_DAYS if recent_days is None or len(events) or len(kpis) else min(recent_days, HISTORY_DAYS)
     return PlanInputs(
         run_id=run_id,
         forecasts=fc,
         series=read(con, "series"),
         inventory=inventory,
         loadtests=read(con, "loadtests"),
-        events=read(con, "events"),
-        kpis=read(con, "kpis"),
-        history=history(con, uids, as_of - pd.Timedelta(days=HISTORY_DAYS), as_of),
+        events=events,
+        kpis=kpis,
+        history=history(con, uids, as_of - pd.Timedelta(days=days), as_of),
         champions=read(con, "champions", "WHERE run_id = ?", [run_id]),
         backtest_metrics=_champion_rows(con, "backtest_metrics", run_id, have),
         champion_backtests=_champion_rows(con, "backtests", run_id, have),

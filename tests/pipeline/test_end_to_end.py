@@ -241,3 +241,28 @@ def test_plan_compare_prints_what_changed_since_the_previous_plan(run, capsys):
     assert (
         len(actions) and actions["by_date"].notna().all() and actions["instances_recommended"].notna().all()
     )
+
+
+def test_plan_reads_a_year_of_history_only_when_events_or_kpis_need_it(run, tmp_path):
+    """With events and KPIs (this company has both) the plan reads its whole history to learn
+    uplifts and drivers; without them only the recent days right-sizing and the replay use."""
+    import shutil
+
+    from capplan.warehouse import store, warehouse
+
+    folder, _codes, _db = run
+    copy = tmp_path / "wh.duckdb"
+    shutil.copy(folder / "wh.duckdb", copy)
+    with warehouse(copy, read_only=True) as con:
+        full = store.plan_inputs(con, recent_days=3)
+    span = full.as_of - full.history["ds"].min()
+    assert span > pd.Timedelta(days=30), span  # events and KPIs: everything (35 days here)
+    con = duckdb.connect(str(copy))
+    con.execute("DELETE FROM events").fetchall()
+    con.execute("DELETE FROM kpis").fetchall()
+    con.close()
+    with warehouse(copy, read_only=True) as con:
+        recent = store.plan_inputs(con, recent_days=3)
+    assert recent.history["ds"].min() >= recent.as_of - pd.Timedelta(days=3)
+    assert recent.history["ds"].max() == full.history["ds"].max()
+    assert set(recent.history["unique_id"]) == set(full.history["unique_id"])
