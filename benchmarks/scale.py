@@ -4,8 +4,11 @@ Synthetic hourly panels (daily and weekly cycles, growth, noise; one series per 
 of each size go through the real CLI in fresh processes: ``ingest``, ``train``, ``forecast``,
 ``plan``. Per size and step: wall seconds, CPU seconds (children's user + system) and peak
 memory (children's max RSS). Then: time per series, the log-log slope of total wall time against
-series count (target about 1: linear), and, for the orchestration overhead, the flow's wall time
-minus the CPU seconds its tasks used (an upper bound on what Prefect costs, on an idle machine).
+series count (target about 1: linear), and the orchestration overhead, read from the Prefect
+database each step's flow wrote (``PREFECT_HOME`` is the case folder, so a size's runs are its
+own): the flow runs' wall time minus the time of their task runs (what Prefect costs between and
+around tasks; target under 10%), and apart from it the process start (imports, Prefect's
+temporary server: the step's wall time minus its flow's).
 
 Usage::
 
@@ -137,6 +140,38 @@ def write_case(folder: Path, n_series: int, days: int, models: list[str], window
     return cfg
 
 
+def orchestration(db: Path, since: float, until: float) -> dict:
+    """From Prefect's SQLite database ``db``: the top-level flow runs started in ``[since, until]``
+    (Unix seconds) and their task runs: ``flow_s`` (their wall seconds), ``tasks_s`` (the task
+    runs' seconds), ``tasks`` (how many). Zeros when the database or the runs are not there."""
+    import sqlite3
+
+    empty = {"flow_s": 0.0, "tasks_s": 0.0, "tasks": 0}
+    if not db.exists():
+        return empty
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        flows = con.execute(
+            "SELECT id, (julianday(end_time) - julianday(start_time)) * 86400 FROM flow_run "
+            "WHERE parent_task_run_id IS NULL AND end_time IS NOT NULL "
+            "AND start_time >= datetime(?, 'unixepoch', 'subsec') AND start_time <= datetime(?, 'unixepoch', 'subsec')",
+            [since, until],
+        ).fetchall()
+        if not flows:
+            return empty
+        marks = ",".join("?" * len(flows))
+        tasks = con.execute(
+            "SELECT count(*), coalesce(sum((julianday(end_time) - julianday(start_time)) * 86400), 0) "
+            f"FROM task_run WHERE end_time IS NOT NULL AND flow_run_id IN ({marks})",
+            [f for f, _ in flows],
+        ).fetchone()
+    except sqlite3.Error:
+        return empty
+    finally:
+        con.close()
+    return {"flow_s": float(sum(w for _, w in flows)), "tasks_s": float(tasks[1]), "tasks": int(tasks[0])}
+
+
 def run_step(step: str, cfg: Path, dask: int = 0) -> dict:
     """One CLI step in a fresh process: wall and CPU seconds of that process tree (children's
     rusage) and its peak memory (``/usr/bin/time``'s maximum resident set of the step's process;
@@ -148,16 +183,19 @@ def run_step(step: str, cfg: Path, dask: int = 0) -> dict:
     args += ["--dask", str(dask)] if dask and step == "train" else []
     rss = cfg.parent / f"{step}.rss"
     timer = ["/usr/bin/time", "-f", "%M", "-o", str(rss)] if Path("/usr/bin/time").exists() else []
-    r = subprocess.run(
-        timer + args, capture_output=True, text=True, env={**os.environ, "PREFECT_LOGGING_LEVEL": "CRITICAL"}
-    )
+    env = {**os.environ, "PREFECT_LOGGING_LEVEL": "CRITICAL"}
+    if "PREFECT_API_URL" not in env:  # the temporary server's database: this case's runs only
+        env["PREFECT_HOME"] = str(cfg.parent / "prefect")
+    started = time.time()
+    r = subprocess.run(timer + args, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode not in (0, 1):
         raise SystemExit(f"{step} failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     peak = float(rss.read_text().split()[-1]) / 1024 if rss.exists() else after.ru_maxrss / 1024
-    return {"step": step, "wall_s": wall, "cpu_s": cpu, "peak_mb": peak, "output": r.stdout[-4000:]}
+    orch = orchestration(cfg.parent / "prefect" / "prefect.db", started - 1, time.time())
+    return {"step": step, "wall_s": wall, "cpu_s": cpu, "peak_mb": peak, **orch, "output": r.stdout[-4000:]}
 
 
 def measure(
@@ -179,6 +217,19 @@ def measure(
                 flush=True,
             )
         return rows
+
+
+def overhead_table(total: pd.DataFrame) -> str:
+    """Per size: the flows' wall seconds, their task runs' seconds, the orchestration overhead
+    (flow minus tasks, share of the flow; target under 10%) and the process start (step wall
+    minus flow wall: imports and Prefect's temporary server)."""
+    rows = []
+    for n, r in total.iterrows():
+        share = (r.flow_s - r.tasks_s) / r.flow_s if r.flow_s > 0 else math.nan
+        rows.append([n, f"{r.flow_s:.1f}", f"{r.tasks_s:.1f}", f"{share:.1%} ({verdict(share < 0.10)})",
+                     f"{r.wall_s - r.flow_s:.1f}"])  # fmt: skip
+    head = ["series", "flow wall s", "task runs s", "orchestration overhead", "process start s"]
+    return format_table(head, rows)
 
 
 def slope(sizes: list[int], seconds: list[float]) -> float:
@@ -213,8 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = [r for n in sizes for r in measure(n, days, models, steps, window, args.dask)]
     frame = pd.DataFrame(rows)
     total = frame.groupby("series").agg(
-        wall_s=("wall_s", "sum"), cpu_s=("cpu_s", "sum"), peak_mb=("peak_mb", "max")
-    )
+        wall_s=("wall_s", "sum"), cpu_s=("cpu_s", "sum"), peak_mb=("peak_mb", "max"),
+        flow_s=("flow_s", "sum"), tasks_s=("tasks_s", "sum"),
+    )  # fmt: skip
     total["ms_per_series"] = total["wall_s"] / total.index * 1000
     k = slope(list(total.index), list(total["wall_s"]))
     table = [
@@ -232,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     per_step = frame.pivot_table(index="series", columns="step", values="wall_s", aggfunc="sum")[list(steps)]
     print(format_table(["series", *steps], [[n, *(f"{v:.1f}" for v in r)] for n, r in per_step.iterrows()]))
+    print(overhead_table(total))
     name = f"scale_dask{args.dask}.json" if args.dask else "scale.json"
     write_json(
         RESULTS_DIR / name,
