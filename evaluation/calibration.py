@@ -93,20 +93,19 @@ class IntervalProfile:
         return np.where(np.isfinite(got) & (got > 0), got, 1.0)
 
 
-def _growth(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
-    """Per row: the horizon growth factor of its step, a line fitted per ``keys`` (the model) to
-    the mean normalised |residual| per step, normalised to mean 1 over the steps, at least
-    :data:`MIN_GROWTH`."""
-    out = pd.Series(1.0, index=frame.index)
-    groups = frame.groupby(keys, observed=True) if keys else [((), frame)]
-    for _, g in groups:
-        mean = g.groupby(STEP)["_z"].mean()
-        if len(mean) < 2 or not np.isfinite(mean).all() or mean.mean() <= 0:
+def _growth(z: np.ndarray, step: np.ndarray, model: np.ndarray) -> np.ndarray:
+    """Per row: the horizon growth factor of its step, a line fitted per model (codes ``model``)
+    to the mean normalised |residual| per step, normalised to mean 1 over the steps, at least
+    :data:`MIN_GROWTH`; 1 where a model has one step only."""
+    out = np.ones(len(z))
+    for m in np.unique(model):
+        rows = model == m
+        steps, inverse = np.unique(step[rows], return_inverse=True)
+        mean = np.bincount(inverse, weights=z[rows]) / np.bincount(inverse)
+        if len(steps) < 2 or not np.isfinite(mean).all() or mean.mean() <= 0:
             continue
-        steps = mean.index.to_numpy(dtype="float64")
-        line = np.polyval(np.polyfit(steps, mean.to_numpy(), 1), steps)
-        factor = pd.Series(np.maximum(line / line.mean(), MIN_GROWTH), index=mean.index)
-        out.loc[g.index] = g[STEP].map(factor).to_numpy()
+        line = np.polyval(np.polyfit(steps.astype("float64"), mean, 1), steps)
+        out[rows] = np.maximum(line / line.mean(), MIN_GROWTH)[inverse]
     return out
 
 
@@ -121,38 +120,41 @@ def scaled_conformal_quantiles(
     :func:`capplan.evaluation.backtest.apply_conformal` and the same ``profile``."""
     from .backtest import horizon_step
 
-    frame = backtest_frame.copy()
-    frame[STEP] = horizon_step(frame)
-    ids = [k for k in (ID, MODEL) if k in frame.columns]
-    model_keys = [k for k in ids if k != ID]
-    scale = profile.scale(frame) if profile is not None else np.ones(len(frame))
-    frame["_a"] = (frame[Y] - frame[point_col]).abs().to_numpy() / scale
-    level = frame.groupby(ids, observed=True)["_a"].transform("mean")
-    frame["_level"] = level
-    frame["_z"] = np.where(level > 0, frame["_a"] / level.where(level > 0, 1.0), 0.0)
-    frame["_g"] = _growth(frame, model_keys)
-    frame["_z"] = frame["_z"] / frame["_g"]
-    own = frame.groupby(ids, observed=True)["_z"]
-    out = frame[[*ids, STEP]].copy()
+    ids = [k for k in (ID, MODEL) if k in backtest_frame.columns]
+    out = backtest_frame[ids].copy()
+    out[STEP] = horizon_step(backtest_frame).to_numpy()
+    codes = backtest_frame.groupby(ids, observed=True, sort=False).ngroup().to_numpy()
+    model = (
+        backtest_frame.groupby(MODEL, observed=True, sort=False).ngroup().to_numpy()
+        if MODEL in ids
+        else np.zeros(len(codes), dtype="int64")
+    )
+    scale = profile.scale(backtest_frame) if profile is not None else 1.0
+    a = np.abs(backtest_frame[Y].to_numpy("float64") - backtest_frame[point_col].to_numpy("float64")) / scale
+    level = (np.bincount(codes, weights=a) / np.bincount(codes))[codes]
+    z = np.divide(a, level, out=np.zeros_like(a), where=level > 0)
+    growth = _growth(z, out[STEP].to_numpy(), model)
+    z = z / growth
+    order = np.lexsort((z, codes))
     for q in sorted(quantiles):
         col, alpha = quantile_col(q), abs(2 * q - 1)
         if alpha == 0:
             out[col] = 0.0
             continue
-        mine = own.transform(lambda z, a=alpha: _finite_quantile(z.to_numpy(), a))
-        pooled = (
-            frame.groupby(model_keys, observed=True)["_z"].transform(lambda z, a=alpha: np.quantile(z, a))
-            if model_keys
-            else pd.Series(np.quantile(frame["_z"], alpha), index=frame.index)
-        )
-        width = np.maximum(mine.to_numpy(), pooled.to_numpy()) * frame["_level"] * frame["_g"]
-        out[col] = np.sign(q - 0.5) * width.to_numpy()
-    out = out.groupby([*ids, STEP], observed=True, sort=True).first().reset_index()
-    return out
+        pooled = np.array([np.quantile(z[model == m], alpha) for m in range(model.max() + 1)])[model]
+        mine = finite_quantiles(z, codes, alpha, order)[codes]
+        out[col] = np.sign(q - 0.5) * np.maximum(mine, pooled) * level * growth
+    return out.drop_duplicates([*ids, STEP]).sort_values([*ids, STEP], ignore_index=True)
 
 
-def _finite_quantile(z: np.ndarray, alpha: float) -> float:
-    """The ``'higher'`` empirical quantile at the finite-sample level ``ceil((n + 1) alpha) / n``."""
-    n = len(z)
-    level = min(1.0, np.ceil((n + 1) * alpha) / n)
-    return float(np.quantile(z, level, method="higher"))
+def finite_quantiles(
+    values: np.ndarray, codes: np.ndarray, alpha: float, order: np.ndarray | None = None
+) -> np.ndarray:
+    """Per group (``codes`` 0..k-1): the empirical quantile of its ``values`` at the
+    finite-sample level of split-conformal, the ``ceil((n + 1) alpha)``-th smallest of its ``n``
+    values (the largest when that exceeds ``n``). ``order``: ``np.lexsort((values, codes))``."""
+    n = np.bincount(codes)
+    order = np.lexsort((values, codes)) if order is None else order
+    start = np.concatenate([[0], np.cumsum(n)[:-1]])
+    rank = np.minimum(np.ceil((n + 1) * alpha - 1e-9), n).astype("int64")  # 1-based
+    return values[order][start + np.maximum(rank, 1) - 1]
