@@ -14,7 +14,7 @@ interval covered 0.908 of the test (MSIS 6.809). The scaled method fixes both:
   normalised |residual| per step over all series (normalised to mean 1, at least
   :data:`MIN_GROWTH`), instead of few-residual buckets.
 * **Quantile**: of ``z = |residual| / (profile x level x growth)``, the larger of the series' own
-  finite-sample quantile (level ``ceil((n + 1) q) / n``, ``'higher'``) and the quantile of ``z``
+  finite-sample quantile (level ``min(1, ceil((n + 1) q) / n)``, ``'higher'``) and the quantile of ``z``
   pooled over all series of the model (a floor where a series has few residuals).
 
 The offset of a quantile column is ``sign(q - 0.5) x Q_{|2q-1|}(z) x level x growth(step)``, in
@@ -150,11 +150,13 @@ def scaled_conformal_quantiles(
 def finite_quantiles(
     values: np.ndarray, codes: np.ndarray, alpha: float, order: np.ndarray | None = None
 ) -> np.ndarray:
-    """Per group (``codes`` 0..k-1): the empirical quantile of its ``values`` at the
-    finite-sample level of split-conformal, the ``ceil((n + 1) alpha)``-th smallest of its ``n``
-    values (the largest when that exceeds ``n``). ``order``: ``np.lexsort((values, codes))``."""
+    """Per group (``codes`` 0..k-1): the ``'higher'`` empirical quantile of its ``n`` values (as
+    numpy's ``method="higher"``, the convention of :func:`~capplan.evaluation.backtest.conformal_quantiles`)
+    at split-conformal's finite-sample level ``min(1, ceil((n + 1) alpha) / n)``.
+    ``order``: ``np.lexsort((values, codes))``, when already computed."""
     n = np.bincount(codes)
     order = np.lexsort((values, codes)) if order is None else order
     start = np.concatenate([[0], np.cumsum(n)[:-1]])
-    rank = np.minimum(np.ceil((n + 1) * alpha - 1e-9), n).astype("int64")  # 1-based
-    return values[order][start + np.maximum(rank, 1) - 1]
+    level = np.minimum(1.0, np.ceil((n + 1) * alpha - 1e-9) / n)
+    index = np.ceil((n - 1) * level - 1e-9).astype("int64")  # 0-based, rounded up ('higher')
+    return values[order][start + index]

@@ -35,12 +35,16 @@ def _bt(residuals: dict[str, list[list[float]]], point: float = 10.0) -> pd.Data
     return frame[["unique_id", "cutoff", "ds", "y", "p10", "p50", "p90"]]
 
 
-def test_finite_quantiles_take_the_ceil_n_plus_1_alpha_th_smallest():
+def test_finite_quantiles_are_higher_quantiles_at_the_n_plus_1_level():
     values = np.array([5.0, 1, 4, 2, 3, 10, 30, 20])
     codes = np.array([0, 0, 0, 0, 0, 1, 1, 1])
-    # group 0: n = 5, ceil(6 x 0.5) = 3rd smallest = 3; group 1: n = 3, ceil(4 x 0.5) = 2nd = 20
-    assert finite_quantiles(values, codes, 0.5).tolist() == [3.0, 20.0]
-    # ceil(6 x 0.8) = 5th of 5 = 5; ceil(4 x 0.8) = 4 > 3: the largest, 30
+    # alpha 0.5, group 0: n = 5, level ceil(6 x 0.5) / 5 = 0.6, 'higher' index ceil(4 x 0.6) = 3: 4
+    # group 1: n = 3, level ceil(4 x 0.5) / 3 = 2/3, index ceil(2 x 2/3) = 2: 30
+    assert finite_quantiles(values, codes, 0.5).tolist() == [4.0, 30.0]
+    assert np.quantile([5.0, 1, 4, 2, 3], 0.6, method="higher") == 4.0  # numpy's convention
+    # alpha 0.2: level ceil(1.2) / 5 = 0.4, index ceil(1.6) = 2: 3; level ceil(0.8) / 3, index 1: 20
+    assert finite_quantiles(values, codes, 0.2).tolist() == [3.0, 20.0]
+    # alpha 0.8: level ceil(4.8) / 5 = 1 and ceil(3.2) / 3 > 1: the largest of each
     assert finite_quantiles(values, codes, 0.8).tolist() == [5.0, 30.0]
 
 
