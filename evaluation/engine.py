@@ -9,8 +9,8 @@ weighted by ``1 / MASE**4`` of its backtest on that series (0 where worse than s
 unless all are); its backtest weights each fold on the other folds only, its published forecast
 on all folds (``GroupResult.ensemble_weights``; an older pickle without them: the median). ``forecast_group`` turns the fitted champions into quantile
 forecasts. Short series only get the seasonal naive model (noted). Every model's published
-intervals are calibrated on its own backtest residuals: split-conformal around the point for
-models without native intervals, quantile recalibration for the others; the
+intervals are calibrated on its own backtest residuals: scaled split-conformal around the point
+(:mod:`.calibration`) for models without native intervals, quantile recalibration for the others; the
 metrics score the backtest calibrated out of sample (each fold on the other folds).
 """
 
