@@ -43,7 +43,7 @@ SCALE = "scale"
 def season_position(ds: pd.Series, freq: str, season: int) -> np.ndarray:
     """Position of each timestamp in its season (0..season-1), counted from the Unix epoch on a
     fixed-length grid (hour of day for ``h`` / 24). Zeros when ``season <= 1`` or the frequency has
-    no fixed length (months): such series get a flat profile."""
+    no fixed length (anchored offsets: weeks, months): such series get a flat profile."""
     if season <= 1 or len(ds) == 0:
         return np.zeros(len(ds), dtype="int64")
     try:
@@ -123,6 +123,8 @@ def scaled_conformal_quantiles(
     ids = [k for k in (ID, MODEL) if k in backtest_frame.columns]
     out = backtest_frame[ids].copy()
     out[STEP] = horizon_step(backtest_frame).to_numpy()
+    if out.empty:
+        return out.assign(**{quantile_col(q): 0.0 for q in sorted(quantiles)})
     codes = backtest_frame.groupby(ids, observed=True, sort=False).ngroup().to_numpy()
     model = (
         backtest_frame.groupby(MODEL, observed=True, sort=False).ngroup().to_numpy()
