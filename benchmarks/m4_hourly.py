@@ -17,8 +17,8 @@ What runs, all in this process:
   then ``forecast_group(result, 48)``: the champion forecasts, scored on the test part.
 * **per model**: ``build_model(name, spec).fit(train).predict(48)`` for each model on all series,
   scored twice: with the adapter's own intervals (``raw``) and as the engine serves it (``served``:
-  the same forecast through ``forecast_group``, i.e. with the split-conformal intervals the engine
-  calibrated on its backtests for models without native intervals). ``ensemble`` is the weighted mean
+  the same forecast through ``forecast_group``, i.e. with the scaled split-conformal intervals the
+  engine calibrated on its backtests for models without native intervals). ``ensemble`` is the weighted mean
   of the members the engine chose, with its per-series weights (1/MASE^4 of each member's backtest on
   the series), from those per-model fits.
 * **peers**: Darts models fitted per series directly with Darts (no capplan code), same split.

@@ -24,6 +24,7 @@ from capplan.core.contracts import quantile_columns as contract_quantile_columns
 from capplan.core.errors import ModelError, SeriesError
 from capplan.models.base import Covariates, Forecaster
 
+from .calibration import IntervalProfile, scaled_conformal_quantiles
 from .splits import backtest_splits, plan_folds
 
 log = logging.getLogger(__name__)
@@ -192,25 +193,37 @@ def recalibration_offsets(
 
 
 def calibration_offsets(
-    backtest_frame: pd.DataFrame, quantiles: Sequence[float], method: str, pool: int = 1
+    backtest_frame: pd.DataFrame,
+    quantiles: Sequence[float],
+    method: str,
+    pool: int = 1,
+    profile: IntervalProfile | None = None,
 ) -> pd.DataFrame:
-    """``method`` ``"conformal"`` (:func:`conformal_quantiles`, around the point forecast) or
-    ``"quantile"`` (:func:`recalibration_offsets`, each quantile shifted on its own residuals)."""
+    """``method`` ``"scaled"`` (:func:`~capplan.evaluation.calibration.scaled_conformal_quantiles`,
+    around the point forecast, in ``profile`` units), ``"conformal"`` (:func:`conformal_quantiles`,
+    per series and ``pool`` steps) or ``"quantile"`` (:func:`recalibration_offsets`, each quantile
+    shifted on its own residuals)."""
+    if method == "scaled":
+        return scaled_conformal_quantiles(backtest_frame, quantiles, profile)
     if method == "conformal":
         return conformal_quantiles(backtest_frame, quantiles=quantiles, pool=pool)
     if method == "quantile":
         return recalibration_offsets(backtest_frame, quantiles, pool)
-    raise ValueError(f"unknown calibration method {method!r}; expected 'conformal' or 'quantile'")
+    raise ValueError(f"unknown calibration method {method!r}; expected 'scaled', 'conformal' or 'quantile'")
 
 
 def cross_calibrate(
-    backtest_frame: pd.DataFrame, quantiles: Sequence[float], method: str, pool: int = 1
+    backtest_frame: pd.DataFrame,
+    quantiles: Sequence[float],
+    method: str,
+    pool: int = 1,
+    profile: IntervalProfile | None = None,
 ) -> pd.DataFrame:
     """The backtest as it would have been published: each fold's intervals calibrated on the
     *other* folds' residuals (leave one cutoff out), so its coverage is measured out of sample.
     Rows of a series with no other fold keep their own intervals. Same shape as the input."""
     qcols = quantile_columns(backtest_frame)
-    relative = "point" if method == "conformal" else "own"
+    relative = "own" if method == "quantile" else "point"
     parts = []
     for _cut, fold in backtest_frame.groupby(CUTOFF, sort=True, observed=True):
         rest = backtest_frame[backtest_frame[CUTOFF] != _cut]
@@ -218,8 +231,8 @@ def cross_calibrate(
         if rest.empty or not has.any():
             parts.append(fold)
             continue
-        offsets = calibration_offsets(rest[rest[ID].isin(set(fold[ID]))], quantiles, method, pool)
-        done = apply_conformal(fold[has], offsets, quantiles, relative=relative)
+        offsets = calibration_offsets(rest[rest[ID].isin(set(fold[ID]))], quantiles, method, pool, profile)
+        done = apply_conformal(fold[has], offsets, quantiles, relative=relative, profile=profile)
         parts.append(pd.concat([done[fold.columns], fold[~has]], ignore_index=True))
     out = pd.concat(parts, ignore_index=True) if parts else backtest_frame
     return repair_quantiles(out, qcols).sort_values([ID, CUTOFF, DS], ignore_index=True)
@@ -231,9 +244,12 @@ def apply_conformal(
     quantiles: Sequence[float],
     point_col: str = POINT,
     relative: str = "point",
+    profile: IntervalProfile | None = None,
 ) -> pd.DataFrame:
     """``forecast`` with quantile columns ``point + offset`` from :func:`conformal_quantiles`
     (``relative="own"``: each quantile column ``+ offset``, for :func:`recalibration_offsets`).
+    With ``profile`` (offsets of the scaled method) each offset is multiplied by the row's
+    season profile value, ``point + offset x profile(unique_id, ds)``.
 
     Steps are counted per (``unique_id``[, ``model``][, ``cutoff``]); a step beyond the last one
     calibrated uses the last calibrated step's offsets. The point column is kept as is. Raises
@@ -260,9 +276,10 @@ def apply_conformal(
     joined = out[[*keys, "_cap"]].merge(
         offsets.rename(columns={STEP: "_cap"}), on=[*keys, "_cap"], how="left"
     )
+    scale = profile.scale(out) if profile is not None else 1.0
     for col in qcols:
         base = own[col] if relative == "own" else out[point_col].to_numpy()
-        out[col] = base + joined[col].to_numpy()
+        out[col] = base + joined[col].to_numpy() * scale
     ordered = quantile_columns(out)
     rest = [c for c in out.columns if c not in ordered and c not in (STEP, "_cap", "_last")]
     return out[rest + ordered]
