@@ -140,6 +140,13 @@ def write_case(folder: Path, n_series: int, days: int, models: list[str], window
     return cfg
 
 
+def _utc(seconds: float) -> str:
+    """Unix seconds as Prefect's database writes times (UTC, ``YYYY-MM-DD HH:MM:SS.ffffff``)."""
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
 def orchestration(db: Path, since: float, until: float) -> dict:
     """From Prefect's SQLite database ``db``: the top-level flow runs started in ``[since, until]``
     (Unix seconds) and their task runs: ``flow_s`` (their wall seconds), ``tasks_s`` (the task
@@ -154,8 +161,8 @@ def orchestration(db: Path, since: float, until: float) -> dict:
         flows = con.execute(
             "SELECT id, (julianday(end_time) - julianday(start_time)) * 86400 FROM flow_run "
             "WHERE parent_task_run_id IS NULL AND end_time IS NOT NULL "
-            "AND start_time >= datetime(?, 'unixepoch', 'subsec') AND start_time <= datetime(?, 'unixepoch', 'subsec')",
-            [since, until],
+            "AND start_time >= ? AND start_time <= ?",
+            [_utc(since), _utc(until)],
         ).fetchall()
         if not flows:
             return empty
