@@ -54,9 +54,11 @@ def _baseline(y: np.ndarray, p: int, back: int, need: int) -> np.ndarray:
             shifted[j - 1, j * p :] = y[: n - j * p]
     count = np.isfinite(shifted).sum(axis=0)
     out = np.full(n, np.nan)
-    ok = count >= need
-    if ok.any():
-        out[ok] = np.nanmedian(shifted[:, ok], axis=0)
+    full = count == back  # np.median where every period exists (fast), np.nanmedian elsewhere
+    out[full] = np.median(shifted[:, full], axis=0)
+    part = (count >= need) & ~full
+    if part.any():
+        out[part] = np.nanmedian(shifted[:, part], axis=0)
     return out
 
 

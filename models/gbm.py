@@ -17,6 +17,18 @@
   scaled per series and column by their mean absolute value. They are cut at each series' last
   training timestamp in both fit and predict, then carried forward, so values after the origin
   are never read: predicting with the full KPI frame or one truncated at the origin is the same.
+* Rolling features of the target (``rolling``, on by default): the mean, standard deviation and
+  maximum of the series the model sees (the scaled seasonal difference) over the last
+  ``w`` steps, for each period ``w`` (season and extra seasonalities, those within half the
+  median history), as past covariates at Darts' lag ``-1``: ``ocl`` steps before the target, so
+  in training they end at least ``ocl`` steps before it (no leakage across the origin). Before
+  each predicted chunk they are rebuilt from the history plus the fed-back forecast
+  (:func:`capplan.models._darts.predict_chunked`'s ``past_fn``), as the target lags are. On M4
+  Hourly (414 series, h 48, fit and predict alone) lightgbm went from MASE 0.881 to 0.834, sMAPE
+  12.12 to 11.31, MSIS 7.58 to 7.30, for about 25% more CPU a fit.
+* Robust training (``robust_training``; ``[forecast] clip_outliers``): short spikes and dips are
+  clipped from the histories before the fit and the forecast builds on the clipped last season
+  (:mod:`capplan.models._robust`), so an incident is not carried into tomorrow.
 * Each series is scaled by its mean absolute value and the model learns its *seasonal
   difference* ``y_t - y_{t-m}`` (``difference``; see :mod:`capplan.models._global`): a forecast is
   seasonal naive plus what the trees learned about how this season differs from the last, so
