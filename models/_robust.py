@@ -23,7 +23,8 @@ The rule, per series:
   it in band; never below 0 for a series never negative). Longer episodes are **level shifts**
   (or a new pattern) and are kept: ``lightgbm`` carries a shift forward through its seasonal
   difference. An episode still going at the last step is kept too: at the forecast origin a
-  spike cannot yet be told from a shift.
+  spike cannot yet be told from a shift. So are two spikes less than a season apart (one
+  episode spanning more than ``max_run``): the rule errs on the side of keeping data.
 * The season's median baseline ignores one spike among its ``K`` values, so a spike does not make
   the same hour of the next day look like a dip.
 """
