@@ -127,3 +127,17 @@ def test_theta_and_seasonal_profile_forecast_closer_to_the_clean_truth_with_robu
             mae[clip] = float(np.mean(np.abs(fc["p50"].to_numpy() - truth)))
         assert mae[True] < 0.8 * mae[False], (name, mae)
         assert mae[True] < 3.5, (name, mae)  # the noise alone is N(0, 3): MAE about 2.4
+
+
+def test_backtests_score_the_raw_actuals_and_the_input_frame_is_untouched():
+    from capplan.evaluation.backtest import backtest
+
+    frame, _ = _spiky_panel(days=30)
+    before = frame.copy()
+    spec = ModelSpec(freq="h", season_length=DAY, seasonalities=(168,), quantiles=(0.1, 0.5, 0.9))
+    out = backtest(lambda: build_model("theta", spec), frame, h=48, folds=2)
+    pd.testing.assert_frame_equal(frame, before)
+    merged = out.merge(frame, on=["unique_id", "ds"], suffixes=("", "_raw"))
+    assert len(merged) == len(out) == 8 * 2 * 48
+    np.testing.assert_array_equal(merged["y"].to_numpy(), merged["y_raw"].to_numpy())
+    assert merged["y"].max() > 300  # the last fold's actuals still hold the spike
