@@ -170,6 +170,11 @@ class ForecastConfig(_Model):
     ensemble_size: int = Field(
         3, ge=2, le=50, description="best models (by backtest MASE) combined in the ensemble"
     )
+    clip_outliers: bool = Field(
+        True,
+        description="lightgbm trains on histories whose short spikes and dips (a quarter season at most) "
+        "are clipped to a seasonal band; level shifts are kept, scoring uses the raw actuals",
+    )
 
     @field_validator("quantiles")
     @classmethod

@@ -128,6 +128,7 @@ class ModelSpec:
     seasonalities: Sequence[int] = field(default_factory=tuple)  # extra periods (168 for weekly on hourly)
     seed: int = 42
     epochs: int = 15  # torch models only
+    clip_outliers: bool = True  # models with robust_training clip short spikes from their training data
 
 
 @dataclass(frozen=True)

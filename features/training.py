@@ -106,6 +106,7 @@ def _group(freq: str, uids: list[str], obs: pd.DataFrame, inputs: TrainingInputs
         seasonalities=season[1:],
         seed=fc.seed,
         epochs=fc.torch_epochs,
+        clip_outliers=fc.clip_outliers,
     )
     fut = event_features(filled, inputs.series, inputs.events, dict.fromkeys(uids, freq), h)
     past = kpi_features(filled, inputs.kpis, dict.fromkeys(uids, freq))

@@ -220,10 +220,12 @@ class Adapter:
 
     name = "adapter"
     complexity = 99
+    robust_training = False  # clip short spikes in the training histories when spec.clip_outliers
 
     def __init__(self, spec: ModelSpec):
         self.spec = spec
         self.notes: dict[str, str] = {}
+        self.clipped: dict[str, int] = {}  # unique_id -> training steps clipped as spikes
         self._hists: list[History] | None = None
 
     @property
@@ -236,6 +238,8 @@ class Adapter:
         for hist in self._hists:
             if hist.is_constant:
                 self.notes[hist.uid] = "constant history: forecast is the constant"
+        if self.robust_training and getattr(self.spec, "clip_outliers", False):
+            self._hists = self._robust(self._hists)
         self._fit([x for x in self._hists if not x.is_constant], cov)
         return self
 
@@ -251,6 +255,21 @@ class Adapter:
             if hist.is_constant:
                 values[hist.uid] = constant_values(hist, h, self.quantiles)
         return forecast_frame(self._hists, values, h, self.spec, self.name)
+
+    def _robust(self, hists: list[History]) -> list[History]:
+        """The histories with short spikes clipped (:func:`capplan.models._robust.robust_clip`);
+        constant ones untouched. The model fits on them and forecasts from them."""
+        from ._robust import robust_clip
+
+        periods = [int(self.spec.season_length), *(int(s) for s in self.spec.seasonalities)]
+        self.clipped = {}
+        out = []
+        for hist in hists:
+            y, n = (hist.y, 0) if hist.is_constant else robust_clip(hist.y, periods)
+            if n:
+                self.clipped[hist.uid] = n
+            out.append(History(hist.uid, hist.ds, y) if n else hist)
+        return out
 
     def _fit(self, hists: list[History], cov: Covariates | None) -> None:
         raise NotImplementedError

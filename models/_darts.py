@@ -57,8 +57,8 @@ def darts_freq(freq: str) -> str:
     return freq
 
 
-def to_timeseries(ds: pd.DatetimeIndex, values: np.ndarray, freq: str, dtype: str = "float64"):
-    """One TimeSeries from grid timestamps and a 1-D or 2-D value array."""
+def to_timeseries(ds: pd.DatetimeIndex, values: np.ndarray, freq: str, dtype: str = "float64", columns=None):
+    """One TimeSeries from grid timestamps and a 1-D or 2-D value array (components ``columns``)."""
     from darts import TimeSeries
 
     freq = darts_freq(freq)
@@ -66,7 +66,7 @@ def to_timeseries(ds: pd.DatetimeIndex, values: np.ndarray, freq: str, dtype: st
     if values.ndim == 1:
         values = values[:, None]
     times = pd.DatetimeIndex(ds.astype("datetime64[ns]"), freq=freq)
-    return TimeSeries.from_times_and_values(times, values, freq=freq)
+    return TimeSeries.from_times_and_values(times, values, freq=freq, columns=columns)
 
 
 def covariate_columns(frame: pd.DataFrame) -> list[str]:
@@ -109,15 +109,19 @@ def check_future_cover(rows: pd.DataFrame | None, hist: History, end: pd.Timesta
 
 
 def predict_chunked(
-    model, series: list, h: int, ocl: int, median_col: int, quantiles: bool = True, **covs
+    model, series: list, h: int, ocl: int, median_col: int, quantiles: bool = True, past_fn=None, **covs
 ) -> list[np.ndarray]:
     """``(h, Q)`` quantile arrays per series by chunked median feedback (module docstring);
-    ``quantiles=False`` for a point model (one column, the point forecast fed back)."""
+    ``quantiles=False`` for a point model (one column, the point forecast fed back). ``past_fn``
+    (the series so far -> their past covariates) rebuilds the past covariates before each chunk,
+    for features computed from the target itself (the fed-back median included)."""
     parts: list[list[np.ndarray]] = [[] for _ in series]
     current = list(series)
     extra = {"predict_likelihood_parameters": True} if quantiles else {}
     for j, start in enumerate(range(0, h, ocl)):
         n = min(ocl, h - start)
+        if past_fn is not None:
+            covs["past_covariates"] = past_fn(current)
         preds = model.predict(n=n, series=current, verbose=False, **extra, **covs)
         for i, pred in enumerate(preds):
             v = pred.values(copy=True).astype("float64")

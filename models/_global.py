@@ -110,6 +110,7 @@ class GlobalDarts(Adapter):
         return (self._target(x) - self._trend_values(x, 0, x.n)) / self._scale[x.uid]
 
     def _series(self, hists: list[History]) -> list:
+        """The series the model sees: scaled, differenced when ``difference`` (from ``ds[lag]`` on)."""
         d = self._fitted["lag"]
         out = []
         for x in hists:
@@ -120,6 +121,10 @@ class GlobalDarts(Adapter):
                 ds = x.ds
             out.append(to_timeseries(ds, z, self.spec.freq, self.dtype))
         return out
+
+    def _past_fn(self, hists: list[History], cov):
+        """None, or ``series so far -> past covariates``, rebuilt before each predicted chunk."""
+        return None
 
     def _fit(self, hists: list[History], cov) -> None:
         self._model, self._eligible = None, []
@@ -172,6 +177,7 @@ class GlobalDarts(Adapter):
                 self.ocl,
                 mq.index(0.5),
                 quantiles=not point_only,
+                past_fn=self._past_fn(self._eligible, cov),
                 **covs,
             )
         for x, values in zip(self._eligible, arrays, strict=True):

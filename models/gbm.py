@@ -17,6 +17,20 @@
   scaled per series and column by their mean absolute value. They are cut at each series' last
   training timestamp in both fit and predict, then carried forward, so values after the origin
   are never read: predicting with the full KPI frame or one truncated at the origin is the same.
+* Rolling features of the target (``rolling``, on by default; ``lightgbm`` only, the
+  differenced model: on ``lightgbm_log``, with robust training, they took 100 M4 Hourly series
+  from MASE 1.043 to 1.158, so its variants have neither): the mean, standard deviation and
+  maximum of the series the model sees (the scaled seasonal difference) over the last
+  ``w`` steps, for each period ``w`` (season and extra seasonalities, those within half the
+  median history), as past covariates at Darts' lag ``-1``: ``ocl`` steps before the target, so
+  in training they end at least ``ocl`` steps before it (no leakage across the origin). Before
+  each predicted chunk they are rebuilt from the history plus the fed-back forecast
+  (:func:`capplan.models._darts.predict_chunked`'s ``past_fn``), as the target lags are. On M4
+  Hourly (414 series, h 48, fit and predict alone) lightgbm went from MASE 0.881 to 0.834, sMAPE
+  12.12 to 11.31, MSIS 7.58 to 7.30, for 14% more CPU a fit (and 1.7 s more to forecast 414 series).
+* Robust training (``robust_training``; ``[forecast] clip_outliers``): short spikes and dips are
+  clipped from the histories before the fit and the forecast builds on the clipped last season
+  (:mod:`capplan.models._robust`), so an incident is not carried into tomorrow.
 * Each series is scaled by its mean absolute value and the model learns its *seasonal
   difference* ``y_t - y_{t-m}`` (``difference``; see :mod:`capplan.models._global`): a forecast is
   seasonal naive plus what the trees learned about how this season differs from the last, so
@@ -48,6 +62,25 @@ from ._darts import (
 from ._global import GlobalDarts
 
 CALENDAR = ("hour", "dayofweek", "month")
+ROLLING = ("mean", "std", "max")
+
+
+def rolling_features(v: np.ndarray, windows) -> np.ndarray:
+    """Mean, standard deviation and maximum of ``v`` over the last ``w`` steps up to and including
+    each step (fewer at the start), for each window: ``(len(v), 3 * len(windows))``. Row ``t``
+    reads ``v[: t + 1]`` only."""
+    n = len(v)
+    c1, c2 = np.r_[0.0, np.cumsum(v)], np.r_[0.0, np.cumsum(v * v)]
+    end = np.arange(1, n + 1)
+    cols = []
+    for w in windows:
+        start = np.maximum(end - w, 0)
+        count = end - start
+        mean = (c1[end] - c1[start]) / count
+        var = np.maximum((c2[end] - c2[start]) / count - mean**2, 0.0)
+        peak = pd.Series(v).rolling(w, min_periods=1).max().to_numpy()
+        cols += [mean, np.sqrt(var), peak]
+    return np.column_stack(cols)
 
 
 def calendar_matrix(grid: pd.DatetimeIndex) -> np.ndarray:
@@ -75,6 +108,7 @@ class LightGBM(GlobalDarts):
     point_only = True
     difference = True
     detrend = False
+    robust_training = True
 
     def __init__(
         self,
@@ -85,10 +119,13 @@ class LightGBM(GlobalDarts):
         n_jobs: int = 1,
         objective: str = "l1",
         window_seasons: int | None = 30,
+        rolling: bool = True,
     ):
         super().__init__(spec)
         self.objective = objective
         self.window_seasons = window_seasons
+        self.rolling = rolling
+        self.rolling_windows: list[int] = []
         self.params = dict(
             n_estimators=n_estimators, num_leaves=num_leaves, learning_rate=learning_rate, n_jobs=n_jobs
         )
@@ -106,6 +143,9 @@ class LightGBM(GlobalDarts):
         dist = target_distances(m, self.ocl, self.spec.seasonalities, median_n)
         self.lags = sorted(-(d - self.ocl + 1) for d in dist)
         self.past_lags = sorted({-1, -m}) if m > 1 else [-1]
+        periods = {m, *(int(p) for p in self.spec.seasonalities)}
+        use = self.rolling and self.difference  # measured on the differenced model only
+        self.rolling_windows = sorted(p for p in periods if 1 < p <= median_n // 2) if use else []
         self.min_length = -self.lags[0] + 2 * self.ocl + self._lag()
         self.max_samples_per_ts = self.window_seasons * m if self.window_seasons else None
 
@@ -118,7 +158,7 @@ class LightGBM(GlobalDarts):
             target = {"likelihood": "quantile", "quantiles": list(self.model_quantiles)}
         return LightGBMModel(
             lags=self.lags,
-            lags_past_covariates=self.past_lags if self._past_cols else None,
+            lags_past_covariates=self._past_lags_of(),
             lags_future_covariates=[self.ocl - 1],
             output_chunk_length=self.ocl,
             multi_models=False,
@@ -127,6 +167,19 @@ class LightGBM(GlobalDarts):
             **target,
             **self.params,
         )
+
+    def _past_lags_of(self):
+        """KPIs at :attr:`past_lags`; rolling features at Darts' ``-1`` (``ocl`` steps before the target)."""
+        rolling = self._rolling_names()
+        if not rolling:
+            return self.past_lags if self._past_cols else None
+        if not self._past_cols:
+            return [-1]
+        return {"default_lags": self.past_lags, **{c: [-1] for c in rolling}}
+
+    def _rolling_names(self) -> list[str]:
+        windows = getattr(self, "rolling_windows", [])  # none in a model pickled before them
+        return [f"_rolling_{stat}_{w}" for w in windows for stat in ROLLING]
 
     # ---- covariates -------------------------------------------------------------------------
     def _fit_covariates(self, hists: list[History], cov) -> dict:
@@ -143,19 +196,22 @@ class LightGBM(GlobalDarts):
                 hist_vals = covariate_matrix(self._past[x.uid], self._past_cols, x.ds, x.uid, "past")
                 scale = np.mean(np.abs(hist_vals), axis=0)
                 self._past_scale[x.uid] = np.where(scale > 0, scale, 1.0)
-            covs["past_covariates"] = self._past_series(hists, self._past, 0)
+        if self._past_cols or self._rolling_names():
+            covs["past_covariates"] = self._past_series(hists, self._past, self._series(hists))
         future = group_rows(cov.future) if self._future_cols else {}
         covs["future_covariates"] = self._future_series(hists, future, 0)
         return covs
 
+    def _past_fn(self, hists: list[History], cov):
+        if not (self._past_cols or self._rolling_names()):
+            return None
+        rows = self._past
+        if self._past_cols and cov is not None and cov.past is not None:
+            given = group_rows(cov.past)
+            rows = {x.uid: past_rows(given.get(x.uid), x) for x in hists}
+        return lambda current: self._past_series(hists, rows, current)
+
     def _predict_covariates(self, hists: list[History], h: int, cov) -> dict:
-        covs = {}
-        if self._past_cols:
-            rows = self._past
-            if cov is not None and cov.past is not None:
-                given = group_rows(cov.past)
-                rows = {x.uid: past_rows(given.get(x.uid), x) for x in hists}
-            covs["past_covariates"] = self._past_series(hists, rows, h)
         rows = {}
         if self._future_cols:
             if cov is None or cov.future is None:
@@ -167,23 +223,33 @@ class LightGBM(GlobalDarts):
                 check_future_cover(
                     rows.get(x.uid), x, x.last + h * pd.tseries.frequencies.to_offset(self.spec.freq)
                 )
-        covs["future_covariates"] = self._future_series(hists, rows, h)
-        return covs
+        return {"future_covariates": self._future_series(hists, rows, h)}
 
     def _grid(self, x: History, h: int) -> pd.DatetimeIndex:
         """History plus ``h + ocl`` steps (chunked prediction reads up to one chunk past the horizon)."""
         extra = h + self.ocl if h else 0
         return pd.date_range(x.ds[0], periods=x.n + extra, freq=self.spec.freq)
 
-    def _past_series(self, hists: list[History], rows: dict, h: int) -> list:
+    def _past_series(self, hists: list[History], rows: dict, current: list) -> list:
+        """Past covariates on each model series' own steps (the series so far: history, then the
+        fed-back forecast), plus ``ocl`` steps repeating the last row that no lag reads: the KPI
+        columns (cut at the origin, carried forward), then :func:`rolling_features` of the series."""
+        d, pad = self._fitted["lag"], self.ocl
+        windows = getattr(self, "rolling_windows", [])
+        names = [*self._past_cols, *self._rolling_names()]
         out = []
-        for x in hists:
-            grid = self._grid(x, h)
-            vals = (
-                covariate_matrix(rows.get(x.uid), self._past_cols, grid, x.uid, "past")
-                / self._past_scale[x.uid]
-            )
-            out.append(to_timeseries(grid, vals, self.spec.freq))
+        for x, series in zip(hists, current, strict=True):
+            v = series.values(copy=False)[:, 0].astype("float64")
+            grid = pd.date_range(x.ds[d], periods=len(v) + pad, freq=self.spec.freq)
+            parts = []
+            if self._past_cols:
+                kpi_grid = pd.date_range(x.ds[0], periods=d + len(v) + pad, freq=self.spec.freq)
+                kpis = covariate_matrix(rows.get(x.uid), self._past_cols, kpi_grid, x.uid, "past")
+                parts.append(kpis[d:] / self._past_scale[x.uid])
+            if windows:
+                feats = rolling_features(v, windows)
+                parts.append(np.vstack([feats, np.repeat(feats[-1:], pad, axis=0)]))
+            out.append(to_timeseries(grid, np.hstack(parts), self.spec.freq, columns=names))
         return out
 
     def _future_series(self, hists: list[History], rows: dict, h: int) -> list:
@@ -209,6 +275,7 @@ class LightGBMLog(LightGBM):
     log_target = True
     difference = False
     detrend = True
+    robust_training = False  # with rolling features and clipping: MASE 1.043 -> 1.158 (100 M4 series)
 
 
 class LightGBMQuantile(LightGBM):
@@ -221,3 +288,4 @@ class LightGBMQuantile(LightGBM):
     point_only = False
     difference = False
     detrend = True
+    robust_training = False  # as lightgbm_log: not measured to help a detrended model

@@ -55,6 +55,7 @@ class SeasonalProfile(Adapter):
     name = "seasonal_profile"
     complexity = 1
     native_intervals = False
+    robust_training = True
 
     def __init__(self, spec, max_periods: int = 4):
         super().__init__(spec)

@@ -119,6 +119,7 @@ class Theta(Adapter):
     name = "theta"
     complexity = 1
     native_intervals = False
+    robust_training = True
 
     def __init__(self, spec):
         super().__init__(spec)
