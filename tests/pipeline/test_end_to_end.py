@@ -225,6 +225,10 @@ def test_mlflow_runs_say_what_they_are_and_log_tables_and_the_champion_mix(run):
         assert any(a.path == f"metrics_{name}.json" for a in client.list_artifacts(child.info.run_id))
     profile = next(c for c in children if c.info.run_name == "seasonal_profile")
     assert any(k.startswith("hp.") for k in profile.data.params)
+    # robust training is on by default ([forecast] clip_outliers) for the models built for it
+    assert profile.data.params["hp.clip_outliers"] == "True"
+    naive = next(c for c in children if c.info.run_name == "seasonal_naive")
+    assert naive.data.params["hp.clip_outliers"] == "False"
 
 
 def test_plan_compare_prints_what_changed_since_the_previous_plan(run, capsys):
