@@ -121,9 +121,12 @@ def write_panel(folder: Path, n_series: int, days: int) -> tuple[Path, Path]:
     return metrics_path, folder / "inventory.csv"
 
 
-def write_case(folder: Path, n_series: int, days: int, models: list[str], window: str | None = None) -> Path:
+def write_case(
+    folder: Path, n_series: int, days: int, models: list[str], window: str | None = None, batch_size: int = 0
+) -> Path:
     """The panel and a config: horizon 48 h, 2 folds, and otherwise capplan's defaults (the default
-    model set and training window unless ``models`` / ``window`` say otherwise)."""
+    model set, training window and series batch size unless ``models`` / ``window`` / ``batch_size``
+    say otherwise)."""
     write_panel(folder, n_series, days)
     quoted = ", ".join(f'"{m}"' for m in models)
     extra = (f"models = [{quoted}]\n" if models else "") + (f'train_window = "{window}"\n' if window else "")
@@ -136,6 +139,7 @@ def write_case(folder: Path, n_series: int, days: int, models: list[str], window
         "[forecast.backtest]\nfolds = 2\n"
         '[mlflow]\ntracking_uri = "sqlite:///mlruns/mlflow.db"\nartifact_location = "mlruns/artifacts"\n'
         'experiment = "scale"\n[export]\nout_dir = "exports"\n'
+        + (f"[orchestration]\nbatch_size = {batch_size}\n" if batch_size else "")
     )
     return cfg
 
@@ -212,9 +216,10 @@ def measure(
     steps: tuple[str, ...] = STEPS,
     window: str | None = None,
     dask: int = 0,
+    batch_size: int = 0,
 ) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = write_case(Path(tmp), n_series, days, models, window)
+        cfg = write_case(Path(tmp), n_series, days, models, window, batch_size)
         rows = []
         for step in steps:
             row = run_step(step, cfg, dask)
@@ -257,6 +262,13 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="train on a local Dask cluster of N workers (needs PREFECT_API_URL: a running Prefect server)",
     )
+    ap.add_argument(
+        "--batch-size",
+        type=int,
+        default=0,
+        help="[orchestration] batch_size (default: capplan's, 2000 series a task); "
+        "set it below the size so that Dask workers have batches to share",
+    )
     args = ap.parse_args(argv)
     sizes = [100, 300] if args.quick else [int(s) for s in args.sizes.split(",")]
     days = 60 if args.quick else args.days
@@ -268,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     steps = tuple(args.steps.split(","))
     if steps != STEPS[: len(steps)]:
         raise SystemExit(f"--steps must be a prefix of {','.join(STEPS)}, found {args.steps}")
-    rows = [r for n in sizes for r in measure(n, days, models, steps, window, args.dask)]
+    rows = [r for n in sizes for r in measure(n, days, models, steps, window, args.dask, args.batch_size)]
     frame = pd.DataFrame(rows)
     total = frame.groupby("series").agg(
         wall_s=("wall_s", "sum"), cpu_s=("cpu_s", "sum"), peak_mb=("peak_mb", "max"),
@@ -293,10 +305,12 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(["series", *steps], [[n, *(f"{v:.1f}" for v in r)] for n, r in per_step.iterrows()]))
     print(overhead_table(total))
     name = f"scale_dask{args.dask}.json" if args.dask else "scale.json"
+    if args.batch_size:
+        name = name.replace(".json", f"_batch{args.batch_size}.json")
     write_json(
         RESULTS_DIR / name,
         {"machine": machine_info(), "models": models or "default", "days": days, "runner": runner,
-         "steps": rows, "slope": k},
+         "batch_size": args.batch_size or "default", "steps": rows, "slope": k},
     )  # fmt: skip
     return 0
 
