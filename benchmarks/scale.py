@@ -205,7 +205,9 @@ def run_step(step: str, cfg: Path, dask: int = 0) -> dict:
         raise SystemExit(f"{step} failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     peak = float(rss.read_text().split()[-1]) / 1024 if rss.exists() else after.ru_maxrss / 1024
-    orch = orchestration(cfg.parent / "prefect" / "prefect.db", started - 1, time.time())
+    # with a server (PREFECT_API_URL), its database when it shares this PREFECT_HOME
+    home = Path(env.get("PREFECT_HOME", "~/.prefect")).expanduser()
+    orch = orchestration(home / "prefect.db", started - 1, time.time())
     return {"step": step, "wall_s": wall, "cpu_s": cpu, "peak_mb": peak, **orch, "output": r.stdout[-4000:]}
 
 
