@@ -233,8 +233,29 @@ def cmd_score(args) -> int:
     return 0
 
 
+def compare_plan(cfg, plan_id: str, against: str | None = None):
+    """What changed from plan ``against`` (default: the one stored before ``plan_id``) to ``plan_id``.
+
+    Returns the plan compared against (None when there is none) and ``planning.compare_plans``' frame.
+    """
+    import pandas as pd
+
+    from capplan.planning import compare_plans
+    from capplan.planning.compare import CHANGE_COLUMNS
+    from capplan.warehouse import store, warehouse
+
+    with warehouse(cfg.warehouse_path, read_only=True) as con:
+        other = against or store.previous_plan_id(con, plan_id)
+        if other is None:
+            return None, pd.DataFrame(columns=list(CHANGE_COLUMNS))
+        if not store.has_plan(con, other):
+            raise CapplanError(f"--compare: no plan {other!r} in the warehouse (see plan_runs)")
+        new, old = store.plan_tables(con, plan_id), store.plan_tables(con, other)
+    return other, compare_plans(new, old)
+
+
 def cmd_plan(args) -> int:
-    from capplan.pipelines.plan import compare_plan, plan_flow
+    from capplan.pipelines.plan import plan_flow
     from capplan.reporting import print_alerts, print_changes, print_runway, table
 
     cfg = _config(args)

@@ -11,7 +11,8 @@ from ._env import configure
 
 configure()
 
-from prefect import flow  # noqa: E402
+from prefect import flow, task  # noqa: E402
+from prefect.cache_policies import NONE  # noqa: E402
 
 
 @flow(name="capplan-export")
@@ -19,9 +20,14 @@ def export_flow(
     cfg: Config, out: str | Path | None = None, formats=None, plan_id: str | None = None
 ) -> dict[str, Path | list[Path]]:
     """Write ``formats`` (default ``[export] formats``) under ``out`` (default ``[export] out_dir``)."""
+    folder = Path(out) if out else cfg.resolve(cfg.export.out_dir)
+    return write_exports(read_inputs(cfg, plan_id), cfg, folder, tuple(formats or cfg.export.formats))
+
+
+@task(name="read-export-inputs", cache_policy=NONE)
+def read_inputs(cfg: Config, plan_id: str | None):
     from capplan.evaluation.ledger import accuracy_by_week
     from capplan.planning import compare_plans
-    from capplan.reporting import export_bundle, plan_bundle
     from capplan.warehouse import store, warehouse
 
     with warehouse(cfg.warehouse_path, read_only=True) as con:
@@ -30,6 +36,11 @@ def export_flow(
         old = store.plan_tables(con, before) if before else None
     if old is not None:
         inputs = replace(inputs, changes=compare_plans(inputs.tables, old))
-    inputs = replace(inputs, accuracy_by_week=accuracy_by_week(inputs.accuracy))
-    folder = Path(out) if out else cfg.resolve(cfg.export.out_dir)
-    return export_bundle(plan_bundle(inputs, cfg), folder, tuple(formats or cfg.export.formats))
+    return replace(inputs, accuracy_by_week=accuracy_by_week(inputs.accuracy))
+
+
+@task(name="write-exports", cache_policy=NONE)
+def write_exports(inputs, cfg: Config, folder: Path, formats: tuple) -> dict[str, Path | list[Path]]:
+    from capplan.reporting import export_bundle, plan_bundle
+
+    return export_bundle(plan_bundle(inputs, cfg), folder, formats)

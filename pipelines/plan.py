@@ -87,23 +87,3 @@ def plan_flow(cfg: Config, plan_id: str | None = None, notify: bool = True) -> P
 
         result.delivery = deliver_alerts(cfg.alerts, result.plan_id, result.as_of, result.tables.alerts)
     return result
-
-
-def compare_plan(cfg: Config, plan_id: str, against: str | None = None) -> tuple[str | None, pd.DataFrame]:
-    """What changed from plan ``against`` (default: the one stored before ``plan_id``) to ``plan_id``.
-
-    Returns the plan compared against (None when there is none) and ``planning.compare_plans``' frame.
-    """
-    from capplan.core.errors import CapplanError
-    from capplan.planning import compare_plans
-    from capplan.planning.compare import CHANGE_COLUMNS
-    from capplan.warehouse import store, warehouse
-
-    with warehouse(cfg.warehouse_path, read_only=True) as con:
-        other = against or store.previous_plan_id(con, plan_id)
-        if other is None:
-            return None, pd.DataFrame(columns=list(CHANGE_COLUMNS))
-        if not store.has_plan(con, other):
-            raise CapplanError(f"--compare: no plan {other!r} in the warehouse (see plan_runs)")
-        new, old = store.plan_tables(con, plan_id), store.plan_tables(con, other)
-    return other, compare_plans(new, old)
