@@ -241,7 +241,8 @@ def overhead_table(total: pd.DataFrame) -> str:
     for n, r in total.iterrows():
         share = (r.flow_s - r.tasks_s) / r.flow_s if r.flow_s > 0 else math.nan
         # tasks that overlapped (Dask workers) add up to more than the flow's wall time
-        said = f"{share:.1%} ({verdict(share < 0.10)})" if 0 <= share else "n/a (tasks ran in parallel)"
+        said = f"{share:.1%} ({verdict(share < 0.10)})" if share >= 0 else "n/a (tasks ran in parallel)"
+        said = "n/a (no flow runs found)" if math.isnan(share) else said
         rows.append([n, f"{r.flow_s:.1f}", f"{r.tasks_s:.1f}", said, f"{r.wall_s - r.flow_s:.1f}"])
     head = ["series", "flow wall s", "task runs s", "orchestration overhead", "process start s"]
     return format_table(head, rows)
