@@ -129,10 +129,8 @@ def hyperparameters(name: str, spec) -> dict:
             isinstance(value, list | tuple) and all(isinstance(v, int | float | str) for v in value)
         ):
             out[f"hp.{key}"] = value if not isinstance(value, list | tuple) else ",".join(map(str, value))
-    # robust training ([forecast] clip_outliers) applies only to the models built for it
-    out["hp.clip_outliers"] = bool(
-        getattr(model, "robust_training", False) and getattr(spec, "clip_outliers", False)
-    )
+    # robust training ([forecast] clip_outliers), where the model applies it
+    out["hp.clip_outliers"] = bool(getattr(model, "clips_outliers", False))
     return out
 
 

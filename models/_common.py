@@ -238,7 +238,7 @@ class Adapter:
         for hist in self._hists:
             if hist.is_constant:
                 self.notes[hist.uid] = "constant history: forecast is the constant"
-        if self.robust_training and getattr(self.spec, "clip_outliers", False):
+        if self.clips_outliers:
             self._hists = self._robust(self._hists)
         self._fit([x for x in self._hists if not x.is_constant], cov)
         return self
@@ -255,6 +255,11 @@ class Adapter:
             if hist.is_constant:
                 values[hist.uid] = constant_values(hist, h, self.quantiles)
         return forecast_frame(self._hists, values, h, self.spec, self.name)
+
+    @property
+    def clips_outliers(self) -> bool:
+        """Whether fitting clips short spikes: a model built for it, with ``spec.clip_outliers``."""
+        return self.robust_training and bool(getattr(self.spec, "clip_outliers", False))
 
     def _robust(self, hists: list[History]) -> list[History]:
         """The histories with short spikes clipped (:func:`capplan.models._robust.robust_clip`);
