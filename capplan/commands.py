@@ -256,10 +256,12 @@ def compare_plan(cfg, plan_id: str, against: str | None = None):
 
 def cmd_plan(args) -> int:
     from capplan.pipelines.plan import plan_flow
+    from capplan.pipelines.runners import on_runner
     from capplan.reporting import print_alerts, print_changes, print_runway, table
 
     cfg = _config(args)
-    result = plan_flow(cfg, notify=not args.no_notify)
+    run, parallel = on_runner(plan_flow, cfg)
+    result = run(cfg, notify=not args.no_notify, parallel=parallel)
     t = result.tables
     print(
         f"Capacity plan as of {result.as_of} (forecast vintage {result.forecast_id[:8]}), scenarios: {', '.join(cfg.scenarios)}"

@@ -420,8 +420,13 @@ class ScheduleConfig(_Model):
 
 
 class OrchestrationConfig(_Model):
-    task_runner: Literal["threads", "dask"] = Field(
-        "threads", description="threads in this process, or Dask (local cluster or dask_address)"
+    task_runner: Literal["processes", "threads", "dask"] = Field(
+        "processes",
+        description="processes: a pool of `workers` local processes; threads: the batches one after "
+        "another in this process; dask: a local Dask cluster or dask_address",
+    )
+    workers: int | None = Field(
+        None, ge=1, le=512, description="processes of the processes runner (None: one per CPU core)"
     )
     dask_workers: int = Field(2, ge=1, le=512, description="workers of a local Dask cluster")
     dask_address: str | None = Field(None, description="scheduler of an existing cluster, tcp://host:8786")

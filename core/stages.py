@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 RESUMABLE = ("train", "forecast", "plan", "export")
 """Ingest skips files by their content hash; scoring is idempotent and re-run each time."""
@@ -27,3 +28,19 @@ def stage_key(stage: str, **parts) -> str:
 
 
 __all__ = ["RESUMABLE", "stage_key"]
+
+
+def export_record(exports: dict) -> str:
+    """The export stage's output as recorded: its paths as JSON (a list where a sheet has several)."""
+    return json.dumps({k: [str(p) for p in v] if isinstance(v, list) else str(v) for k, v in exports.items()})
+
+
+def exported(record: str | None) -> dict | None:
+    """The paths of an :func:`export_record`, when every file is still there (else None: write them again)."""
+    if record is None:
+        return None
+    paths = {
+        k: [Path(p) for p in v] if isinstance(v, list) else Path(v) for k, v in json.loads(record).items()
+    }
+    files = [p for v in paths.values() for p in (v if isinstance(v, list) else [v])]
+    return paths if all(p.exists() for p in files) else None

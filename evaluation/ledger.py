@@ -280,3 +280,11 @@ def accuracy_by_week(accuracy: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=WEEK_COLUMNS[:-1])
     out["champion_change"] = out[RUN_ID].ne(out[RUN_ID].shift()) & (out.index > 0)
     return out
+
+
+def degraded_lines(health: pd.DataFrame | None) -> list[str]:
+    """One line per series the ledger flagged as degraded, with its recommendation."""
+    if health is None or not len(health):
+        return []
+    bad = health[health["degraded"].astype(bool)]
+    return [f"{r.unique_id} degraded: {r.recommendation}" for r in bad.itertuples()]

@@ -167,3 +167,51 @@ def training_window(data, cfg) -> dict:
         "folds": cfg.forecast.backtest.folds,
         "stride": cfg.forecast.backtest.stride or "horizon",
     }
+
+
+def git_commit() -> str:
+    """The short commit of the capplan checkout ("unknown" when it is not a git checkout)."""
+    import subprocess
+    from pathlib import Path
+
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).parent,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def run_tags(cfg, data) -> dict:
+    """A training run's MLflow tags: config hash, data fingerprint, git commit."""
+    from capplan.core.config import config_hash
+
+    return {
+        "capplan.config_hash": config_hash(cfg),
+        "capplan.data_fingerprint": data.fingerprint,
+        "git_commit": git_commit(),
+    }
+
+
+def run_params(cfg, data, as_of) -> dict:
+    """A training run's MLflow parameters: horizon, quantiles, folds, models, data window, hashes."""
+    from capplan.core.config import config_hash
+
+    return {
+        "horizon": cfg.forecast.horizon,
+        "quantiles": ",".join(map(str, cfg.forecast.quantiles)),
+        "folds": cfg.forecast.backtest.folds,
+        "models": ",".join(cfg.forecast.models),
+        "frequencies": ",".join(g.freq for g in data.groups),
+        "series": sum(g.df["unique_id"].nunique() for g in data.groups),
+        "data_start": str(data.window[0]),
+        "data_end": str(data.window[1]),
+        "as_of": str(as_of) if as_of is not None else "latest",
+        "config_hash": config_hash(cfg),
+        "data_fingerprint": data.fingerprint,
+    }

@@ -40,7 +40,10 @@
 * Training uses each series' most recent ``window_seasons`` (30) seasons of windows (720 hourly
   samples a series): on M4 Hourly's 414 series that changes nothing (their histories are about as
   long), and on a long window it bounds the rows (and memory) a global fit needs.
-* ``n_jobs=1`` by default: on small per-fold problems LightGBM's threads cost more than they save.
+* ``n_jobs=None`` by default: each fit takes :func:`capplan.core.batches.fit_threads` of its rows, one
+  thread on small per-fold problems (threads cost more than they save there) and the process's
+  cores (``OMP_NUM_THREADS`` in a worker) from 200k rows; 1,000 series of 60 days (720k rows) fit
+  1.4x faster on two threads with the same forecasts.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from capplan.core.batches import fit_threads
 from capplan.core.errors import ModelError
 
 from ._common import History
@@ -116,7 +120,7 @@ class LightGBM(GlobalDarts):
         n_estimators: int = 200,
         num_leaves: int = 31,
         learning_rate: float = 0.05,
-        n_jobs: int = 1,
+        n_jobs: int | None = None,
         objective: str = "l1",
         window_seasons: int | None = 30,
         rolling: bool = True,
@@ -126,9 +130,8 @@ class LightGBM(GlobalDarts):
         self.window_seasons = window_seasons
         self.rolling = rolling
         self.rolling_windows: list[int] = []
-        self.params = dict(
-            n_estimators=n_estimators, num_leaves=num_leaves, learning_rate=learning_rate, n_jobs=n_jobs
-        )
+        self.n_jobs = n_jobs  # None: fit_threads of the fit's rows
+        self.params = dict(n_estimators=n_estimators, num_leaves=num_leaves, learning_rate=learning_rate)
         self.lags: list[int] = []
         self.past_lags: list[int] = []
         self._past_cols: list[str] = []
@@ -166,7 +169,18 @@ class LightGBM(GlobalDarts):
             verbose=-1,
             **target,
             **self.params,
+            n_jobs=self._threads(),
         )
+
+    def _threads(self) -> int:
+        """``n_jobs`` as given, else :func:`fit_threads` of the rows this fit trains on (each
+        eligible series' windows, at most ``max_samples_per_ts``)."""
+        given = getattr(self, "n_jobs", None) or self.params.get("n_jobs")  # params: a model pickled before
+        if given:
+            return int(given)
+        cap = self.max_samples_per_ts or 10**9
+        rows = sum(min(max(x.n - self.min_length + 1, 0), cap) for x in getattr(self, "_eligible", []))
+        return fit_threads(rows)
 
     def _past_lags_of(self):
         """KPIs at :attr:`past_lags`; rolling features at Darts' ``-1`` (``ocl`` steps before the target)."""

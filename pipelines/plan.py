@@ -32,15 +32,39 @@ class PlanResult:
     delivery: object | None = None  # reporting.webhook.Delivery of the [alerts] message; None: none sent
 
 
-@task(name="build-plan", cache_policy=NONE)
-def build(cfg: Config) -> PlanResult:
-    from capplan.planning import build_plan, history_days
+@task(name="read-plan-inputs", cache_policy=NONE, retries=2, retry_delay_seconds=1)
+def read_inputs(cfg: Config):
+    from capplan.planning import history_days
     from capplan.warehouse import store, warehouse
 
     with warehouse(cfg.warehouse_path, read_only=True) as con:
-        inputs = store.plan_inputs(con, history_days(cfg))
-    tables = build_plan(inputs, cfg)
+        return store.plan_inputs(con, history_days(cfg))
+
+
+@task(name="plan-service-batch", cache_policy=NONE)
+def plan_batch(inputs, cfg: Config, start):
+    """The autoscaling replay and long-range fits of one service batch (:mod:`capplan.planning.parts`)."""
+    from capplan.planning.parts import service_parts
+
+    return service_parts(inputs, cfg, start)
+
+
+@task(name="build-plan", cache_policy=NONE)
+def build(cfg: Config, inputs, parts=None) -> PlanResult:
+    from capplan.planning import build_plan
+
+    tables = build_plan(inputs, cfg, parts)
     return PlanResult(tables, inputs.as_of, inputs.run_id, uuid.uuid4().hex[:16], inputs.forecast_id)
+
+
+def _parts(cfg: Config, inputs):
+    """The per-service parts, a task per service batch (None: one batch; build_plan makes them)."""
+    from capplan.core.batches import pool_size
+    from capplan.planning.parts import merge_parts, partition
+
+    batches, start = partition(inputs, cfg, pool_size(cfg.orchestration.workers))
+    futures = [plan_batch.submit(b, cfg, start) for b in batches] if len(batches) > 1 else []
+    return merge_parts([f.result() for f in futures]) if futures else None  # any failure fails the plan
 
 
 @task(name="store-plan", cache_policy=NONE, retries=2, retry_delay_seconds=1)
@@ -72,15 +96,21 @@ def stored(cfg: Config, plan_id: str) -> PlanResult:
 
 
 @flow(name="capplan-plan")
-def plan_flow(cfg: Config, plan_id: str | None = None, notify: bool = True) -> PlanResult:
+def plan_flow(
+    cfg: Config, plan_id: str | None = None, notify: bool = True, parallel: bool = False
+) -> PlanResult:
     """Build and store a new plan from the latest forecast; ``plan_id``: that stored plan (resumed).
+    ``parallel``: the per-service parts (autoscaling replay, long-range fits) by service batch on
+    the flow's task runner (:func:`capplan.pipelines.runners.on_runner`), then the plan from them.
 
     A new plan's alerts then go to ``[alerts] webhook_url`` (``notify``); a failed delivery is
     logged and kept on the result, the plan is stored first whatever it does. A resumed plan
     sends nothing (its message went out with it, or was logged as failed)."""
     if plan_id:
         return stored(cfg, plan_id)
-    result = build(cfg)
+    inputs = read_inputs(cfg)
+    parts = _parts(cfg, inputs) if parallel else None
+    result = build(cfg, inputs, parts)
     save(cfg, result)
     if notify:
         from capplan.reporting.webhook import deliver_alerts

@@ -15,7 +15,6 @@ pipeline on a config path, what a deployment can carry) with that schedule and s
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from capplan.core.config import Config
+from capplan.core.stages import export_record, exported
 
 from ._env import configure
 
@@ -110,16 +110,17 @@ def pipeline_flow(
         key = resume.plan_key(cfg, fp, out.publication.forecast_id)
         done = _resumed(cfg, opt, out, "plan", key)
         say("plan")
-        out.plan = plan_flow(cfg, plan_id=done)
+        run, parallel = on_runner(plan_flow, cfg)
+        out.plan = run(cfg, plan_id=done, parallel=parallel)
         if not done:
             resume.record(cfg, "plan", key, out.plan.plan_id)
     if last >= STEPS.index("export"):
         say("export")
         key = resume.export_key(cfg, out.plan.plan_id)
-        out.exports = _exported(_resumed(cfg, opt, out, "export", key))
+        out.exports = exported(_resumed(cfg, opt, out, "export", key))
         if out.exports is None:
             out.exports = export_flow(cfg, plan_id=out.plan.plan_id)
-            resume.record(cfg, "export", key, json.dumps({k: _paths(v) for k, v in out.exports.items()}))
+            resume.record(cfg, "export", key, export_record(out.exports))
     from .artifacts import publish
 
     out.artifacts = publish(cfg, out)
@@ -134,25 +135,10 @@ def _resumed(cfg: Config, opt: RefreshOptions, out: RefreshResult, stage: str, k
     output = resume.finished(cfg, stage, key) if opt.resume else None
     if output is None or (stage == "train" and output != current):
         return None
-    if stage == "export" and _exported(output) is None:  # a file was removed since: write them again
+    if stage == "export" and exported(output) is None:  # a file was removed since: write them again
         return None
     out.resumed.append(f"{stage}: unchanged inputs, reusing {output if stage != 'export' else 'its files'}")
     return output
-
-
-def _paths(v):
-    return [str(p) for p in v] if isinstance(v, list) else str(v)
-
-
-def _exported(output: str | None) -> dict | None:
-    """The export paths recorded under the key, when every file is still there."""
-    if output is None:
-        return None
-    paths = {
-        k: [Path(p) for p in v] if isinstance(v, list) else Path(v) for k, v in json.loads(output).items()
-    }
-    files = [p for v in paths.values() for p in (v if isinstance(v, list) else [v])]
-    return paths if all(p.exists() for p in files) else None
 
 
 def _decide(cfg: Config, opt: RefreshOptions, say) -> tuple[bool, str]:
@@ -180,11 +166,9 @@ def _decide(cfg: Config, opt: RefreshOptions, say) -> tuple[bool, str]:
 
 def _warn(health: pd.DataFrame | None) -> list[str]:
     """A warning per degraded series (logged; the CLI prints them)."""
-    if health is None or not len(health):
-        return []
-    bad = health[health["degraded"].astype(bool)]
-    lines = [f"{r.unique_id} degraded: {r.recommendation}" for r in bad.itertuples()]
-    for line in lines:
+    from capplan.evaluation.ledger import degraded_lines
+
+    for line in (lines := degraded_lines(health)):
         logging.getLogger("capplan.refresh").warning(line)
     return lines
 

@@ -1,4 +1,9 @@
-"""Task runners from ``[orchestration]``: threads in this process, or Dask (prefect-dask).
+"""Task runners from ``[orchestration]``: a pool of local processes (the default), the batches one
+after another in the flow's process (``threads``), or Dask (prefect-dask).
+
+The process pool is Prefect's ``ProcessPoolTaskRunner`` of ``workers`` processes (default: one a
+core), each told its share of the cores (``OMP_NUM_THREADS``; LightGBM follows it). It needs no
+server (workers report to the flow's API, the temporary server too); one batch starts no worker.
 
 Dask runs locally (``dask_workers`` processes, one thread each) or on an existing cluster
 (``dask_address = "tcp://scheduler:8786"``); the same run then spreads over its machines. Dask
@@ -10,6 +15,7 @@ from __future__ import annotations
 
 import os
 
+from capplan.core.batches import cores, pool_size, share_cores
 from capplan.core.config import Config
 from capplan.core.errors import CapplanError
 
@@ -30,14 +36,25 @@ def dask_runner(cfg: Config, workers: int | None = None):
     return DaskTaskRunner(cluster_kwargs={"n_workers": n, "threads_per_worker": 1, "processes": True})
 
 
+def process_runner(cfg: Config):
+    """A ``ProcessPoolTaskRunner`` of :func:`pool_size` processes, each with its share of the cores."""
+    from prefect.task_runners import ProcessPoolTaskRunner
+
+    n = pool_size(cfg.orchestration.workers)
+    return ProcessPoolTaskRunner(max_workers=n, initializer=share_cores, initargs=(max(1, cores() // n),))
+
+
 def uses_dask(cfg: Config) -> bool:
     return cfg.orchestration.task_runner == "dask" or cfg.orchestration.dask_address is not None
 
 
 def on_runner(flow, cfg: Config, workers: int | None = None):
     """``flow`` on the configured task runner and whether its batches are submitted to it: Dask
-    (``workers`` or ``[orchestration]``) with every batch submitted, or as it is (threads: the
-    batches one after another in the flow's process)."""
+    (``workers`` or ``[orchestration]``) or the process pool (more than one worker) with every
+    batch submitted, or as it is (threads, or a pool of one: the batches one after another in the
+    flow's process)."""
     if workers or uses_dask(cfg):
         return flow.with_options(task_runner=dask_runner(cfg, workers)), True
+    if cfg.orchestration.task_runner == "processes" and pool_size(cfg.orchestration.workers) > 1:
+        return flow.with_options(task_runner=process_runner(cfg)), True
     return flow, False

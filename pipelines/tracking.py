@@ -16,7 +16,6 @@ keeps ``fallback``); a failure deletes the staged version. :func:`rollback` swap
 from __future__ import annotations
 
 import pickle
-import subprocess
 import tempfile
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -68,20 +67,6 @@ def setup(cfg: Config, experiment: str | None = None) -> str:
     mlflow.set_experiment(experiment_id=exp_id)  # nested (per-model) runs land here too
     mlflow.set_experiment_tag(*EXPERIMENT_KIND)
     return exp_id
-
-
-def git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            cwd=Path(__file__).parent,
-        )
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def registered_name(cfg: Config) -> str:
@@ -336,30 +321,10 @@ def log_training_start(cfg: Config, data, as_of) -> None:
     """The parent run's tags and parameters: config hash, data fingerprint, window, models."""
     import mlflow
 
-    from capplan.core.config import config_hash
+    from capplan.evaluation.summary import run_params, run_tags
 
-    mlflow.set_tags(
-        {
-            "capplan.config_hash": config_hash(cfg),
-            "capplan.data_fingerprint": data.fingerprint,
-            "git_commit": git_commit(),
-        }
-    )
-    mlflow.log_params(
-        {
-            "horizon": cfg.forecast.horizon,
-            "quantiles": ",".join(map(str, cfg.forecast.quantiles)),
-            "folds": cfg.forecast.backtest.folds,
-            "models": ",".join(cfg.forecast.models),
-            "frequencies": ",".join(g.freq for g in data.groups),
-            "series": sum(g.df["unique_id"].nunique() for g in data.groups),
-            "data_start": str(data.window[0]),
-            "data_end": str(data.window[1]),
-            "as_of": str(as_of) if as_of is not None else "latest",
-            "config_hash": config_hash(cfg),
-            "data_fingerprint": data.fingerprint,
-        }
-    )
+    mlflow.set_tags(run_tags(cfg, data))
+    mlflow.log_params(run_params(cfg, data, as_of))
 
 
 def log_training_results(cfg: Config, data, results, frames) -> str:

@@ -31,11 +31,12 @@ from .assumptions import assumptions
 from .bottlenecks import find_bottlenecks
 from .cost import capacity_cost_frontier, headroom_cost, monthly_cost
 from .demand import ScenarioDemand, resources, scenario_demand
+from .parts import ServiceParts, service_parts, usage
 from .procurement import extend_runway, lead_times, long_range_plan, long_range_summary
 from .rightsizing import compare_alternatives, rightsizing
 from .rollup import monthly_plan, plan_summary, scenario_totals
 from .runway import runway_frame
-from .scaling_plan import SCHEDULE_HOURS, replay_services, schedule
+from .scaling_plan import SCHEDULE_HOURS, schedule
 from .sizing import size_plan, split_plannable
 from .usl import fit_usl_frame
 
@@ -45,16 +46,6 @@ def history_days(cfg: Config) -> int:
     right-sizing window and the autoscaling replay (its days plus the season its first forecast
     looks back on), and a day to spare."""
     return max(cfg.planning.rightsizing_window_days, cfg.autoscaling.replay_days + 7) + 1
-
-
-def usage(history: pd.DataFrame, series: pd.DataFrame, cfg: Config) -> pd.DataFrame:
-    """Observed usage per ``service, resource, ds`` (regions summed): what right-sizing reads."""
-    if history.empty:
-        return pd.DataFrame(columns=["service", "resource", "ds", "y"])
-    h = history.merge(series[["unique_id", "service", "metric"]], on="unique_id")
-    h["resource"] = h["metric"].map(resources(cfg, series))
-    h = h[h["resource"].notna()]
-    return h.groupby(["service", "resource", "ds"], as_index=False)["y"].sum()
 
 
 def alternatives(use: pd.DataFrame, inv: pd.DataFrame, cfg: Config, as_of) -> pd.DataFrame:
@@ -96,12 +87,12 @@ def champion_accuracy(inputs: PlanInputs) -> pd.DataFrame | None:
 
 
 def autoscaling(
-    inputs: PlanInputs, cfg: Config, use: pd.DataFrame, sd: ScenarioDemand
+    inputs: PlanInputs, cfg: Config, parts: ServiceParts, sd: ScenarioDemand
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ``[autoscaling]`` policies replayed walk-forward on each service's last ``replay_days`` of
-    history (plus the week the first seasonal-naive forecast looks back on), and the
-    predictive schedule for the next :data:`SCHEDULE_HOURS` hours from the expected scenario's
-    demand (:mod:`.scaling_plan`)."""
+    history (plus the week the first seasonal-naive forecast looks back on; ``parts``, computed
+    per service batch or here), and the predictive schedule for the next :data:`SCHEDULE_HOURS`
+    hours from the expected scenario's demand (:mod:`.scaling_plan`)."""
     q = quantile_col(cfg.planning.scaling_quantile)
     fine = sd.expected_fine
     if fine is None or q not in fine:
@@ -109,14 +100,11 @@ def autoscaling(
             f"planning.scaling_quantile {cfg.planning.scaling_quantile:g}: the published forecast has no {q}; "
             "run `capplan forecast` again with the current [forecast] quantiles"
         )
-    inv = inputs.inventory
-    recent = use[use["ds"] > use["ds"].max() - pd.Timedelta(days=cfg.autoscaling.replay_days + 7)]
-    replay, skipped = replay_services(recent, inv, cfg.autoscaling, quantile=cfg.planning.scaling_quantile)
-    for line in skipped:  # stated in the plan's assumptions, not silently left out
+    for line in parts.skipped:  # stated in the plan's assumptions, not silently left out
         service, _, why = line.partition(": ")
         sd.notes.append({"key": f"autoscaling replay: {service}", "value": "not replayed", "note": why})
     nxt = fine[fine["ds"] <= fine["ds"].min() + pd.Timedelta(hours=SCHEDULE_HOURS - 1)]
-    return replay, schedule(nxt, inv, cfg.autoscaling, cfg.planning, q)
+    return parts.replay, schedule(nxt, inputs.inventory, cfg.autoscaling, cfg.planning, q)
 
 
 def _costs(demand: pd.DataFrame, qcols: list[str], plan: pd.DataFrame, inputs: PlanInputs, usl, cfg: Config):
@@ -142,13 +130,15 @@ def _forecast_need(plan: pd.DataFrame, scenario: str) -> pd.DataFrame:
     return top[["service", "resource", "instances_uncapped"]].reset_index(drop=True)
 
 
-def build_plan(inputs: PlanInputs, cfg: Config) -> PlanTables:
+def build_plan(inputs: PlanInputs, cfg: Config, parts: ServiceParts | None = None) -> PlanTables:
     """The capacity plan for every scenario (see the module docstring).
 
     A service/resource that cannot be sized (no inventory row, a bad one) is left out with a
-    critical ``not_planned`` alert; the rest is planned.
+    critical ``not_planned`` alert; the rest is planned. ``parts``: the per-service replay and
+    long-range fits, already computed by service batch (:mod:`.parts`); None computes them here.
     """
     as_of = inputs.as_of
+    parts = parts if parts is not None else service_parts(inputs, cfg)
     sd = scenario_demand(inputs, cfg)
     demand, inv, problems = split_plannable(sd.demand, inputs.inventory)
     sd.demand = demand
@@ -166,9 +156,9 @@ def build_plan(inputs: PlanInputs, cfg: Config) -> PlanTables:
         runway, plan, champion_accuracy(inputs), cfg.planning, as_of=as_of, scenarios=list(cfg.scenarios),
         resource_of=resources(cfg, inputs.series), problems=problems,
     )  # fmt: skip
-    replay, scaling_schedule = autoscaling(inputs, cfg, use, sd)
+    replay, scaling_schedule = autoscaling(inputs, cfg, parts, sd)
     months = monthly_plan(plan)
-    lr = long_range_plan(inputs, cfg, inv, usl, sd.learned, sd.traffic, resources(cfg, inputs.series))
+    lr = long_range_plan(inputs, cfg, inv, usl, sd.learned, sd.traffic, parts)
     leads = lead_times(inv, cfg)
     runway = extend_runway(runway, lr.runway, leads)
     scen = list(cfg.scenarios)

@@ -27,6 +27,7 @@ from capplan.core.config import Config
 from capplan.core.contracts import quantile_columns
 
 from ._common import HOURS_PER_MONTH
+from .demand import resources
 from .longrange import (
     BACKTEST_DAYS,
     DAYS_PER_MONTH,
@@ -34,12 +35,10 @@ from .longrange import (
     baseline,
     driver_uplift,
     event_multipliers,
-    fit_all,
     horizon_days,
-    resource_peaks,
-    score_long_range,
     to_resolution,
 )
+from .parts import long_range_peaks
 from .runway import runway_frame
 from .scenarios import event_windows, quantile_bracket
 from .sizing import size_plan
@@ -97,21 +96,21 @@ def scenario_long_range(base, pk, inputs, cfg: Config, learned, traffic, resourc
     return pd.concat(frames, ignore_index=True)
 
 
-def long_range_plan(inputs, cfg: Config, inventory, usl, learned, traffic, resource_of) -> LongRange:
+def long_range_plan(inputs, cfg: Config, inventory, usl, learned, traffic, parts) -> LongRange:
     """The sized long-range plan, its runway, the purchase plan and the model's backtest score.
 
     Empty when ``[planning] long_range_months`` is 0 or no series has enough history.
-    (Seven parameters: the plan's inputs, config and fitted pieces the short horizon already made.)"""
+    (Seven parameters: the plan's inputs, config and fitted pieces the short horizon already made;
+    ``parts``: :class:`.parts.ServiceParts`, whose fits and backtest were made per service batch.)"""
     p = cfg.planning
     if p.long_range_months == 0:
         return LongRange(
             notes=[{"key": "long-range plan", "value": "off", "note": "[planning] long_range_months = 0"}]
         )
-    peaks = inputs.daily_peaks if len(inputs.daily_peaks) else _peaks_from_history(inputs.history)
-    pk = resource_peaks(peaks, inputs.series, resource_of)
-    pk = pk.merge(inventory[KEYS], on=KEYS)
+    resource_of = resources(cfg, inputs.series)
+    pk = long_range_peaks(inputs, cfg, inventory)
     qcols = quantile_columns(inputs.forecasts.columns)
-    fits = fit_all(pk, inputs.events)
+    fits = parts.fits
     if not fits:
         return LongRange(
             notes=[
@@ -123,7 +122,7 @@ def long_range_plan(inputs, cfg: Config, inventory, usl, learned, traffic, resou
     demand = to_resolution(demand, p.long_range_resolution, [*qcols, "demand_low", "demand", "demand_high"])
     sized = size_plan(demand, inventory, usl, p)
     runway = runway_frame(sized, as_of=inputs.as_of, low="demand_low", mid="demand", high="demand_high")
-    accuracy = score_long_range(pk, inputs.events, qcols)
+    accuracy = parts.accuracy
     models = sorted({f.model for f in fits.values()})
     notes = [{"key": "long-range model", "value": "; ".join(models),
               "note": f"{len(fits)} service/resources, {p.long_range_months} months, {p.long_range_resolution}, "
@@ -141,13 +140,6 @@ def long_range_plan(inputs, cfg: Config, inventory, usl, learned, traffic, resou
         accuracy,
         notes,
     )
-
-
-def _peaks_from_history(history: pd.DataFrame) -> pd.DataFrame:
-    if history.empty:
-        return pd.DataFrame(columns=["unique_id", "ds", "y"])
-    h = history.assign(ds=history["ds"].dt.floor("D"))
-    return h.groupby(["unique_id", "ds"], as_index=False)["y"].max()
 
 
 def extend_runway(runway: pd.DataFrame, long_runway: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFrame:

@@ -61,3 +61,25 @@ def test_a_lightgbm_pickled_by_an_older_capplan_asks_for_a_retrain():
     del model.__dict__["_fitted"]  # a quantile model with Darts' encoders, pickled before this change
     with pytest.raises(ModelError, match="fitted by an older capplan.*retrain"):
         pickle.loads(pickle.dumps(model)).predict(24)
+
+
+def test_lightgbm_threads_follow_the_rows_it_fits_on(monkeypatch):
+    """One thread on small fits; from ``THREADS_FROM_ROWS`` training rows, the process's cores
+    (``OMP_NUM_THREADS`` in a worker); an explicit ``n_jobs`` wins."""
+    from capplan.core.batches import THREADS_FROM_ROWS
+    from capplan.models._common import History
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    model = LightGBM(ModelSpec(freq="h", season_length=24))
+    ds = pd.date_range("2026-01-01", periods=2000, freq="h")
+
+    def threads_for(n_series: int) -> int:
+        model._eligible = [History(f"s{i}", ds, np.ones(2000)) for i in range(n_series)]
+        model.min_length, model.max_samples_per_ts = 100, 720
+        return model._threads()
+
+    per_series = 720  # max_samples_per_ts caps each series' rows
+    assert threads_for(THREADS_FROM_ROWS // per_series - 1) == 1
+    assert threads_for(THREADS_FROM_ROWS // per_series + 1) == 2
+    model.n_jobs = 1
+    assert threads_for(1000) == 1

@@ -1,5 +1,5 @@
 """Training and forecasting by series batch: the same champions and forecasts whether the batches
-run one after another or on Prefect's thread pool, and one failing batch leaves the others."""
+run one after another, on Prefect's thread pool or on the process pool, and one failing batch leaves the others."""
 
 from __future__ import annotations
 
@@ -33,24 +33,33 @@ def company(tmp_path_factory):
     return cfg.model_copy(update={"orchestration": orch, "forecast": fc})
 
 
-def _train_and_forecast(cfg, parallel: bool):
+def _train_and_forecast(cfg, parallel: bool, pool: str = "threads"):
     from prefect.task_runners import ThreadPoolTaskRunner
 
     from capplan.pipelines.forecast import forecast_flow
+    from capplan.pipelines.runners import process_runner
     from capplan.pipelines.train import train_flow
 
-    runner = {"task_runner": ThreadPoolTaskRunner(max_workers=3)} if parallel else {}
+    runner = {}
+    if parallel:
+        pooled = cfg.model_copy(update={"orchestration": cfg.orchestration.model_copy(update={"workers": 2})})
+        runner["task_runner"] = (
+            ThreadPoolTaskRunner(max_workers=3) if pool == "threads" else process_runner(pooled)
+        )
     summary = train_flow.with_options(**runner)(cfg, quiet=True, parallel=parallel)
     pub = forecast_flow.with_options(**runner)(cfg, parallel=parallel)
     champions = summary.champions.sort_values("unique_id", ignore_index=True)
     return summary, champions, pub.forecasts.sort_values(["unique_id", "ds"], ignore_index=True)
 
 
-def test_threads_give_exactly_the_sequential_champions_and_forecasts(company):
+@pytest.mark.parametrize("pool", ["threads", "processes"])
+def test_a_pool_gives_exactly_the_sequential_champions_and_forecasts(company, pool):
+    """Prefect's thread pool, and the process pool of the default runner (two worker processes,
+    each importing capplan), against the batches one after another in the flow's process."""
     from capplan.pipelines import tracking
 
     seq, seq_champions, seq_fc = _train_and_forecast(company, parallel=False)
-    par, par_champions, par_fc = _train_and_forecast(company, parallel=True)
+    par, par_champions, par_fc = _train_and_forecast(company, parallel=True, pool=pool)
     assert seq.failed == [] and par.failed == []
     pd.testing.assert_frame_equal(seq_champions, par_champions)
     pd.testing.assert_frame_equal(seq.leaderboard, par.leaderboard)
