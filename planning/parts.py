@@ -29,6 +29,8 @@ from .longrange import KEYS, fit_all, resource_peaks, score_long_range
 from .scaling_plan import replay_services
 from .sizing import split_plannable
 
+MIN_BATCH_SERIES = 250  # a smaller plan is not worth a worker's start (about 10 s of imports)
+
 
 @dataclass
 class ServiceParts:
@@ -151,10 +153,10 @@ def split_inputs(inputs: PlanInputs, batch_size: int | None) -> list[PlanInputs]
 
 def partition(inputs: PlanInputs, cfg: Config, workers: int) -> tuple[list[PlanInputs], pd.Timestamp | None]:
     """The service batches of a plan on ``workers`` workers (``[orchestration] batch_size`` series
-    each, smaller so that every worker has one: the parts do not depend on the batching) and the
-    replay's first hour over all of them."""
+    each, smaller so that every worker has one, but at least :data:`MIN_BATCH_SERIES`: the parts do
+    not depend on the batching) and the replay's first hour over all of them."""
     n = len(inputs.series)
-    size = min(cfg.orchestration.batch_size or n, -(-n // max(workers, 1)))
+    size = max(MIN_BATCH_SERIES, min(cfg.orchestration.batch_size or n, -(-n // max(workers, 1))))
     batches = split_inputs(inputs, size)
     return batches, (
         replay_start(usage(inputs.history, inputs.series, cfg), cfg) if len(batches) > 1 else None

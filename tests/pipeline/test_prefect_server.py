@@ -90,7 +90,7 @@ def test_ingest_and_dask_training_are_recorded_by_the_server(prefect_server, tmp
 
 def _batched_company(folder: Path, dask: bool) -> str:
     cfg = write_company(folder, models=("seasonal_naive", "lightgbm"))
-    runner = 'task_runner = "dask"\ndask_workers = 2\n' if dask else ""
+    runner = 'task_runner = "dask"\ndask_workers = 2\n' if dask else 'task_runner = "threads"\n'
     cfg.write_text(cfg.read_text() + f"\n[orchestration]\n{runner}batch_size = 3\n")
     return str(cfg)
 

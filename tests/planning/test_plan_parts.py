@@ -10,7 +10,7 @@ import pytest
 
 from capplan.core.bundles import PlanInputs, PlanTables
 from capplan.core.config import config_from_dict
-from capplan.planning import build_plan
+from capplan.planning import build_plan, parts
 from capplan.planning.parts import merge_parts, partition, service_parts, split_inputs
 
 CUTOFF = pd.Timestamp("2026-11-01 23:00")
@@ -27,6 +27,11 @@ def _cfg():
             "orchestration": {"batch_size": 4},
         }
     )
+
+
+@pytest.fixture(autouse=True)
+def _small_batches(monkeypatch):
+    monkeypatch.setattr(parts, "MIN_BATCH_SERIES", 1)  # hand-built inputs of 14 series
 
 
 def _inputs() -> PlanInputs:
@@ -68,7 +73,7 @@ def _inputs() -> PlanInputs:
     )
 
 
-def test_service_batches_hold_whole_services_once():
+def test_service_batches_hold_whole_services_once(monkeypatch):
     inputs = _inputs()
     batches = split_inputs(inputs, 4)  # 2 series a service: 2 services a batch
     assert [sorted(b.series["service"].unique()) for b in batches] == [
@@ -80,6 +85,8 @@ def test_service_batches_hold_whole_services_once():
     # at least a batch per worker: 14 series on 3 workers, batches of at most 5 series
     assert [len(b.series) for b in partition(inputs, _cfg(), 3)[0]] == [4, 4, 4, 2]
     assert len(partition(inputs, _cfg(), 1)[0]) == 4  # batch_size 4 still applies
+    monkeypatch.setattr(parts, "MIN_BATCH_SERIES", 250)
+    assert len(partition(inputs, _cfg(), 2)[0]) == 1  # too small a plan to start workers for
 
 
 @pytest.mark.parametrize("workers", [2, 3])
@@ -88,8 +95,8 @@ def test_the_plan_from_batched_parts_is_the_plan_of_one_process(workers):
     whole = build_plan(inputs, cfg)
     batches, start = partition(inputs, cfg, workers)
     assert len(batches) > 1
-    parts = merge_parts([service_parts(b, cfg, start) for b in reversed(batches)])  # any order
-    batched = build_plan(inputs, cfg, parts)
+    merged = merge_parts([service_parts(b, cfg, start) for b in reversed(batches)])  # any order
+    batched = build_plan(inputs, cfg, merged)
     assert len(whole.autoscaling) and len(whole.long_range) and len(whole.long_range_accuracy)
     assert "svc5" not in set(whole.autoscaling["service"])  # a day of history: not replayed
     assert "autoscaling replay: svc5" in set(whole.plan_assumptions["key"])
