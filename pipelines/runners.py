@@ -37,11 +37,27 @@ def dask_runner(cfg: Config, workers: int | None = None):
 
 
 def process_runner(cfg: Config):
-    """A ``ProcessPoolTaskRunner`` of :func:`pool_size` processes, each with its share of the cores."""
+    """A ``ProcessPoolTaskRunner`` of :func:`pool_size` processes, each with its share of the cores;
+    on Prefect's temporary server the workers report to the flow's (without: one server each)."""
     from prefect.task_runners import ProcessPoolTaskRunner
 
+    class Pool(ProcessPoolTaskRunner):
+        def submit(self, *args, **kwargs):
+            _share_temporary_server()
+            return super().submit(*args, **kwargs)
+
     n = pool_size(cfg.orchestration.workers)
-    return ProcessPoolTaskRunner(max_workers=n, initializer=share_cores, initargs=(max(1, cores() // n),))
+    return Pool(max_workers=n, initializer=share_cores, initargs=(max(1, cores() // n),))
+
+
+def _share_temporary_server() -> None:
+    """``PREFECT_API_URL`` of the temporary server this process runs, for the workers it spawns."""
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import get_current_settings
+
+    server = SubprocessASGIServer()
+    if not (os.environ.get("PREFECT_API_URL") or get_current_settings().api.url) and server.running:
+        os.environ["PREFECT_API_URL"] = server.api_url
 
 
 def uses_dask(cfg: Config) -> bool:
