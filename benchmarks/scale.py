@@ -309,7 +309,11 @@ def main(argv: list[str] | None = None) -> int:
     days = 60 if args.quick else args.days
     models = [m for m in args.models.split(",") if m]
     window = "60D" if args.quick else None
-    runner = f"local Dask, {args.dask} workers" if args.dask else "the default ([orchestration] task_runner: processes)"
+    runner = (
+        f"local Dask, {args.dask} workers"
+        if args.dask
+        else "the default ([orchestration] task_runner: processes)"
+    )
     named = ", ".join(models) or "the default set"
     print(f"scale: sizes {sizes}, {days} days hourly, models {named}, task runner {runner}", flush=True)
     steps = tuple(args.steps.split(","))

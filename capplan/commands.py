@@ -190,7 +190,7 @@ def cmd_forecast(args) -> int:
     from capplan.pipelines.forecast import forecast_flow
     from capplan.pipelines.runners import on_runner
 
-    run, parallel = on_runner(forecast_flow, cfg)
+    run, parallel = on_runner(forecast_flow, cfg, pool=False)
     pub = run(cfg, horizon=horizon, out=args.out, as_of=_as_of(args.as_of), parallel=parallel)
     f = pub.forecasts
     refit = f"; {pub.refitted} series re-fitted on newer data" if pub.refitted else ""

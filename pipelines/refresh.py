@@ -98,7 +98,7 @@ def pipeline_flow(
     key = resume.forecast_key(cfg, fp, opt.as_of, tracking.champion_info(cfg)[0])
     done = _resumed(cfg, opt, out, "forecast", key)
     say("forecast")
-    run, parallel = on_runner(forecast_flow, cfg)
+    run, parallel = on_runner(forecast_flow, cfg, pool=False)
     out.publication = run(cfg, out=opt.forecast_csv, as_of=opt.as_of, forecast_id=done, parallel=parallel)
     if not done:
         resume.record(cfg, "forecast", key, out.publication.forecast_id)

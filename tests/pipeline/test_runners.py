@@ -39,6 +39,8 @@ def test_the_default_is_a_process_pool_of_one_worker_per_core(monkeypatch):
     assert isinstance(runner, ProcessPoolTaskRunner) and runner._max_workers == 2
     flow, parallel = on_runner(train_flow, cfg)
     assert parallel and isinstance(flow.task_runner, ProcessPoolTaskRunner)
+    flow, parallel = on_runner(train_flow, cfg, pool=False)  # forecasting: its batches are cheap
+    assert flow is train_flow and not parallel
     # a pool of one, or threads: the batches one after another in the flow's process
     for orch in ({"workers": 1}, {"task_runner": "threads", "workers": 4}):
         flow, parallel = on_runner(train_flow, config_from_dict({"orchestration": orch}))
