@@ -153,10 +153,13 @@ def split_inputs(inputs: PlanInputs, batch_size: int | None) -> list[PlanInputs]
 
 def partition(inputs: PlanInputs, cfg: Config, workers: int) -> tuple[list[PlanInputs], pd.Timestamp | None]:
     """The service batches of a plan on ``workers`` workers (``[orchestration] batch_size`` series
-    each, smaller so that every worker has one, but at least :data:`MIN_BATCH_SERIES`: the parts do
-    not depend on the batching) and the replay's first hour over all of them."""
-    n = len(inputs.series)
-    size = max(MIN_BATCH_SERIES, min(cfg.orchestration.batch_size or n, -(-n // max(workers, 1))))
+    each at most, and as many batches as a multiple of ``workers`` so that none waits alone at the
+    end; at least :data:`MIN_BATCH_SERIES` each; the parts do not depend on the batching) and the
+    replay's first hour over all of them."""
+    n, workers = len(inputs.series), max(workers, 1)
+    size = max(MIN_BATCH_SERIES, min(cfg.orchestration.batch_size or n, -(-n // workers)))
+    rounds = -(-n // size) if n else 1
+    size = max(MIN_BATCH_SERIES, -(-n // (-(-rounds // workers) * workers)))  # a multiple of workers
     batches = split_inputs(inputs, size)
     return batches, (
         replay_start(usage(inputs.history, inputs.series, cfg), cfg) if len(batches) > 1 else None
