@@ -170,7 +170,7 @@ class LightGBM(GlobalDarts):
             random_state=self.spec.seed,
             verbose=-1,
             **target,
-            **self.params,
+            **{k: v for k, v in self.params.items() if k != "n_jobs"},  # a model pickled before had it
             n_jobs=self._threads(),
         )
 

@@ -15,6 +15,7 @@ whole inputs (:func:`replay_start`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 import pandas as pd
@@ -157,10 +158,9 @@ def partition(inputs: PlanInputs, cfg: Config, workers: int) -> tuple[list[PlanI
     end; at least :data:`MIN_BATCH_SERIES` each; the parts do not depend on the batching) and the
     replay's first hour over all of them."""
     n, workers = len(inputs.series), max(workers, 1)
-    size = max(MIN_BATCH_SERIES, min(cfg.orchestration.batch_size or n, -(-n // workers)))
-    rounds = -(-n // size) if n else 1
-    size = max(MIN_BATCH_SERIES, -(-n // (-(-rounds // workers) * workers)))  # a multiple of workers
-    batches = split_inputs(inputs, size)
+    widest = max(1, min(cfg.orchestration.batch_size or n, math.ceil(n / workers)))
+    count = math.ceil(math.ceil(n / widest) / workers) * workers  # batches: a multiple of the workers
+    batches = split_inputs(inputs, max(MIN_BATCH_SERIES, math.ceil(n / max(count, 1))))
     return batches, (
         replay_start(usage(inputs.history, inputs.series, cfg), cfg) if len(batches) > 1 else None
     )

@@ -83,3 +83,6 @@ def test_lightgbm_threads_follow_the_rows_it_fits_on(monkeypatch):
     assert threads_for(THREADS_FROM_ROWS // per_series + 1) == 2
     model.n_jobs = 1
     assert threads_for(1000) == 1
+    model.n_jobs, model.params["n_jobs"] = None, 3  # a model pickled before: n_jobs in its params
+    model.lags, model.past_lags = [-24, -1], [-1]
+    assert model._threads() == 3 and model._make_model() is not None  # n_jobs passed once
