@@ -250,9 +250,12 @@ def measure(
     window: str | None = None,
     dask: int = 0,
     batch_size: int = 0,
+    keep: str = "",
 ) -> list[dict]:
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = write_case(Path(tmp), n_series, days, models, window, batch_size)
+    with contextlib.ExitStack() as stack:
+        tmp = Path(keep) / str(n_series) if keep else Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        tmp.mkdir(parents=True, exist_ok=True)
+        cfg = write_case(tmp, n_series, days, models, window, batch_size)
         rows = []
         for step in steps:
             row = run_step(step, cfg, dask)
@@ -301,8 +304,11 @@ def main(argv: list[str] | None = None) -> int:
         "--batch-size",
         type=int,
         default=0,
-        help="[orchestration] batch_size (default: capplan's, 2000 series a task); "
+        help="[orchestration] batch_size (default: capplan's, 500 series a task at most); "
         "set it below the size so that Dask workers have batches to share",
+    )
+    ap.add_argument(
+        "--keep", default="", help="write each size's case (warehouse, config) under KEEP/<size> and keep it"
     )
     args = ap.parse_args(argv)
     sizes = [100, 300] if args.quick else [int(s) for s in args.sizes.split(",")]
@@ -319,7 +325,11 @@ def main(argv: list[str] | None = None) -> int:
     steps = tuple(args.steps.split(","))
     if steps != STEPS[: len(steps)]:
         raise SystemExit(f"--steps must be a prefix of {','.join(STEPS)}, found {args.steps}")
-    rows = [r for n in sizes for r in measure(n, days, models, steps, window, args.dask, args.batch_size)]
+    rows = [
+        r
+        for n in sizes
+        for r in measure(n, days, models, steps, window, args.dask, args.batch_size, args.keep)
+    ]
     frame = pd.DataFrame(rows)
     total = frame.groupby("series").agg(
         wall_s=("wall_s", "sum"), cpu_s=("cpu_s", "sum"), peak_mb=("peak_mb", "max"),

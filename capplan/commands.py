@@ -322,6 +322,7 @@ def cmd_export(args) -> int:
 
 def cmd_refresh(args) -> int:
     from capplan.pipelines.refresh import RefreshOptions, pipeline_flow
+    from capplan.reporting.console import run_summary
 
     cfg = _config(args)
     t0 = time.perf_counter()
@@ -329,7 +330,7 @@ def cmd_refresh(args) -> int:
     result = pipeline_flow(
         cfg, options, progress=lambda s: print(f"[{s}]  (+{time.perf_counter() - t0:.0f} s)", flush=True)
     )
-    for key, value in result.summary().items():
+    for key, value in run_summary(result).items():
         print(f"  {key:16} {value}")
     for line in result.warnings:
         print(f"warning: {line}", file=sys.stderr)

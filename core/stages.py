@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import pandas as pd
 
 RESUMABLE = ("train", "forecast", "plan", "export")
 """Ingest skips files by their content hash; scoring is idempotent and re-run each time."""
@@ -44,3 +47,30 @@ def exported(record: str | None) -> dict | None:
     }
     files = [p for v in paths.values() for p in (v if isinstance(v, list) else [v])]
     return paths if all(p.exists() for p in files) else None
+
+
+@dataclass(frozen=True)
+class RefreshOptions:
+    retrain: bool | None = None  # None: when the ledger says so (degradation, age); True/False: always/never
+    as_of: pd.Timestamp | None = None  # train as if it were then (later data unseen)
+    models: tuple[str, ...] | None = None  # override [forecast] models for this training
+    through: str = "export"  # the last step to run
+    forecast_csv: str | None = None  # also write the published forecast as CSV
+    quiet: bool = True  # no per-file and per-model progress lines
+    resume: bool = (
+        True  # reuse what a stage left on the same inputs (a rerun after a crash redoes nothing done)
+    )
+
+
+@dataclass
+class RefreshResult:
+    ingest: list[dict] | None = None
+    training: object | None = None  # TrainSummary
+    publication: object | None = None  # Publication
+    health: pd.DataFrame | None = None
+    plan: object | None = None  # PlanResult
+    exports: dict | None = None
+    artifacts: list[str] | None = None  # keys of the Prefect artifacts the run left
+    decision: str = ""  # why the run retrained or only re-forecast
+    warnings: list[str] = field(default_factory=list)  # degraded series, one line each
+    resumed: list[str] = field(default_factory=list)  # stages skipped: their inputs had not changed

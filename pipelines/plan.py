@@ -59,12 +59,18 @@ def build(cfg: Config, inputs, parts=None) -> PlanResult:
 
 def _parts(cfg: Config, inputs):
     """The per-service parts, a task per service batch (None: one batch; build_plan makes them)."""
-    from capplan.core.batches import pool_size
+    from capplan.core.batches import pool_size, run_batches
     from capplan.planning.parts import merge_parts, partition
 
+    from .runners import pool_window
+
     batches, start = partition(inputs, cfg, pool_size(cfg.orchestration.workers))
-    futures = [plan_batch.submit(b, cfg, start) for b in batches] if len(batches) > 1 else []
-    return merge_parts([f.result() for f in futures]) if futures else None  # any failure fails the plan
+    if len(batches) < 2:
+        return None
+    parts = run_batches(plan_batch, batches, True, cfg, start, **pool_window(cfg))
+    if failed := [p for p in parts if isinstance(p, Exception)]:
+        raise failed[0]  # any failure fails the plan
+    return merge_parts(parts)
 
 
 @task(name="store-plan", cache_policy=NONE, retries=2, retry_delay_seconds=1)

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from capplan.core.config import Config
-from capplan.core.stages import export_record, exported
+from capplan.core.stages import RefreshOptions, RefreshResult, export_record, exported
 
 from ._env import configure
 
@@ -32,39 +31,6 @@ configure()
 from prefect import flow  # noqa: E402
 
 STEPS = ("ingest", "train", "forecast", "score", "plan", "export")
-
-
-@dataclass(frozen=True)
-class RefreshOptions:
-    retrain: bool | None = None  # None: when the ledger says so (degradation, age); True/False: always/never
-    as_of: pd.Timestamp | None = None  # train as if it were then (later data unseen)
-    models: tuple[str, ...] | None = None  # override [forecast] models for this training
-    through: str = "export"  # the last step to run
-    forecast_csv: str | None = None  # also write the published forecast as CSV
-    quiet: bool = True  # no per-file and per-model progress lines
-    resume: bool = (
-        True  # reuse what a stage left on the same inputs (a rerun after a crash redoes nothing done)
-    )
-
-
-@dataclass
-class RefreshResult:
-    ingest: list[dict] | None = None
-    training: object | None = None  # TrainSummary
-    publication: object | None = None  # Publication
-    health: pd.DataFrame | None = None
-    plan: object | None = None  # PlanResult
-    exports: dict | None = None
-    artifacts: list[str] | None = None  # keys of the Prefect artifacts the run left
-    decision: str = ""  # why the run retrained or only re-forecast
-    warnings: list[str] = field(default_factory=list)  # degraded series, one line each
-    resumed: list[str] = field(default_factory=list)  # stages skipped: their inputs had not changed
-
-    def summary(self) -> dict:
-        """What a scheduled run returns (shown in the Prefect UI): counts and paths."""
-        from capplan.reporting.console import run_summary
-
-        return run_summary(self)
 
 
 @flow(name="capplan-pipeline")
@@ -180,9 +146,10 @@ def refresh_flow(
     """The scheduled run: the pipeline on the config at ``config`` (a path) up to ``through``;
     ``retrain=None`` retrains when the ledger says so (degradation or age)."""
     from capplan.core.config import load_config
+    from capplan.reporting.console import run_summary
 
     last = through or ("export" if export else "plan")
-    return pipeline_flow(load_config(config), RefreshOptions(retrain=retrain, through=last)).summary()
+    return run_summary(pipeline_flow(load_config(config), RefreshOptions(retrain=retrain, through=last)))
 
 
 def deployment(config: str, cron: str, name: str = "capplan-refresh", retrain: bool | None = None, **kw):

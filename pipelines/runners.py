@@ -60,6 +60,18 @@ def _share_temporary_server() -> None:
         os.environ["PREFECT_API_URL"] = server.api_url
 
 
+def pool_window(cfg: Config) -> dict:
+    """``run_batches``'s in-flight limit on the current flow's runner: a process pool's workers
+    (each batch is pickled when submitted: a few in flight, not all); elsewhere no limit."""
+    from prefect.context import FlowRunContext
+    from prefect.futures import as_completed
+    from prefect.task_runners import ProcessPoolTaskRunner
+
+    ctx = FlowRunContext.get()
+    pool = ctx is not None and isinstance(ctx.task_runner, ProcessPoolTaskRunner)
+    return {"window": pool_size(cfg.orchestration.workers) if pool else None, "as_completed": as_completed}
+
+
 def uses_dask(cfg: Config) -> bool:
     return cfg.orchestration.task_runner == "dask" or cfg.orchestration.dask_address is not None
 

@@ -17,6 +17,7 @@ from capplan.core.config import Config
 from capplan.evaluation.engine import with_models  # noqa: F401  (re-exported for the CLI and refresh)
 
 from ._env import configure
+from .runners import pool_window
 
 configure()
 
@@ -131,7 +132,7 @@ def train_flow(
         tracking.log_training_start(cfg, data, as_of)
         batches = batch_groups(data.groups, cfg.orchestration.batch_size)
         for group, result in zip(
-            batches, run_batches(train_batch, batches, parallel, cfg, quiet), strict=True
+            batches, run_batches(train_batch, batches, parallel, cfg, quiet, **pool_window(cfg)), strict=True
         ):
             if isinstance(result, Exception):
                 failed.append(batch_failure(group, result))

@@ -14,11 +14,11 @@ from capplan.evaluation.testing import SumAhead
 from capplan.features.training import Group, batch_groups
 
 
-def test_batches_are_sorted_chunks_whatever_the_input_order():
+def test_batches_are_sorted_equal_chunks_whatever_the_input_order():
     uids = [f"s{i:02d}" for i in range(7)]
     rng = np.random.default_rng(0)
     shuffled = list(rng.permutation(uids)) + ["s03", "s05"]  # repeats count once
-    assert series_batches(shuffled, 3) == [["s00", "s01", "s02"], ["s03", "s04", "s05"], ["s06"]]
+    assert series_batches(shuffled, 3) == [["s00", "s01", "s02"], ["s03", "s04"], ["s05", "s06"]]
     assert series_batches(reversed(uids), 3) == series_batches(uids, 3)
 
 
@@ -28,8 +28,16 @@ def test_every_series_is_in_exactly_one_batch(size):
     batches = series_batches(uids, size)
     flat = [u for b in batches for u in b]
     assert sorted(flat) == sorted(uids) and len(flat) == len(set(flat))
-    assert all(len(b) == size for b in batches[:-1]) and 1 <= len(batches[-1]) <= size
+    sizes = [len(b) for b in batches]
+    assert max(sizes) <= size and max(sizes) - min(sizes) <= 1 and sizes == sorted(sizes, reverse=True)
     assert len(batches) == -(-7 // size)
+
+
+def test_ten_thousand_series_in_twenty_equal_batches_by_default():
+    """Twenty batches keep two (or four, five, ten) pool workers busy to the last one."""
+    batches = series_batches([f"s{i:05d}" for i in range(10_000)])
+    assert len(batches) == 20 and {len(b) for b in batches} == {500}
+    assert [len(b) for b in series_batches([f"s{i}" for i in range(1001)], 500)] == [334, 334, 333]
 
 
 @pytest.mark.parametrize("size", [0, None])
@@ -105,3 +113,37 @@ def test_a_failing_batch_is_returned_in_its_place_and_the_others_go_on():
     assert note == (
         "training batch of 3 series (svc0:cpu..svc2:cpu) failed, no champion this run: model exploded"
     )
+
+
+class _Future:
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        if isinstance(self.value, Exception):
+            raise self.value
+        return self.value
+
+
+def test_a_window_keeps_that_many_batches_in_flight_and_the_results_in_order():
+    """A pool of 2: a batch is submitted (and pickled) only as one finishes; they finish out of
+    order (newest first here) and come back in the batches' order, a failure in its place."""
+    in_flight, most = set(), []
+
+    class Task:
+        @staticmethod
+        def submit(batch, k):
+            future = _Future(RuntimeError("boom") if batch == "c" else batch * k)
+            in_flight.add(future)
+            most.append(len(in_flight))
+            return future
+
+    def as_completed(futures):
+        assert set(futures) == in_flight
+        done = futures[-1]
+        in_flight.discard(done)
+        yield done
+
+    out = run_batches(Task, list("abcde"), True, 2, window=2, as_completed=as_completed)
+    assert out[:2] == ["aa", "bb"] and out[3:] == ["dd", "ee"] and str(out[2]) == "boom"
+    assert max(most) == 2 and len(most) == 5 and not in_flight
