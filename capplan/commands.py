@@ -310,10 +310,12 @@ def cmd_plan(args) -> int:
 
 def cmd_export(args) -> int:
     from capplan.pipelines.export import export_flow
+    from capplan.pipelines.runners import local_pool
 
     cfg = _config(args)
     _writable_folder(Path(args.out) if args.out else cfg.resolve(cfg.export.out_dir), "export folder")
-    paths = export_flow(cfg, out=args.out, formats=args.format, plan_id=args.plan)
+    run, parallel = local_pool(export_flow, cfg)
+    paths = run(cfg, out=args.out, formats=args.format, plan_id=args.plan, parallel=parallel)
     for fmt, p in paths.items():
         shown = f"{len(p)} files in {Path(p[0]).parent}" if isinstance(p, list) else str(p)
         print(f"  {fmt:5} {shown}")

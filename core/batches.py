@@ -95,6 +95,14 @@ def run_batches(
     return results
 
 
+def all_or_raise(results: list) -> list:
+    """:func:`run_batches`' ``results`` when no batch failed; else the first failure, raised."""
+    for result in results:
+        if isinstance(result, Exception):
+            raise result
+    return results
+
+
 def _attempt(fn, *args):
     try:
         return fn(*args)

@@ -17,11 +17,20 @@ from prefect.cache_policies import NONE  # noqa: E402
 
 @flow(name="capplan-export")
 def export_flow(
-    cfg: Config, out: str | Path | None = None, formats=None, plan_id: str | None = None
+    cfg: Config, out: str | Path | None = None, formats=None, plan_id: str | None = None, parallel=False
 ) -> dict[str, Path | list[Path]]:
-    """Write ``formats`` (default ``[export] formats``) under ``out`` (default ``[export] out_dir``)."""
+    """Write ``formats`` (default ``[export] formats``) under ``out`` (default ``[export] out_dir``):
+    the workbook and the CSV/HTML as two tasks, on the flow's process pool when ``parallel`` and
+    the plan is large enough (:data:`~capplan.reporting.export.POOL_FROM_SERIES`)."""
+    from capplan.core.batches import all_or_raise, run_batches
+    from capplan.reporting.export import POOL_FROM_SERIES, format_groups
+
     folder = Path(out) if out else cfg.resolve(cfg.export.out_dir)
-    return write_exports(read_inputs(cfg, plan_id), cfg, folder, tuple(formats or cfg.export.formats))
+    groups = format_groups(tuple(formats or cfg.export.formats))
+    inputs = read_inputs(cfg, plan_id)
+    parallel = parallel and len(inputs.series) >= POOL_FROM_SERIES
+    written = all_or_raise(run_batches(write_exports, groups, parallel, inputs, cfg, folder))
+    return {fmt: path for w in written for fmt, path in w.items()}
 
 
 @task(name="read-export-inputs", cache_policy=NONE)
@@ -40,7 +49,7 @@ def read_inputs(cfg: Config, plan_id: str | None):
 
 
 @task(name="write-exports", cache_policy=NONE)
-def write_exports(inputs, cfg: Config, folder: Path, formats: tuple) -> dict[str, Path | list[Path]]:
+def write_exports(formats: tuple, inputs, cfg: Config, folder: Path) -> dict[str, Path | list[Path]]:
     from capplan.reporting import export_bundle, plan_bundle
 
     return export_bundle(plan_bundle(inputs, cfg), folder, formats)

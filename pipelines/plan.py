@@ -59,7 +59,7 @@ def build(cfg: Config, inputs, parts=None) -> PlanResult:
 
 def _parts(cfg: Config, inputs):
     """The per-service parts, a task per service batch (None: one batch; build_plan makes them)."""
-    from capplan.core.batches import pool_size, run_batches
+    from capplan.core.batches import all_or_raise, pool_size, run_batches
     from capplan.planning.parts import merge_parts, partition
 
     from .runners import pool_window
@@ -67,10 +67,8 @@ def _parts(cfg: Config, inputs):
     batches, start = partition(inputs, cfg, pool_size(cfg.orchestration.workers))
     if len(batches) < 2:
         return None
-    parts = run_batches(plan_batch, batches, True, cfg, start, **pool_window(cfg))
-    if failed := [p for p in parts if isinstance(p, Exception)]:
-        raise failed[0]  # any failure fails the plan
-    return merge_parts(parts)
+    # any failure fails the plan
+    return merge_parts(all_or_raise(run_batches(plan_batch, batches, True, cfg, start, **pool_window(cfg))))
 
 
 @task(name="store-plan", cache_policy=NONE, retries=2, retry_delay_seconds=1)

@@ -43,7 +43,7 @@ def pipeline_flow(
     from .forecast import forecast_flow, score_flow
     from .ingest import ingest_flow
     from .plan import plan_flow
-    from .runners import on_runner
+    from .runners import local_pool, on_runner
     from .train import train_flow, with_models
 
     opt = options or RefreshOptions()
@@ -85,7 +85,8 @@ def pipeline_flow(
         key = resume.export_key(cfg, out.plan.plan_id)
         out.exports = exported(_resumed(cfg, opt, out, "export", key))
         if out.exports is None:
-            out.exports = export_flow(cfg, plan_id=out.plan.plan_id)
+            run, parallel = local_pool(export_flow, cfg)
+            out.exports = run(cfg, plan_id=out.plan.plan_id, parallel=parallel)
             resume.record(cfg, "export", key, export_record(out.exports))
     from .artifacts import publish
 

@@ -72,6 +72,13 @@ def pool_window(cfg: Config) -> dict:
     return {"window": pool_size(cfg.orchestration.workers) if pool else None, "as_completed": as_completed}
 
 
+def local_pool(flow, cfg: Config):
+    """``flow`` on the local process pool and True (its files are this machine's: never Dask), or as it is."""
+    if cfg.orchestration.task_runner != "threads" and pool_size(cfg.orchestration.workers) > 1:
+        return flow.with_options(task_runner=process_runner(cfg)), True
+    return flow, False
+
+
 def uses_dask(cfg: Config) -> bool:
     return cfg.orchestration.task_runner == "dask" or cfg.orchestration.dask_address is not None
 

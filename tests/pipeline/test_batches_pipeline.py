@@ -108,3 +108,27 @@ def test_every_batch_failing_fails_the_training(company, monkeypatch):
     with pytest.raises(RuntimeError, match="all down"):
         train_flow(company, quiet=True)
     assert tracking.champion_info(company) == before  # nothing published
+
+
+def test_exports_on_the_pool_write_the_same_files(company, tmp_path, monkeypatch):
+    """The workbook and the CSV/HTML written by two worker processes: the same files (CSV byte
+    for byte) as one process; the pool is used from POOL_FROM_SERIES series (0 here)."""
+    from capplan.pipelines.export import export_flow
+    from capplan.pipelines.forecast import forecast_flow
+    from capplan.pipelines.plan import plan_flow
+    from capplan.pipelines.runners import local_pool
+    from capplan.pipelines.train import train_flow
+    from capplan.reporting import export as reporting_export
+
+    train_flow(company, quiet=True)
+    forecast_flow(company)
+    plan_id = plan_flow(company, notify=False).plan_id
+    one = export_flow(company, out=tmp_path / "one", plan_id=plan_id)
+    monkeypatch.setattr(reporting_export, "POOL_FROM_SERIES", 0)
+    run, parallel = local_pool(export_flow, company)
+    assert parallel and run.task_runner is not None
+    two = run(company, out=tmp_path / "two", plan_id=plan_id, parallel=True)
+    assert list(one) == list(two) == ["xlsx", "png", "csv", "html"]
+    csvs = {Path(p).name: Path(p).read_bytes() for p in one["csv"]}
+    assert csvs and csvs == {Path(p).name: Path(p).read_bytes() for p in two["csv"]}
+    assert Path(two["xlsx"]).stat().st_size > 0 and Path(two["html"]).stat().st_size > 0

@@ -182,3 +182,15 @@ def test_missing_optional_columns_are_skipped(tmp_path):
     # p10, p50, p90 and the "now" marker
     assert len(charts) == 3 and all(x.count("<c:ser>") == 4 for x in charts.values())
     assert out["html"].read_text(encoding="utf-8").count("data:image/png") == 3 + 1 + 1
+
+
+def test_formats_split_into_two_tasks_of_about_equal_work():
+    import pytest
+
+    from capplan.core.errors import CapplanError
+    from capplan.reporting.export import format_groups
+
+    assert format_groups(["html", "csv", "xlsx"]) == [("xlsx",), ("csv", "html")]
+    assert format_groups(["csv"]) == [("csv",)] and format_groups([]) == []
+    with pytest.raises(CapplanError, match="unknown format.*'pdf'"):
+        format_groups(["xlsx", "pdf"])
