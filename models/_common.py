@@ -264,13 +264,13 @@ class Adapter:
     def _robust(self, hists: list[History]) -> list[History]:
         """The histories with short spikes clipped (:func:`capplan.models._robust.robust_clip`);
         constant ones untouched. The model fits on them and forecasts from them."""
-        from ._robust import robust_clip
+        from ._robust import robust_clip_cached
 
         periods = [int(self.spec.season_length), *(int(s) for s in self.spec.seasonalities)]
         self.clipped = {}
         out = []
         for hist in hists:
-            y, n = (hist.y, 0) if hist.is_constant else robust_clip(hist.y, periods)
+            y, n = (hist.y, 0) if hist.is_constant else robust_clip_cached(hist.y, periods)
             if n:
                 self.clipped[hist.uid] = n
             out.append(History(hist.uid, hist.ds, y) if n else hist)

@@ -81,6 +81,38 @@ def _days_after(t: pd.Timestamp, as_of: pd.Timestamp) -> float:
     return max(0.0, (t - as_of) / _DAY)
 
 
+def _group_starts(f: pd.DataFrame) -> np.ndarray:
+    """First row of each ``GROUP`` in ``f`` (sorted by group, then ds); checks what :func:`runway`
+    checks of each group: strictly increasing ds, finite demand and capacity."""
+    codes = f.groupby(GROUP, sort=False, dropna=False).ngroup().to_numpy()
+    new = np.r_[True, codes[1:] != codes[:-1]]
+    ds = f["ds"].to_numpy("datetime64[ns]")
+    if np.any(~new[1:] & (ds[1:] <= ds[:-1])) or pd.isna(ds).any():
+        raise CapplanError("runway needs strictly increasing ds")
+    return np.flatnonzero(new)
+
+
+def _first_over(d: np.ndarray, cap: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per group, the first row where ``d > cap`` (``-1``: none)."""
+    if not (np.all(np.isfinite(d)) and np.all(np.isfinite(cap))):
+        raise CapplanError("runway needs finite demand and capacity")
+    idx = np.where(d - cap > 0, np.arange(d.size), d.size)
+    first = np.minimum.reduceat(idx, starts)
+    ends = np.r_[starts[1:], d.size]
+    return np.where(first < ends, first, -1)
+
+
+def _crossing(ds: pd.DatetimeIndex, d: np.ndarray, cap: np.ndarray, start: int, i: int) -> RunwayResult:
+    """:func:`runway`'s result for the group starting at ``start`` whose first row over is ``i``."""
+    if i < 0:
+        return RunwayResult("not_within_horizon", pd.NaT)
+    if i == start:
+        return RunwayResult("already_short", ds[start])
+    gap_before, gap = d[i - 1] - cap[i - 1], d[i] - cap[i]
+    frac = -gap_before / (gap - gap_before)
+    return RunwayResult("within_horizon", ds[i - 1] + frac * (ds[i] - ds[i - 1]))
+
+
 def runway_frame(
     frame: pd.DataFrame,
     *,
@@ -104,26 +136,35 @@ def runway_frame(
     if as_of is None:
         require_columns(frame, ["as_of"], "runway input (no as_of argument given)")
     rows = []
-    for key, grp in frame.sort_values("ds").groupby(GROUP, sort=True):
-        origin = pd.Timestamp(as_of if as_of is not None else grp["as_of"].iloc[0])
-        cap = grp["usable_capacity"].to_numpy(float)
-        res = {
-            name: runway(grp["ds"], grp[col], cap) for name, col in (("mid", mid), ("lo", low), ("hi", high))
-        }
-        rows.append(
-            {
-                **dict(zip(GROUP, key, strict=True)),
-                "status": res["mid"].status,
-                "crossing": res["mid"].crossing,
-                "crossing_earliest": res["hi"].crossing,
-                "crossing_latest": res["lo"].crossing,
-                "days_left": _days_after(res["mid"].crossing, origin),
-                "days_left_min": _days_after(res["hi"].crossing, origin),
-                "days_left_max": _days_after(res["lo"].crossing, origin),
-                "horizon_days": (grp["ds"].iloc[-1] - origin) / _DAY,
-                "as_of": origin,
+    f = frame.dropna(subset=GROUP).sort_values([*GROUP, "ds"], kind="stable")  # as groupby drops them
+    if len(f):
+        starts = _group_starts(f)
+        ends = np.r_[starts[1:], len(f)]
+        ds = pd.DatetimeIndex(f["ds"])
+        cap = f["usable_capacity"].to_numpy(float)
+        demand = {name: f[col].to_numpy(float) for name, col in (("mid", mid), ("lo", low), ("hi", high))}
+        first = {name: _first_over(d, cap, starts) for name, d in demand.items()}
+        keys = f[GROUP].iloc[starts].itertuples(index=False, name=None)
+        origins = f["as_of"].iloc[starts] if as_of is None else None
+        for g, key in enumerate(keys):
+            origin = pd.Timestamp(as_of if as_of is not None else origins.iloc[g])
+            res = {
+                name: _crossing(ds, d, cap, int(starts[g]), int(first[name][g])) for name, d in demand.items()
             }
-        )
+            rows.append(
+                {
+                    **dict(zip(GROUP, key, strict=True)),
+                    "status": res["mid"].status,
+                    "crossing": res["mid"].crossing,
+                    "crossing_earliest": res["hi"].crossing,
+                    "crossing_latest": res["lo"].crossing,
+                    "days_left": _days_after(res["mid"].crossing, origin),
+                    "days_left_min": _days_after(res["hi"].crossing, origin),
+                    "days_left_max": _days_after(res["lo"].crossing, origin),
+                    "horizon_days": (ds[int(ends[g]) - 1] - origin) / _DAY,
+                    "as_of": origin,
+                }
+            )
     out = pd.DataFrame(rows, columns=list(RUNWAY_COLUMNS))
     for c in ("crossing", "crossing_earliest", "crossing_latest"):
         out[c] = pd.to_datetime(out[c])

@@ -141,3 +141,24 @@ def test_backtests_score_the_raw_actuals_and_the_input_frame_is_untouched():
     assert len(merged) == len(out) == 8 * 2 * 48
     np.testing.assert_array_equal(merged["y"].to_numpy(), merged["y_raw"].to_numpy())
     assert merged["y"].max() > 300  # the last fold's actuals still hold the spike
+
+
+def test_the_cached_clip_gives_the_clip_and_never_shares_its_arrays():
+    """The models of one fold clip the same histories: remembered by content, the same values,
+    a fresh array each call (a caller may write into it)."""
+    from capplan.models import _robust
+
+    y = _daily(35)
+    y[400:403] += 200
+    first, n = _robust.robust_clip_cached(y, [DAY, 168])
+    want, m = robust_clip(y, [DAY, 168])
+    assert n == m > 0 and np.array_equal(first, want)
+    first[:] = -1.0
+    again, n2 = _robust.robust_clip_cached(y.copy(), [DAY, 168])
+    assert n2 == n and np.array_equal(again, want) and again is not first
+    other = y.copy()
+    other[-30] += 1.0  # any changed value is another history
+    assert np.array_equal(_robust.robust_clip_cached(other, [DAY, 168])[0], robust_clip(other, [DAY, 168])[0])
+    flat = _daily(35, seed=1)  # nothing to clip: stored as a key only
+    out, k = _robust.robust_clip_cached(flat, [DAY])
+    assert k == 0 and np.array_equal(out, flat) and _robust._clips[next(reversed(_robust._clips))][0] is None
