@@ -40,22 +40,28 @@ def peak_utilization(plan: pd.DataFrame, column: str = "utilization_at_current")
     return plan.groupby(KEYS, as_index=False)[column].max().rename(columns={column: "peak_utilization"})
 
 
-def _rank_group(grp: pd.DataFrame) -> pd.DataFrame:
-    days = grp["days_left"].to_numpy(float)
-    util = grp["peak_utilization"].to_numpy(float)
-    by_runway = bool(np.isfinite(days).any())
-    order = (
-        np.lexsort((grp["resource"].to_numpy(str), -util, days))
-        if by_runway
-        else np.lexsort((grp["resource"].to_numpy(str), -util))
-    )
-    out = grp.iloc[order].copy()
-    out["rank"] = np.arange(1, len(out) + 1)
+def _rank(both: pd.DataFrame) -> pd.DataFrame:
+    """Every ``service, scenario`` group ranked at once: groups in sorted order, then by runway
+    (days, higher utilization, resource name) where a group has a finite runway, else by
+    utilization (higher first, then resource name)."""
+    both = both.dropna(subset=GROUP)  # groupby's keys: a row without one belongs to no group
+    code = both.groupby(GROUP, sort=True).ngroup().to_numpy()
+    days = both["days_left"].to_numpy(float)
+    util = both["peak_utilization"].to_numpy(float)
+    by_runway = pd.Series(np.isfinite(days)).groupby(code).transform("any").to_numpy(bool)
+    first_key = np.where(by_runway, days, 0.0)
+    order = np.lexsort((both["resource"].to_numpy(str), -util, first_key, code))
+    out = both.iloc[order].reset_index(drop=True)
+    code, by_runway = code[order], by_runway[order]
+    start = np.r_[True, code[1:] != code[:-1]]
+    head = np.maximum.accumulate(np.where(start, np.arange(len(out)), 0))  # each row's group's first row
+    out["rank"] = np.arange(len(out)) - head + 1
     out["binding"] = out["rank"] == 1
-    out["basis"] = "runway" if by_runway else "utilization"
-    first = out.iloc[0]
-    out["lag_days"] = out["days_left"] - first["days_left"] if by_runway else np.nan
-    out["utilization_gap"] = first["peak_utilization"] - out["peak_utilization"]
+    out["basis"] = np.where(by_runway, "runway", "utilization")
+    days, util = out["days_left"].to_numpy(float), out["peak_utilization"].to_numpy(float)
+    with np.errstate(invalid="ignore"):
+        out["lag_days"] = np.where(by_runway, days - days[head], np.nan)
+    out["utilization_gap"] = util[head] - util
     return out
 
 
@@ -70,7 +76,6 @@ def find_bottlenecks(runway: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
     both = runway[[*KEYS, "days_left"]].merge(peak_utilization(plan), on=KEYS, how="outer")
     both["days_left"] = both["days_left"].fillna(np.inf)
     both["peak_utilization"] = both["peak_utilization"].fillna(0.0)
-    parts = [_rank_group(g) for _, g in both.groupby(GROUP, sort=True)]
-    if not parts:
+    if both.dropna(subset=GROUP).empty:
         return pd.DataFrame(columns=list(BOTTLENECK_COLUMNS))
-    return pd.concat(parts, ignore_index=True)[list(BOTTLENECK_COLUMNS)]
+    return _rank(both)[list(BOTTLENECK_COLUMNS)]

@@ -145,6 +145,11 @@ def fit_trend(ds, y, *, cumulative: bool = False, exclude=None) -> TrendFit:
 def project(fit: TrendFit, ds, qcols: Sequence[str]) -> pd.DataFrame:
     """The fit's quantiles at ``ds`` (days): one column per name in ``qcols``, monotone."""
     ds = pd.DatetimeIndex(ds).floor("D")
+    return pd.DataFrame(_quantiles(fit, ds, qcols), index=range(len(ds))).assign(ds=ds)
+
+
+def _quantiles(fit: TrendFit, ds: pd.DatetimeIndex, qcols: Sequence[str]) -> dict[str, np.ndarray]:
+    """:func:`project`'s columns at ``ds`` (whole days)."""
     t = ((ds - fit.origin) / _DAY).to_numpy(float)
     mu = _design(t, ds.dayofweek.to_numpy(), fit.cumulative, fit.yearly) @ fit.coef
     h = np.maximum(((ds - fit.last_day) / _DAY).to_numpy(float), 0.0)
@@ -153,7 +158,7 @@ def project(fit: TrendFit, ds, qcols: Sequence[str]) -> pd.DataFrame:
     for c in qcols:
         z = NormalDist().inv_cdf(quantile_from_col(c))
         out[c] = np.maximum(mu + z * s_h, 0.0) if fit.cumulative else np.exp(mu + z * s_h)
-    return pd.DataFrame(out, index=range(len(ds))).assign(ds=ds)
+    return out
 
 
 def growth_factor(path: Sequence[float], days) -> np.ndarray:
@@ -216,12 +221,22 @@ def horizon_days(as_of: pd.Timestamp, months: int) -> pd.DatetimeIndex:
 
 
 def baseline(fits: dict, days: pd.DatetimeIndex, qcols: Sequence[str]) -> pd.DataFrame:
-    """``service, resource, ds, model`` and the quantile columns, for every fitted pair."""
-    parts = [
-        project(f, days, qcols).assign(service=s, resource=r, model=f.model) for (s, r), f in fits.items()
-    ]
+    """``service, resource, ds, model`` and the quantile columns, for every fitted pair (in the
+    order of ``fits``, each over ``days``): :func:`project` of each, in one frame."""
     cols = [*KEYS, "ds", "model", *qcols]
-    return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
+    if not fits:
+        return pd.DataFrame(columns=cols)
+    ds = pd.DatetimeIndex(days).floor("D")
+    values = [_quantiles(f, ds, qcols) for f in fits.values()]
+    n, pairs = len(ds), list(fits)
+    out = {
+        "service": np.repeat(np.array([s for s, _ in pairs], dtype=object), n),
+        "resource": np.repeat(np.array([r for _, r in pairs], dtype=object), n),
+        "ds": pd.DatetimeIndex(np.tile(ds.to_numpy(), len(pairs))),
+        "model": np.repeat(np.array([f.model for f in fits.values()], dtype=object), n),
+    }
+    out.update({c: np.concatenate([v[c] for v in values]) for c in qcols})
+    return pd.DataFrame(out)[cols]
 
 
 def driver_uplift(

@@ -95,14 +95,16 @@ def schedule(
     expected scenario's forecast demand over the schedule's hours); see the module docstring."""
     require_columns(demand, ["service", "resource", "ds", quantile_col], "schedule demand")
     parts = []
-    for service, grp in demand.groupby("service", sort=True):
-        if not (inventory["service"] == service).any():
-            continue
+    planned = set(inventory["service"])
+    # one pivot for every service (one each cost 13 ms: 2 minutes at 10,000 series); a service's
+    # slice drops the resources it has no demand for, as its own pivot would
+    pivot = demand[demand["service"].isin(planned)].pivot_table(
+        index=["service", "ds"], columns="resource", values=quantile_col, aggfunc="sum"
+    )
+    for service, wide in pivot.groupby(level="service", sort=True):
         policy = policies.for_service(service)
         size = service_sizing(inventory, service, policy)
-        wide = grp.pivot_table(
-            index="ds", columns="resource", values=quantile_col, aggfunc="sum"
-        ).sort_index()
+        wide = wide.droplevel("service").dropna(axis=1, how="all").sort_index()
         loads = {r: wide[r].fillna(0.0).to_numpy(float) for r in wide.columns if r in size["capacity"]}
         if not loads:
             continue
