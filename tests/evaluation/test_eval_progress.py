@@ -11,7 +11,7 @@ from capplan.models import ModelSpec
 def test_estimate_is_per_model_fits_times_series_times_rate():
     est = estimate_seconds(("theta", "lightgbm", "ensemble"), n_series=100, folds=3)
     # seasonal naive always runs; the ensemble has no fits of its own; 4 fits = 3 folds + final
-    assert est == pytest.approx({"seasonal_naive": 0.8, "theta": 1.2, "lightgbm": 18.0})
+    assert est == pytest.approx({"seasonal_naive": 0.8, "theta": 1.2, "lightgbm": 8.0})
     line = estimate_line(("theta", "lightgbm", "nhits"), 414, 3)
     assert line.startswith(
         "estimate: ~48 min for 4 models on 414 series x 3 folds + final fits (nhits ~47 min"
