@@ -25,7 +25,7 @@ from capplan.core.errors import ModelError, SeriesError
 from capplan.models.base import Covariates, Forecaster
 
 from .calibration import IntervalProfile, scaled_conformal_quantiles
-from .splits import backtest_splits, plan_folds
+from .splits import fold_plan
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +99,12 @@ def backtest(
     (Seven parameters: the split's own coordinates (h, folds, stride, min_train) plus the model,
     data and covariates; callers pass :class:`capplan.evaluation.engine.TrainParams` fields.)
     """
-    _, skipped = plan_folds(df, h, folds, stride, min_train)
+    skipped, splits = fold_plan(df, h, folds, stride, min_train)
     if len(skipped):
         log.warning("backtest skipped %d (series, fold) pairs: %s", len(skipped), _describe(skipped))
     parts = []
     name = "?"
-    for split in backtest_splits(df, h, folds, stride, min_train):
+    for split in splits:
         fold_cov = _truncate_past(cov, split.cutoffs)
         model = model_factory()
         name = model.name

@@ -41,6 +41,7 @@ from .ensemble import (
     weighted_mean,
 )
 from .metrics import evaluate, interval_nominals
+from .splits import forget_folds
 
 BASELINE = "seasonal_naive"
 Progress = Callable[[str], None]
@@ -248,6 +249,7 @@ def train_group(
         )
         runs.backtests[name], runs.timings[name] = backtest_one(name, runs.long_df, spec, params, cov)
         _say(params.progress, f"  {name}: {runs.timings[name]:.1f} s")
+    forget_folds()  # every model saw the same folds (cut once)
     return finish_group(df, spec, params, runs, cov)
 
 

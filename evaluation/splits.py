@@ -129,3 +129,32 @@ def backtest_splits(
             train=rows.loc[in_train, cols].reset_index(drop=True),
             valid=rows.loc[in_valid, cols].reset_index(drop=True),
         )
+
+
+_last: list = []  # [(weak reference to df, arguments, skipped, splits)]: the latest df's folds
+
+
+def fold_plan(
+    df: pd.DataFrame, h: int, folds: int, stride: int | None = None, min_train: int = 1
+) -> tuple[pd.DataFrame, list[Split]]:
+    """``(skipped, splits)``: :func:`plan_folds`' skipped pairs and :func:`backtest_splits` as a
+    list, remembered for the last ``df`` object: every model of a batch is backtested on the same
+    frame, and cutting it took about 7% of training (500 series, four models). Each call gets
+    its own frames (copy-on-write copies: a model that writes into one leaves the others)."""
+    import weakref
+
+    args = (h, folds, stride, min_train)
+    if not (_last and _last[0][0]() is df and _last[0][1] == args):
+        _, skipped = plan_folds(df, h, folds, stride, min_train)
+        _last[:] = [(weakref.ref(df), args, skipped, list(backtest_splits(df, h, folds, stride, min_train)))]
+    _ref, _args, skipped, splits = _last[0]
+    return _copy(skipped), [Split(_copy(s.cutoffs), _copy(s.train), _copy(s.valid)) for s in splits]
+
+
+def forget_folds() -> None:
+    """Drop the remembered folds (a batch's backtests are done: its frames need not stay)."""
+    _last.clear()
+
+
+def _copy(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.copy(deep=False)

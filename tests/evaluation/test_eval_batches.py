@@ -147,3 +147,27 @@ def test_a_window_keeps_that_many_batches_in_flight_and_the_results_in_order():
     out = run_batches(Task, list("abcde"), True, 2, window=2, as_completed=as_completed)
     assert out[:2] == ["aa", "bb"] and out[3:] == ["dd", "ee"] and str(out[2]) == "boom"
     assert max(most) == 2 and len(most) == 5 and not in_flight
+
+
+def test_every_model_of_a_batch_backtests_on_folds_cut_once(monkeypatch):
+    """The folds are cut once per batch frame and each model gets frames of its own."""
+    from capplan.evaluation import splits
+
+    cuts = []
+    real = splits.backtest_splits
+
+    def counted(*args, **kwargs):
+        cuts.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(splits, "backtest_splits", counted)
+    group = _group(3)
+    params = TrainParams(("seasonal_naive", "seasonal_profile", "theta"), 24, folds=2, min_history=2)
+    result = train_group(group.df, group.spec, params, None)
+    assert len(cuts) == 1 and not splits._last  # cut once; forgotten when the batch's backtests end
+    one, two = splits.fold_plan(group.df, 24, 2), splits.fold_plan(group.df, 24, 2)
+    assert len(cuts) == 2 and one[1][0].train is not two[1][0].train
+    one[1][0].train.loc[0, "y"] = -1.0  # a model writing into its frame leaves the next one's
+    assert two[1][0].train.loc[0, "y"] != -1.0
+    assert set(result.backtests["model"]) >= {"seasonal_naive", "seasonal_profile", "theta"}
+    splits.forget_folds()
