@@ -110,7 +110,7 @@ def _published(folder: Path) -> tuple:
 
 
 def test_a_local_dask_cluster_gives_the_sequential_champions_and_forecasts(prefect_server, tmp_path):
-    """Series batches (3 + 1 series, LightGBM fitted per batch) on 2 Dask workers against the same
+    """Series batches (2 + 2 series, LightGBM fitted per batch) on 2 Dask workers against the same
     batches one after another: identical champions and forecasts."""
     import pandas as pd
 
