@@ -288,3 +288,12 @@ def degraded_lines(health: pd.DataFrame | None) -> list[str]:
         return []
     bad = health[health["degraded"].astype(bool)]
     return [f"{r.unique_id} degraded: {r.recommendation}" for r in bad.itertuples()]
+
+
+def log_degraded(health: pd.DataFrame | None) -> list[str]:
+    """:func:`degraded_lines`, each logged as a warning (``capplan.refresh``; the CLI prints them)."""
+    import logging
+
+    for line in (lines := degraded_lines(health)):
+        logging.getLogger("capplan.refresh").warning(line)
+    return lines

@@ -15,7 +15,6 @@ pipeline on a config path, what a deployment can carry) with that schedule and s
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,6 +37,8 @@ def pipeline_flow(
     cfg: Config, options: RefreshOptions | None = None, progress: Callable[[str], None] | None = None
 ) -> RefreshResult:
     """Run the steps up to ``options.through``; ``progress`` hears each step's name before it runs."""
+    from capplan.evaluation.ledger import log_degraded
+
     from . import resume, tracking
     from .export import export_flow
     from .forecast import forecast_flow, score_flow
@@ -71,7 +72,7 @@ def pipeline_flow(
     if last >= STEPS.index("score"):
         say("score")
         out.health = score_flow(cfg)
-    out.warnings = _warn(out.health)
+    out.warnings = log_degraded(out.health)
     if last >= STEPS.index("plan"):
         key = resume.plan_key(cfg, fp, out.publication.forecast_id)
         done = _resumed(cfg, opt, out, "plan", key)
@@ -129,15 +130,6 @@ def _decide(cfg: Config, opt: RefreshOptions, say) -> tuple[bool, str]:
             health = None
     now = pd.Timestamp.now(tz="UTC").tz_localize(None)
     return retrain_due(health, run_id, trained_at, now, pd.Timedelta(cfg.forecast.retrain_after))
-
-
-def _warn(health: pd.DataFrame | None) -> list[str]:
-    """A warning per degraded series (logged; the CLI prints them)."""
-    from capplan.evaluation.ledger import degraded_lines
-
-    for line in (lines := degraded_lines(health)):
-        logging.getLogger("capplan.refresh").warning(line)
-    return lines
 
 
 @flow(name="capplan-refresh")
