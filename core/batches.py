@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from itertools import pairwise
 
 DEFAULT_BATCH_SIZE = 500  # series per batch at most ([orchestration] batch_size)
 THREADS_FROM_ROWS = 200_000  # training rows from which a LightGBM fit uses the process's cores
@@ -37,7 +38,7 @@ def series_batches(uids: Iterable[str], batch_size: int | None = DEFAULT_BATCH_S
     count = -(-len(ids) // batch_size)
     size, longer = divmod(len(ids), count)
     bounds = [k * size + min(k, longer) for k in range(count + 1)]
-    return [ids[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [ids[a:b] for a, b in pairwise(bounds)]
 
 
 def cores() -> int:

@@ -21,18 +21,26 @@ def export_flow(
 ) -> dict[str, Path | list[Path]]:
     """Write ``formats`` (default ``[export] formats``) under ``out`` (default ``[export] out_dir``):
     the workbook and the CSV/HTML as two tasks, on the flow's process pool when ``parallel`` and
-    the plan is large enough (:data:`~capplan.reporting.export.POOL_FROM_SERIES`); there each
-    worker reads the plan itself (the flow's process holds no third copy while they write)."""
+    the plan is large enough (:data:`~capplan.reporting.export.POOL_FROM_SERIES`): each task reads
+    the plan's inputs itself, so the flow's process holds none while they write."""
     from capplan.core.batches import all_or_raise, run_batches
     from capplan.reporting.export import POOL_FROM_SERIES, format_groups
 
     folder = Path(out) if out else cfg.resolve(cfg.export.out_dir)
-    groups = format_groups(tuple(formats or cfg.export.formats))
-    inputs = read_inputs(cfg, plan_id)
-    if parallel := parallel and len(inputs.series) >= POOL_FROM_SERIES:
-        inputs = inputs.plan_id
-    written = all_or_raise(run_batches(write_exports, groups, parallel, inputs, cfg, folder))
-    return {fmt: path for w in written for fmt, path in w.items()}
+    formats = tuple(formats or cfg.export.formats)
+    groups = format_groups(formats)
+    plan_id, n_series = size(cfg, plan_id)
+    parallel = parallel and n_series >= POOL_FROM_SERIES
+    written = run_batches(write_exports, groups if parallel else [formats], parallel, plan_id, cfg, folder)
+    return {fmt: path for w in all_or_raise(written) for fmt, path in w.items()}
+
+
+@task(name="size-export", cache_policy=NONE)
+def size(cfg: Config, plan_id: str | None) -> tuple[str, int]:
+    from capplan.warehouse import store, warehouse
+
+    with warehouse(cfg.warehouse_path, read_only=True) as con:
+        return store.export_size(con, plan_id)
 
 
 @task(name="read-export-inputs", cache_policy=NONE)
@@ -51,9 +59,8 @@ def read_inputs(cfg: Config, plan_id: str | None):
 
 
 @task(name="write-exports", cache_policy=NONE)
-def write_exports(formats: tuple, inputs, cfg: Config, folder: Path) -> dict[str, Path | list[Path]]:
-    """``formats`` from ``inputs``: the export's inputs, or a plan id to read them for."""
+def write_exports(formats: tuple, plan_id: str, cfg: Config, folder: Path) -> dict[str, Path | list[Path]]:
+    """``formats`` of plan ``plan_id``, its inputs read here (in a pool worker: its own copy)."""
     from capplan.reporting import export_bundle, plan_bundle
 
-    inputs = read_inputs.fn(cfg, inputs) if isinstance(inputs, str) else inputs
-    return export_bundle(plan_bundle(inputs, cfg), folder, formats)
+    return export_bundle(plan_bundle(read_inputs(cfg, plan_id), cfg), folder, formats)

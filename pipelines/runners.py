@@ -92,6 +92,4 @@ def on_runner(flow, cfg: Config, workers: int | None = None, pool: bool = True):
     series: 245 s wall, 344 CPU s on the pool; 166 s, 170 CPU s in the flow's process the run before)."""
     if workers or uses_dask(cfg):
         return flow.with_options(task_runner=dask_runner(cfg, workers)), True
-    if pool and cfg.orchestration.task_runner == "processes" and pool_size(cfg.orchestration.workers) > 1:
-        return flow.with_options(task_runner=process_runner(cfg)), True
-    return flow, False
+    return local_pool(flow, cfg) if pool else (flow, False)

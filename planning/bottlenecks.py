@@ -41,10 +41,9 @@ def peak_utilization(plan: pd.DataFrame, column: str = "utilization_at_current")
 
 
 def _rank(both: pd.DataFrame) -> pd.DataFrame:
-    """Every ``service, scenario`` group ranked at once: groups in sorted order, then by runway
+    """Every ``service, scenario`` group (``both`` has no row without one) ranked at once: groups in sorted order, then by runway
     (days, higher utilization, resource name) where a group has a finite runway, else by
     utilization (higher first, then resource name)."""
-    both = both.dropna(subset=GROUP)  # groupby's keys: a row without one belongs to no group
     code = both.groupby(GROUP, sort=True).ngroup().to_numpy()
     days = both["days_left"].to_numpy(float)
     util = both["peak_utilization"].to_numpy(float)
@@ -76,6 +75,7 @@ def find_bottlenecks(runway: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
     both = runway[[*KEYS, "days_left"]].merge(peak_utilization(plan), on=KEYS, how="outer")
     both["days_left"] = both["days_left"].fillna(np.inf)
     both["peak_utilization"] = both["peak_utilization"].fillna(0.0)
-    if both.dropna(subset=GROUP).empty:
+    both = both.dropna(subset=GROUP)  # groupby's keys: a row without one belongs to no group
+    if both.empty:
         return pd.DataFrame(columns=list(BOTTLENECK_COLUMNS))
     return _rank(both)[list(BOTTLENECK_COLUMNS)]

@@ -453,6 +453,15 @@ def _plan_forecast(con, plan_id: str) -> tuple[str, str]:
     return forecast_id, expected
 
 
+def export_size(con, plan_id: str | None = None) -> tuple[str, int]:
+    """The plan an export reads (the latest by default) and how many series the catalogue holds:
+    what decides whether its formats are written in one process or two, without reading them."""
+    plan_id = plan_id or latest_plan_id(con)
+    if not has_plan(con, plan_id):
+        raise CapplanError(f"no plan {plan_id!r} in the warehouse")
+    return plan_id, int(con.execute("SELECT count(*) FROM series").fetchall()[0][0])
+
+
 def export_inputs(con, plan_id: str | None = None) -> ExportInputs:
     """One stored plan (the latest by default) with the forecast vintage it was built on."""
     plan_id = plan_id or latest_plan_id(con)
